@@ -1,0 +1,33 @@
+// The cert-authority line a device puts in authorized_keys (via config.json os.sshKeys).
+import { UsageError } from '../errors.js';
+import { validatePrincipals } from '../ssh/principals.js';
+
+export const FLEETVAULT_MARKER = 'fleetvault:';
+
+export interface AuthorizedKeyOptions {
+  publicKey: string;
+  fingerprint: string;
+  mount: string;
+  principals?: string[];
+  /** OpenSSH expiry-time for planned rotations: YYYYMMDD[HHMM[SS]] in UTC. */
+  expiryTime?: Date;
+}
+
+function sshTimestamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
+}
+
+/**
+ * `cert-authority,principals="root" ssh-ed25519 AAAA… fleetvault:<mount>:<fingerprint>`.
+ * Never without principals=: before OpenSSH 10.3 a certificate with no principals matches a bare
+ * cert-authority line for any user. The comment lets fleetvault recognise its own lines later.
+ */
+export function authorizedKeyLine(o: AuthorizedKeyOptions): string {
+  const principals = validatePrincipals(o.principals ?? ['root']);
+  const [type, blob] = o.publicKey.trim().split(/\s+/);
+  if (!type || !blob) throw new UsageError('CA public key is malformed');
+  const opts = [`cert-authority`, `principals="${principals.join(',')}"`];
+  if (o.expiryTime) opts.push(`expiry-time="${sshTimestamp(o.expiryTime)}"`);
+  return `${opts.join(',')} ${type} ${blob} ${FLEETVAULT_MARKER}${o.mount}:${o.fingerprint}`;
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// The fleetvault CLI: parse, dispatch, and the one place that exits. Commands are thin; their
+// domain modules load lazily inside handlers so `fleetvault --help` stays close to `node -e 0`.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { createRequire } from 'node:module';
+import { UsageError, formatError, exitCodeOf } from './errors.js';
+import { globalOptions, fillFlagsFromEnv } from './commands/common.js';
+import { devCommand } from './commands/dev/index.js';
+import { initCommand } from './commands/init/index.js';
+import { caCommand } from './commands/ca/index.js';
+import { certCommand } from './commands/cert/index.js';
+
+const debug = process.env.FLEETVAULT_DEBUG === '1';
+
+function fail(err: unknown): void {
+  process.stderr.write(formatError(err, debug) + '\n');
+  process.exitCode = exitCodeOf(err);
+}
+
+export async function main(args: string[]): Promise<void> {
+  const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+  const parser = globalOptions(yargs(args))
+    .scriptName('fleetvault')
+    .usage('$0 <command> [options]\n\nSSH certificates and provisioning secrets for balenaOS fleets, kept in Vault/OpenBao.')
+    // Every flag also reads FLEETVAULT_<FLAG> (e.g. --ssh-mount → FLEETVAULT_SSH_MOUNT).
+    // yargs passes its command-scoped instance as the second argument; its types omit it.
+    .middleware(((argv: Record<string, unknown>, y: unknown) => fillFlagsFromEnv(argv, y as never)) as never, true)
+    .command(devCommand)
+    .command(initCommand)
+    .command(caCommand)
+    .command(certCommand)
+    .demandCommand(1, 'name a command (see fleetvault --help)')
+    .strict()
+    .recommendCommands()
+    .completion('completion', 'print a shell completion script (bash/zsh)')
+    .version(version)
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .epilogue('Exit codes: 0 ok · 1 usage or local error · 2 Vault or device refused/unreachable · `ssh` passes ssh\'s own status.\nDocs: README.md · stack traces with FLEETVAULT_DEBUG=1')
+    .fail((msg, err) => {
+      // Parse errors (unknown command/flag, missing value) are usage errors: one line, exit 1.
+      if (err) throw err;
+      throw new UsageError(msg ?? 'invalid arguments', { hint: 'see fleetvault --help' });
+    });
+  await parser.parseAsync();
+}
+
+main(hideBin(process.argv)).then(
+  () => {
+    // Let stdout drain; if a stray handle (keep-alive socket) lingers, do not hang the shell.
+    setTimeout(() => process.exit(), 1500).unref();
+  },
+  (err) => {
+    fail(err);
+    setTimeout(() => process.exit(), 1500).unref();
+  },
+);

@@ -1,0 +1,10 @@
+import type { GlobalArgs, Command } from '../common.js';
+import { certSignCommand } from './sign.js';
+import { certInspectCommand } from './inspect.js';
+
+export const certCommand: Command = {
+  command: 'cert <command>',
+  describe: 'sign and inspect SSH user certificates',
+  builder: (y) => y.command(certSignCommand).command(certInspectCommand).demandCommand(1),
+  handler: () => {},
+};

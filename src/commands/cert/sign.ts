@@ -1,0 +1,43 @@
+import { render, vaultFrom, type GlobalArgs, type Command } from '../common.js';
+
+interface Args extends GlobalArgs {
+  publicKey: string; out?: string; ttl?: string; principal?: string[]; pty?: boolean; reason?: string;
+}
+
+export const certSignCommand: Command = {
+  command: 'sign',
+  describe: 'sign an existing SSH public key with the Vault CA',
+  builder: (y) => y
+    .option('public-key', { type: 'string', demandOption: true, describe: 'the .pub file to certify' })
+    .option('out', { type: 'string', describe: 'where to write the certificate (default <key>-cert.pub; - for stdout)' })
+    .option('ttl', { type: 'string', describe: 'validity, e.g. 30m (default: the role\'s ttl; above its max_ttl is refused)' })
+    .option('principal', { type: 'string', array: true, defaultDescription: 'root', describe: 'device user(s) the certificate is valid for' })
+    .option('pty', { type: 'boolean', defaultDescription: 'true', describe: 'permit-pty extension (--no-pty for command-only certificates)' })
+    .option('reason', { type: 'string', describe: 'why you need access (recorded in the audit log)' })
+    .example('$0 cert sign --public-key ~/.ssh/id_ed25519.pub', 'writes ~/.ssh/id_ed25519-cert.pub valid for 30 minutes')
+    .example('$0 cert sign --public-key k.pub --out - --ttl 10m --json', ''),
+  handler: async (argv: Args) => {
+    const { readInputFile } = await import('../../fs/atomic.js');
+    const { durationToSeconds } = await import('../../config.js');
+    const { parseUserPublicKey } = await import('../../ssh/keys.js');
+    const { validatePrincipals } = await import('../../ssh/principals.js');
+    // Everything local is checked before Vault is contacted: bad input writes nothing.
+    const publicKey = readInputFile(argv.publicKey, 'public key', 64 * 1024).toString('utf8');
+    parseUserPublicKey(publicKey, argv.publicKey);
+    const principals = validatePrincipals(argv.principal ?? ['root']);
+    const ttlSeconds = argv.ttl === undefined ? undefined : durationToSeconds(argv.ttl, 'ttl');
+    const out = argv.out ?? `${argv.publicKey.replace(/\.pub$/, '')}-cert.pub`;
+    const { config, client } = await vaultFrom(argv);
+    const { signUserKey } = await import('../../ssh/sign.js');
+    const signed = await signUserKey({
+      client, mount: config.sshMount, role: config.sshRole, publicKey, principals, ttlSeconds,
+      permitPty: argv.pty !== false, reason: argv.reason,
+    });
+    if (out !== '-') {
+      const { writeFileAtomic } = await import('../../fs/atomic.js');
+      writeFileAtomic(out, signed.certificate, { mode: 0o644 });
+    }
+    render(argv, { ...signed.info, serial: signed.serial, certificate: out === '-' ? signed.certificate.trim() : undefined, path: out === '-' ? undefined : out }, () =>
+      out === '-' ? signed.certificate : `wrote ${out} (serial ${signed.serial}, principals ${signed.info.principals.join(',')}, valid until ${signed.info.validBefore})`);
+  },
+};

@@ -1,0 +1,43 @@
+// Where `fleetvault dev --detach` remembers what it started, so `fleetvault dev stop` can stop it.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface DevState {
+  address: string;
+  rootToken: string;
+  serverPid: number;
+  devicePid?: number;
+  auditLog: string;
+  dir: string;
+  startedAt: string;
+}
+
+export function devStateDir(env: Record<string, string | undefined> = process.env): string {
+  if (env.FLEETVAULT_DEV_DIR) return env.FLEETVAULT_DEV_DIR;
+  const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
+  return join(base, 'fleetvault', 'dev');
+}
+
+export function writeDevState(dir: string, s: DevState): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const tmp = join(dir, 'state.json.tmp');
+  writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, join(dir, 'state.json'));
+}
+
+export function readDevState(dir: string): DevState | undefined {
+  const f = join(dir, 'state.json');
+  if (!existsSync(f)) return undefined;
+  try { return JSON.parse(readFileSync(f, 'utf8')) as DevState; } catch { return undefined; }
+}
+
+export function clearDevState(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export function processAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}

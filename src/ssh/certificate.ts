@@ -1,0 +1,117 @@
+// OpenSSH user certificates: parse, describe (cert inspect) and verify what Vault returned before
+// anything uses it. We trust Vault, but a compromised proxy or a misconfigured role must not be able
+// to hand us a certificate wider than what we asked for.
+import sshpk from 'sshpk';
+import { UsageError, VaultError } from '../errors.js';
+
+export interface CertificateInfo {
+  type: 'user' | 'host';
+  keyId: string;
+  /** Decimal, as ssh-keygen -L prints it. */
+  serial: string;
+  principals: string[];
+  validAfter: string;
+  validBefore: string;
+  extensions: string[];
+  criticalOptions: Record<string, string>;
+  signingKeyFingerprint: string;
+  /** Fingerprint of the certified (subject) public key. */
+  publicKeyFingerprint: string;
+}
+
+export function parseCertificate(text: string | Buffer, source = 'certificate'): sshpk.Certificate {
+  try {
+    const buf = typeof text === 'string' ? Buffer.from(text.trim()) : text;
+    return sshpk.parseCertificate(buf, 'openssh');
+  } catch (e) {
+    throw new UsageError(`${source} is not an OpenSSH certificate (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+interface OpensshSig {
+  keyId?: string;
+  exts?: { name: string; critical: boolean; data: Buffer }[];
+}
+
+function sshString(data: Buffer): string {
+  // Critical option values are themselves SSH strings (uint32 length + bytes).
+  if (data.length >= 4) {
+    const n = data.readUInt32BE(0);
+    if (n === data.length - 4) return data.subarray(4).toString('utf8');
+  }
+  return data.toString('utf8');
+}
+
+export function describeCertificate(cert: sshpk.Certificate): CertificateInfo {
+  const sig = (cert.signatures as { openssh?: OpensshSig }).openssh ?? {};
+  const exts = sig.exts ?? [];
+  const subjects = cert.subjects ?? [];
+  const isHost = subjects.some((s) => (s as unknown as { type: string }).type === 'host');
+  const principals = subjects.map((s) => {
+    const id = s as unknown as { type: string; uid?: string; hostname?: string };
+    return (id.type === 'host' ? id.hostname : id.uid) ?? s.toString();
+  });
+  return {
+    type: isHost ? 'host' : 'user',
+    keyId: sig.keyId ?? '',
+    serial: BigInt('0x' + (cert.serial.toString('hex') || '0')).toString(),
+    principals,
+    validAfter: cert.validFrom.toISOString(),
+    validBefore: cert.validUntil.toISOString(),
+    extensions: exts.filter((e) => !e.critical).map((e) => e.name),
+    criticalOptions: Object.fromEntries(exts.filter((e) => e.critical).map((e) => [e.name, sshString(e.data)])),
+    signingKeyFingerprint: cert.issuerKey ? cert.issuerKey.fingerprint('sha256').toString() : '',
+    publicKeyFingerprint: cert.subjectKey.fingerprint('sha256').toString(),
+  };
+}
+
+export interface ExpectedCertificate {
+  caPublicKey: string;
+  subjectPublicKey: string;
+  principals: string[];
+  ttlSeconds: number;
+  extensions: string[];
+  /** Allowed clock difference between us and Vault, seconds. */
+  skewSeconds?: number;
+  now?: Date;
+}
+
+/**
+ * Check a certificate Vault just signed against what we asked for. Throws VaultError (exit 2): a
+ * wrong certificate is the server's fault, not the user's.
+ */
+export function verifyIssuedCertificate(certText: string, want: ExpectedCertificate): CertificateInfo {
+  const refuse = (why: string) =>
+    new VaultError(`refusing the certificate Vault returned: ${why}`, { path: 'sign', hint: 'check the SSH role configuration' });
+  let cert: sshpk.Certificate;
+  try {
+    cert = sshpk.parseCertificate(Buffer.from(certText.trim()), 'openssh');
+  } catch (e) {
+    throw refuse(`not an OpenSSH certificate (${(e as Error).message})`);
+  }
+  const info = describeCertificate(cert);
+  const ca = sshpk.parseKey(want.caPublicKey.trim(), 'ssh');
+  if (!cert.issuerKey || cert.issuerKey.type.includes('cert') || !cert.isSignedByKey(ca)) {
+    throw refuse(`not signed by the CA Vault publishes (${ca.fingerprint('sha256')})`);
+  }
+  const subject = sshpk.parseKey(want.subjectPublicKey.trim(), 'ssh');
+  if (info.publicKeyFingerprint !== subject.fingerprint('sha256').toString()) throw refuse('it certifies a different public key');
+  if (info.type !== 'user') throw refuse('it is a host certificate');
+  const got = [...info.principals].sort().join('\n');
+  if (info.principals.length === 0 || got !== [...want.principals].sort().join('\n')) {
+    throw refuse(`principals ${JSON.stringify(info.principals)} differ from the requested ${JSON.stringify(want.principals)}`);
+  }
+  const skew = (want.skewSeconds ?? 60) * 1000;
+  const now = (want.now ?? new Date()).getTime();
+  const after = Date.parse(info.validAfter);
+  const before = Date.parse(info.validBefore);
+  if (before <= now) throw refuse('it has already expired (check this machine\'s clock)');
+  // Vault backdates validAfter by not_before_duration (30s by default); allow that plus skew.
+  if (before - now > want.ttlSeconds * 1000 + skew || after > now + skew) {
+    throw refuse(`validity ${info.validAfter}..${info.validBefore} exceeds the requested ${want.ttlSeconds}s`);
+  }
+  const extra = info.extensions.filter((e) => !want.extensions.includes(e));
+  if (extra.length) throw refuse(`unexpected extensions ${extra.join(', ')}`);
+  if (Object.keys(info.criticalOptions).length) throw refuse(`unexpected critical options ${Object.keys(info.criticalOptions).join(', ')}`);
+  return info;
+}

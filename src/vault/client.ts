@@ -1,0 +1,242 @@
+// The one Vault client: a typed wrapper over node-vault's generic read/write/list/delete.
+// Deliberately not using node-vault's transit helpers or tokenRenew (known quirks: they drop
+// fields and mis-handle renewals); every call goes through request() below, which turns every
+// failure into a VaultError carrying status + path and never the token.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { VaultError, UsageError } from '../errors.js';
+import type { HealthStatus, VaultResponse } from './types.js';
+
+const require = createRequire(import.meta.url);
+
+export interface VaultClientOptions {
+  address: string;
+  token?: string;
+  namespace?: string;
+  caCert?: string;
+  clientCert?: string;
+  clientKey?: string;
+  tlsSkipVerify?: boolean;
+  timeoutMs?: number;
+  /** Retries for idempotent requests (connection errors, 429, 503, standby). Default 3. */
+  retries?: number;
+  /** Extra headers on every request (e.g. X-Forwarded-For in tests of proxy trust). */
+  headers?: Record<string, string>;
+}
+
+export interface RequestOptions {
+  /** Safe to repeat: reads, lists, deletes and writes the caller marks as such. */
+  idempotent?: boolean;
+  /** Ask Vault to response-wrap the answer for this long ("60s", "24h"). */
+  wrapTtl?: string;
+  /** Use this token for this one request instead of the client's. */
+  token?: string;
+  /** Send no token at all (logins, unwrap with its own token). */
+  anonymous?: boolean;
+}
+
+type NodeVault = {
+  read(path: string, o?: object): Promise<unknown>;
+  write(path: string, data: unknown, o?: object): Promise<unknown>;
+  list(path: string, o?: object): Promise<unknown>;
+  delete(path: string, o?: object): Promise<unknown>;
+  token?: string;
+};
+
+const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function readPem(path: string | undefined, what: string): string | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`failed to read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+}
+
+export class VaultClient {
+  readonly address: string;
+  readonly namespace?: string;
+  private token?: string;
+  private readonly nv: NodeVault;
+  private readonly retries: number;
+  private readonly timeoutMs: number;
+  private readonly headers: Record<string, string>;
+
+  constructor(opts: VaultClientOptions) {
+    this.address = opts.address.replace(/\/+$/, '');
+    this.namespace = opts.namespace;
+    this.token = opts.token;
+    this.retries = opts.retries ?? 3;
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
+    this.headers = { ...opts.headers };
+    const tls: Record<string, unknown> = {
+      // Always explicit: node-vault's own default reads VAULT_SKIP_VERIFY as "any value = skip".
+      strictSSL: !opts.tlsSkipVerify,
+    };
+    const ca = readPem(opts.caCert, 'CA certificate');
+    const cert = readPem(opts.clientCert, 'client certificate');
+    const key = readPem(opts.clientKey, 'client key');
+    if (ca) tls.ca = ca;
+    if (cert) tls.cert = cert;
+    if (key) tls.key = key;
+    const nodeVault = require('node-vault') as (c: object) => NodeVault;
+    this.nv = nodeVault({
+      endpoint: this.address,
+      // node-vault falls back to VAULT_TOKEN/VAULT_NAMESPACE from the environment when these are
+      // empty; we pass tokens per request instead so the config resolver stays the only source.
+      token: '',
+      namespace: opts.namespace ?? '',
+      rpDefaults: { strictSSL: !opts.tlsSkipVerify, timeout: this.timeoutMs },
+      requestOptions: tls,
+    });
+  }
+
+  hasToken(): boolean {
+    return !!this.token;
+  }
+
+  setToken(token: string | undefined): void {
+    this.token = token;
+  }
+
+  /** For handing the session token to child processes through env, never argv. */
+  currentToken(): string | undefined {
+    return this.token;
+  }
+
+  async read<T = Record<string, unknown>>(path: string, o: RequestOptions = {}): Promise<VaultResponse<T>> {
+    return this.request<T>('read', path, undefined, { idempotent: true, ...o });
+  }
+
+  /** read(), but a 404 is null instead of an error. */
+  async readOptional<T = Record<string, unknown>>(path: string, o: RequestOptions = {}): Promise<VaultResponse<T> | null> {
+    try {
+      return await this.read<T>(path, o);
+    } catch (e) {
+      if (e instanceof VaultError && e.status === 404) return null;
+      throw e;
+    }
+  }
+
+  async write<T = Record<string, unknown>>(path: string, data: Record<string, unknown> = {}, o: RequestOptions = {}): Promise<VaultResponse<T>> {
+    return this.request<T>('write', path, data, o);
+  }
+
+  async list(path: string, o: RequestOptions = {}): Promise<string[]> {
+    try {
+      const r = await this.request<{ keys?: string[] }>('list', path, undefined, { idempotent: true, ...o });
+      return r?.data?.keys ?? [];
+    } catch (e) {
+      if (e instanceof VaultError && e.status === 404) return [];
+      throw e;
+    }
+  }
+
+  async delete(path: string, o: RequestOptions = {}): Promise<void> {
+    await this.request('delete', path, undefined, { idempotent: true, ...o });
+  }
+
+  /** sys/health answers without a token and with non-200 codes for sealed/standby. */
+  async health(): Promise<HealthStatus> {
+    const body = await this.request<never>('read', 'sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200', undefined, {
+      idempotent: true,
+      anonymous: true,
+    });
+    return body as unknown as HealthStatus;
+  }
+
+  private async request<T>(
+    op: 'read' | 'write' | 'list' | 'delete',
+    path: string,
+    data: Record<string, unknown> | undefined,
+    o: RequestOptions,
+  ): Promise<VaultResponse<T>> {
+    const token = o.anonymous ? undefined : (o.token ?? this.token);
+    const headers: Record<string, string> = { ...this.headers };
+    if (token) headers['X-Vault-Token'] = token;
+    if (o.wrapTtl) headers['X-Vault-Wrap-TTL'] = o.wrapTtl;
+    const reqOpts = { headers, timeout: this.timeoutMs };
+    const attempts = o.idempotent ? this.retries + 1 : 1;
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await sleep(Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random()));
+      try {
+        const body =
+          op === 'write' ? await this.nv.write(path, data ?? {}, reqOpts)
+          : op === 'read' ? await this.nv.read(path, reqOpts)
+          : op === 'list' ? await this.nv.list(path, reqOpts)
+          : await this.nv.delete(path, reqOpts);
+        return (body ?? { data: {} }) as VaultResponse<T>;
+      } catch (e) {
+        lastErr = e;
+        if (!this.isRetryable(e)) break;
+      }
+    }
+    throw this.toVaultError(lastErr, path);
+  }
+
+  private isRetryable(e: unknown): boolean {
+    const err = e as { code?: string; response?: { statusCode?: number; body?: { errors?: string[] } } };
+    if (err?.code && RETRYABLE_CODES.has(err.code)) return true;
+    const status = err?.response?.statusCode;
+    if (status === 429) return true;
+    if (status === 503) {
+      // Sealed is not going to fix itself in a second; standby / overload may.
+      const msgs = (err.response?.body?.errors ?? []).join(' ');
+      return !/sealed/i.test(msgs);
+    }
+    return false;
+  }
+
+  private toVaultError(e: unknown, path: string): VaultError {
+    const cleanPath = path.split('?')[0]!;
+    const err = e as { code?: string; message?: string; response?: { statusCode?: number; body?: unknown } };
+    if (err?.response?.statusCode !== undefined) {
+      const status = err.response.statusCode;
+      const body = err.response.body as { errors?: unknown[] } | undefined;
+      const errors = (Array.isArray(body?.errors) ? body!.errors : []).map((x) => String(x)).filter((x) => x !== '');
+      return describeStatus(status, cleanPath, errors, this.address);
+    }
+    const code = err?.code ?? '';
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ECONNRESET' || code === 'EHOSTUNREACH') {
+      return new VaultError(`cannot reach Vault at ${this.address} (${code})`, {
+        path: cleanPath,
+        hint: 'check VAULT_ADDR and that the server is running',
+        cause: code,
+      });
+    }
+    if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(err?.message ?? '')) {
+      return new VaultError(`Vault at ${this.address} did not answer within ${Math.round(this.timeoutMs / 1000)}s`, {
+        path: cleanPath, hint: 'check the network or raise --timeout',
+      });
+    }
+    if (/certificate|self[- ]signed|SSL|TLS|UNABLE_TO_VERIFY|CERT_/i.test(`${code} ${err?.message ?? ''}`)) {
+      return new VaultError(`TLS verification of ${this.address} failed (${code || err?.message})`, {
+        path: cleanPath, hint: 'pass the server CA with --ca-cert / VAULT_CACERT',
+      });
+    }
+    // axios errors carry the request config (including headers with the token) — take only the message.
+    return new VaultError(`request to ${this.address} failed: ${code || err?.message || 'unknown error'}`, { path: cleanPath });
+  }
+}
+
+export function describeStatus(status: number, path: string, errors: string[], address: string): VaultError {
+  const detail = errors.join('; ');
+  if (status === 403) {
+    return new VaultError(`permission denied on ${path}${detail && !/permission denied/i.test(detail) ? `: ${detail}` : ''}`, {
+      path, status, errors, hint: 'check the token (fleetvault login) and its policies',
+    });
+  }
+  if (status === 503 && /sealed/i.test(detail)) {
+    return new VaultError(`Vault at ${address} is sealed`, { path, status, errors, hint: 'unseal it (bao operator unseal) and retry' });
+  }
+  if (status === 404) {
+    return new VaultError(`${path} not found${detail ? `: ${detail}` : ''}`, { path, status, errors });
+  }
+  return new VaultError(`${path}: ${detail || `HTTP ${status}`}`, { path, status, errors });
+}

@@ -1,0 +1,58 @@
+// From resolved config to an authenticated client. The one place credentials are chosen:
+// FLEETVAULT_ROLE_ID (+ FLEETVAULT_SECRET_ID) → AppRole login; otherwise the token from config.
+import type { FleetvaultConfig, VaultSettings } from '../config.js';
+import { VaultError, failedTo } from '../errors.js';
+import { VaultClient } from './client.js';
+
+export function clientFromSettings(s: VaultSettings, extra: { retries?: number } = {}): VaultClient {
+  return new VaultClient({
+    address: s.address,
+    token: s.token,
+    namespace: s.namespace,
+    caCert: s.caCert,
+    clientCert: s.clientCert,
+    clientKey: s.clientKey,
+    tlsSkipVerify: s.tlsSkipVerify,
+    timeoutMs: s.timeoutMs,
+    retries: extra.retries,
+  });
+}
+
+export async function appRoleLogin(client: VaultClient, mount: string, roleId: string, secretId: string): Promise<string> {
+  try {
+    // Not idempotent: every login spends one use of the secret_id.
+    const r = await client.write(`auth/${mount}/login`, { role_id: roleId, secret_id: secretId }, { anonymous: true });
+    const token = r.auth?.client_token;
+    if (!token) throw new VaultError('AppRole login returned no token', { path: `auth/${mount}/login` });
+    client.setToken(token);
+    return token;
+  } catch (e) {
+    if (e instanceof VaultError && (e.status === 400 || e.status === 403)) {
+      throw new VaultError(`AppRole login refused: ${e.errors.join('; ') || e.message}`, {
+        path: e.path, status: e.status, errors: e.errors,
+        hint: 'the secret_id may be used up, expired, revoked, or used from outside the factory ranges',
+      });
+    }
+    throw failedTo('log in with AppRole', e);
+  }
+}
+
+/** An authenticated client, or a VaultError telling the user how to log in. */
+export async function connect(config: FleetvaultConfig): Promise<VaultClient> {
+  const client = clientFromSettings(config);
+  if (config.roleId) {
+    if (!config.secretId) {
+      throw new VaultError('FLEETVAULT_ROLE_ID is set but FLEETVAULT_SECRET_ID is not', {
+        path: `auth/${config.approleMount}/login`, hint: 'set FLEETVAULT_SECRET_ID (fleetvault factory batch unwrap <token>)',
+      });
+    }
+    await appRoleLogin(client, config.approleMount, config.roleId, config.secretId);
+    return client;
+  }
+  if (!client.hasToken()) {
+    throw new VaultError(`no Vault token for ${config.address}`, {
+      path: 'auth', hint: 'set VAULT_TOKEN or run fleetvault login',
+    });
+  }
+  return client;
+}

@@ -1,0 +1,81 @@
+// The default Vault layout of DESIGN.md, as data. `fleetvault init`, `fleetvault dev` and
+// terraform/ all create exactly this; test/integration/terraform checks the two never drift.
+import type { LayoutSettings } from '../config.js';
+
+export const POLICY_FILES = {
+  'fleetvault-engineer': 'engineer.hcl',
+  'fleetvault-operator': 'fleet-operator.hcl',
+  'fleetvault-flasher': 'flasher.hcl',
+  'fleetvault-auditor': 'auditor.hcl',
+} as const;
+export type PolicyName = keyof typeof POLICY_FILES;
+
+/**
+ * Request fields the audit log shows in clear, so `fleetvault audit` can answer "who got a
+ * certificate for which principals, for how long, and why" without --resolve. Never public keys,
+ * plaintext or ciphertext: those stay HMAC'd.
+ */
+export const SSH_AUDIT_NON_HMAC_REQUEST = ['valid_principals', 'ttl', 'key_id', 'cert_type', 'reason', 'extensions'];
+export const SSH_AUDIT_NON_HMAC_RESPONSE = ['serial_number'];
+// The transit context is the fleet slug (base64): not a secret, and what ties a decrypt to a fleet.
+export const TRANSIT_AUDIT_NON_HMAC_REQUEST = ['context', 'key_version'];
+// AppRole secret_id metadata names the batch; role_name identifies the flasher role.
+export const APPROLE_AUDIT_NON_HMAC_REQUEST = ['role_name', 'metadata', 'cidr_list', 'num_uses'];
+
+export function sshRoleSettings(): Record<string, unknown> {
+  return {
+    key_type: 'ca',
+    algorithm_signer: 'default',
+    allow_user_certificates: true,
+    allow_host_certificates: false,
+    allowed_users: 'root',
+    default_user: 'root',
+    ttl: 1800,
+    max_ttl: 3600,
+    allowed_extensions: 'permit-pty',
+    // Nothing by default: Vault applies default_extensions whenever a request names none, so a
+    // non-empty default would put permit-pty on every certificate. Clients ask for it explicitly
+    // for interactive sessions.
+    default_extensions: {},
+    allowed_critical_options: '',
+    // OpenSSH < 10.3 treats a certificate with no principals as valid for any cert-authority line
+    // without principals=: such a certificate must never be issued.
+    allow_empty_principals: false,
+    // Engineers cannot choose their key id: sshd logs it on login, so it must name the Vault identity.
+    allow_user_key_ids: false,
+    key_id_format: 'fleetvault-{{token_display_name}}-{{public_key_hash}}',
+  };
+}
+
+export function transitKeySettings(): Record<string, unknown> {
+  return { type: 'aes256-gcm96', derived: true, exportable: false, deletion_allowed: false, allow_plaintext_backup: false };
+}
+
+export function flasherRoleSettings(factoryCidrs: string[], policy = 'fleetvault-flasher'): Record<string, unknown> {
+  return {
+    token_policies: [policy],
+    token_no_default_policy: true,
+    bind_secret_id: true,
+    // secret_id_bound_cidrs only gates the login; token_bound_cidrs also gates every use of the token.
+    secret_id_bound_cidrs: factoryCidrs,
+    token_bound_cidrs: factoryCidrs,
+    // One login = one decrypt: a batch of N secret_id uses allows exactly N decrypts.
+    token_num_uses: 1,
+    token_ttl: 300,
+    token_max_ttl: 600,
+    token_type: 'service',
+  };
+}
+
+/** Policies are written for the default layout; a custom layout rewrites their path prefixes. */
+export function renderPolicy(text: string, l: LayoutSettings): string {
+  return text
+    .replaceAll('"ssh-client-signer/sign/engineer"', `"${l.sshMount}/sign/${l.sshRole}"`)
+    .replaceAll('"ssh-client-signer/roles/engineer"', `"${l.sshMount}/roles/${l.sshRole}"`)
+    .replaceAll('"ssh-client-signer/', `"${l.sshMount}/`)
+    .replaceAll('/balena-provisioning"', `/${l.transitKey}"`)
+    .replaceAll('/balena-provisioning/', `/${l.transitKey}/`)
+    .replaceAll('"transit/', `"${l.transitMount}/`)
+    .replaceAll('"auth/approle/role/flasher', `"auth/${l.approleMount}/role/${l.approleRole}`)
+    .replaceAll('"fleetvault/data/', `"${l.kvMount}/data/`);
+}
