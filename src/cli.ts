@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // The fleetvault CLI: parse, dispatch, and the one place that exits. Commands are thin; their
 // domain modules load lazily inside handlers so `fleetvault --help` stays close to `node -e 0`.
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { createRequire } from 'node:module';
+import type { Argv } from 'yargs';
 import { UsageError, formatError, exitCodeOf } from './errors.js';
 import { globalOptions, fillFlagsFromEnv } from './commands/common.js';
 import { devCommand } from './commands/dev/index.js';
@@ -18,8 +17,13 @@ function fail(err: unknown): void {
   process.exitCode = exitCodeOf(err);
 }
 
+const require = createRequire(import.meta.url);
+
 export async function main(args: string[]): Promise<void> {
-  const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+  const version = (require('../package.json') as { version: string }).version;
+  // yargs' CommonJS entry is one bundled file; its ESM entry is dozens of modules to resolve,
+  // which doubled start-up time.
+  const yargs = require('yargs') as (args: string[]) => Argv;
   const parser = globalOptions(yargs(args))
     .scriptName('fleetvault')
     .usage('$0 <command> [options]\n\nSSH certificates and provisioning secrets for balenaOS fleets, kept in Vault/OpenBao.')
@@ -46,7 +50,7 @@ export async function main(args: string[]): Promise<void> {
   await parser.parseAsync();
 }
 
-main(hideBin(process.argv)).then(
+main(process.argv.slice(2)).then(
   () => {
     // Let stdout drain; if a stray handle (keep-alive socket) lingers, do not hang the shell.
     setTimeout(() => process.exit(), 1500).unref();

@@ -30,6 +30,8 @@ export interface LayoutSettings {
   approleMount: string;
   approleRole: string;
   kvMount: string;
+  /** Policies are named <prefix>-engineer, <prefix>-operator, <prefix>-flasher, <prefix>-auditor. */
+  policyPrefix: string;
 }
 
 export interface FleetvaultConfig extends VaultSettings, LayoutSettings {
@@ -52,6 +54,7 @@ export interface ConfigFlags {
   approleMount?: string;
   approleRole?: string;
   kvMount?: string;
+  policyPrefix?: string;
 }
 
 export const DEFAULT_LAYOUT: LayoutSettings = {
@@ -62,6 +65,7 @@ export const DEFAULT_LAYOUT: LayoutSettings = {
   approleMount: 'approle',
   approleRole: 'flasher',
   kvMount: 'fleetvault',
+  policyPrefix: 'fleetvault',
 };
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:8200';
@@ -157,6 +161,7 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
     approleMount: layout(flags.approleMount, 'FLEETVAULT_APPROLE_MOUNT', DEFAULT_LAYOUT.approleMount),
     approleRole: layout(flags.approleRole, 'FLEETVAULT_APPROLE_ROLE', DEFAULT_LAYOUT.approleRole),
     kvMount: layout(flags.kvMount, 'FLEETVAULT_KV_MOUNT', DEFAULT_LAYOUT.kvMount),
+    policyPrefix: layout(flags.policyPrefix, 'FLEETVAULT_POLICY_PREFIX', DEFAULT_LAYOUT.policyPrefix),
   };
 }
 

@@ -25,7 +25,8 @@ export function globalOptions<T>(y: Argv<T>) {
     .option('transit-key', { type: 'string', describe: 'transit key', defaultDescription: 'balena-provisioning', global: true, group: 'Layout:' })
     .option('approle-mount', { type: 'string', describe: 'AppRole auth mount', defaultDescription: 'approle', global: true, group: 'Layout:' })
     .option('approle-role', { type: 'string', describe: 'flasher AppRole role', defaultDescription: 'flasher', global: true, group: 'Layout:' })
-    .option('kv-mount', { type: 'string', describe: 'KV v2 mount', defaultDescription: 'fleetvault', global: true, group: 'Layout:' });
+    .option('kv-mount', { type: 'string', describe: 'KV v2 mount', defaultDescription: 'fleetvault', global: true, group: 'Layout:' })
+    .option('policy-prefix', { type: 'string', describe: 'policy names <prefix>-engineer …', defaultDescription: 'fleetvault', global: true, group: 'Layout:' });
 }
 
 export async function configFrom(argv: GlobalArgs): Promise<FleetvaultConfig> {

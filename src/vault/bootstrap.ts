@@ -6,7 +6,7 @@ import { VaultError, failedTo } from '../errors.js';
 import type { VaultClient } from './client.js';
 import {
   APPROLE_AUDIT_NON_HMAC_REQUEST, SSH_AUDIT_NON_HMAC_REQUEST, SSH_AUDIT_NON_HMAC_RESPONSE,
-  TRANSIT_AUDIT_NON_HMAC_REQUEST, flasherRoleSettings, sshRoleSettings, transitKeySettings,
+  TRANSIT_AUDIT_NON_HMAC_REQUEST, flasherRoleSettings, policyName, sshRoleSettings, transitKeySettings,
 } from './layout.js';
 import { allPolicies } from './policies.js';
 
@@ -159,7 +159,7 @@ export async function bootstrapVault(opts: BootstrapOptions): Promise<BootstrapR
   const approlePath = `auth/${l.approleMount}/role/${l.approleRole}`;
   const haveApprole = dryRun && changes.some((c) => c.path === `sys/auth/${l.approleMount}`) ? undefined : (await client.readOptional(approlePath))?.data;
   const cidrs = opts.factoryCidrs ?? (haveApprole?.secret_id_bound_cidrs as string[] | undefined) ?? ['127.0.0.0/8'];
-  const wantApprole = flasherRoleSettings(cidrs);
+  const wantApprole = flasherRoleSettings(cidrs, policyName(l, 'flasher'));
   const approleDiff = differingFields(wantApprole, haveApprole);
   if (approleDiff.length) {
     await apply({ kind: 'approle-role', path: approlePath, action: haveApprole ? 'updated' : 'created', fields: haveApprole ? approleDiff : undefined }, () =>

@@ -2,13 +2,18 @@
 // terraform/ all create exactly this; test/integration/terraform checks the two never drift.
 import type { LayoutSettings } from '../config.js';
 
+/** Persona → policy file in policies/. The Vault policy is named `<policyPrefix>-<persona>`. */
 export const POLICY_FILES = {
-  'fleetvault-engineer': 'engineer.hcl',
-  'fleetvault-operator': 'fleet-operator.hcl',
-  'fleetvault-flasher': 'flasher.hcl',
-  'fleetvault-auditor': 'auditor.hcl',
+  engineer: 'engineer.hcl',
+  operator: 'fleet-operator.hcl',
+  flasher: 'flasher.hcl',
+  auditor: 'auditor.hcl',
 } as const;
-export type PolicyName = keyof typeof POLICY_FILES;
+export type Persona = keyof typeof POLICY_FILES;
+
+export function policyName(l: LayoutSettings, persona: Persona): string {
+  return `${l.policyPrefix}-${persona}`;
+}
 
 /**
  * Request fields the audit log shows in clear, so `fleetvault audit` can answer "who got a
@@ -51,7 +56,7 @@ export function transitKeySettings(): Record<string, unknown> {
   return { type: 'aes256-gcm96', derived: true, exportable: false, deletion_allowed: false, allow_plaintext_backup: false };
 }
 
-export function flasherRoleSettings(factoryCidrs: string[], policy = 'fleetvault-flasher'): Record<string, unknown> {
+export function flasherRoleSettings(factoryCidrs: string[], policy: string): Record<string, unknown> {
   return {
     token_policies: [policy],
     token_no_default_policy: true,

@@ -1,0 +1,35 @@
+// One real OpenBao dev server for the whole run, with a file audit device. Tests get its address
+// and root token through inject(); each test builds its own mounts named after itself.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { findVaultBinary } from '../../src/dev/find-binary.js';
+import { startDevServer, type DevServer } from '../../src/dev/openbao.js';
+import { requireTools } from './tools.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    vault: { address: string; rootToken: string; auditLog: string; version: string };
+  }
+}
+
+let server: DevServer | undefined;
+let dir: string | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  requireTools(['sshd', 'ssh', 'ssh-keygen', 'jq']);
+  const bin = findVaultBinary();
+  if (!bin) {
+    // Stop at once: every integration test needs it, and skipping would count as passing.
+    throw new Error('OpenBao binary not found (FLEETVAULT_VAULT_BIN, bao/vault on PATH, .tools/bin/bao). Run: bash scripts/install-tools.sh');
+  }
+  dir = mkdtempSync(join(tmpdir(), 'fleetvault-test-vault-'));
+  server = await startDevServer({ dir, bin });
+  project.provide('vault', { address: server.address, rootToken: server.rootToken, auditLog: server.auditLog, version: server.version });
+}
+
+export async function teardown(): Promise<void> {
+  await server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,31 @@
+// The real OpenSSH client against a test device, with strict host key checking.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Device } from '../../src/dev/device.js';
+
+export interface SshResult { code: number; stdout: string; stderr: string }
+
+export function knownHostsFor(dir: string, devices: Device[]): string {
+  const f = join(dir, `known_hosts-${devices.map((d) => d.port).join('-')}`);
+  writeFileSync(f, devices.map((d) => d.knownHostsLine).join('\n') + '\n');
+  return f;
+}
+
+export function sshLogin(o: { device: Device; key: string; cert?: string; user?: string; command?: string; knownHosts: string; extra?: string[] }): Promise<SshResult> {
+  const args = [
+    '-i', o.key, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'BatchMode=yes',
+    '-o', `UserKnownHostsFile=${o.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=10',
+    '-o', 'LogLevel=ERROR', '-p', String(o.device.port),
+    ...(o.cert ? ['-o', `CertificateFile=${o.cert}`] : []),
+    ...(o.extra ?? []),
+    `${o.user ?? 'root'}@${o.device.host}`, o.command ?? 'true',
+  ];
+  return new Promise((resolve) => {
+    const c = spawn('ssh', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
