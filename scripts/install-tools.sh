@@ -45,9 +45,10 @@ PY
 }
 
 install_apt() {
-  # sshd plays the device; dosfstools/fdisk/mtools build real FAT-partitioned disk images;
+  # sshd plays the device (libfaketime shifts a device clock); dosfstools/fdisk/mtools build real
+  # FAT-partitioned disk images;
   # hyperfine and jq are the peers the benchmarks compare against.
-  local pkgs=(openssh-server openssh-client dosfstools fdisk mtools jq curl hyperfine)
+  local pkgs=(openssh-server openssh-client dosfstools fdisk mtools jq curl hyperfine libfaketime)
   local missing=()
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if ((${#missing[@]} == 0)); then say "apt packages present"; return; fi

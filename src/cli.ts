@@ -9,11 +9,14 @@ import { devCommand } from './commands/dev/index.js';
 import { initCommand } from './commands/init/index.js';
 import { caCommand } from './commands/ca/index.js';
 import { certCommand } from './commands/cert/index.js';
+import { sshCommand } from './commands/ssh/index.js';
+import { sshConfigCommand, sshProxyCommand } from './commands/ssh/config.js';
 
 const debug = process.env.FLEETVAULT_DEBUG === '1';
 
 function fail(err: unknown): void {
-  process.stderr.write(formatError(err, debug) + '\n');
+  const line = formatError(err, debug);
+  if (line) process.stderr.write(line + '\n');
   process.exitCode = exitCodeOf(err);
 }
 
@@ -26,6 +29,8 @@ export async function main(args: string[]): Promise<void> {
   const yargs = require('yargs') as (args: string[]) => Argv;
   const parser = globalOptions(yargs(args))
     .scriptName('fleetvault')
+    // `fleetvault ssh dev -- cmd args`: everything after -- is the remote command, untouched.
+    .parserConfiguration({ 'populate--': true })
     .usage('$0 <command> [options]\n\nSSH certificates and provisioning secrets for balenaOS fleets, kept in Vault/OpenBao.')
     // Every flag also reads FLEETVAULT_<FLAG> (e.g. --ssh-mount → FLEETVAULT_SSH_MOUNT).
     // yargs passes its command-scoped instance as the second argument; its types omit it.
@@ -34,6 +39,9 @@ export async function main(args: string[]): Promise<void> {
     .command(initCommand)
     .command(caCommand)
     .command(certCommand)
+    .command(sshCommand)
+    .command(sshConfigCommand)
+    .command(sshProxyCommand)
     .demandCommand(1, 'name a command (see fleetvault --help)')
     .strict()
     .recommendCommands()

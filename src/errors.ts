@@ -50,6 +50,16 @@ export class DeviceError extends FleetvaultError {
 }
 
 /**
+ * Not an error to report: a child's exit status to pass through (`fleetvault ssh` returns ssh's
+ * own status). Printed as nothing; only the exit code matters.
+ */
+export class PassThroughExit extends FleetvaultError {
+  constructor(exitCode: number) {
+    super('', { exitCode });
+  }
+}
+
+/**
  * Prefix a lower-level error with what we were doing: "failed to <verb> <subject>: <cause>".
  * Keeps the class (and so the exit code) of the original.
  */
@@ -79,6 +89,7 @@ export function escapeControl(s: string): string {
 
 /** The single line printed for an error. Stack traces only when FLEETVAULT_DEBUG=1. */
 export function formatError(err: unknown, debug = false): string {
+  if (err instanceof PassThroughExit) return '';
   if (debug && err instanceof Error && err.stack) return err.stack;
   if (err instanceof FleetvaultError) {
     const line = err.hint ? `${err.message} (${err.hint})` : err.message;

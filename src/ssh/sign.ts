@@ -92,6 +92,11 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
         path: e.path, status: 404, hint: 'run fleetvault init or pass --ssh-role',
       });
     }
+    if (e instanceof VaultError && e.status === 400 && /not a valid value for valid_principals/.test(e.errors.join(' '))) {
+      throw new VaultError(`failed to sign the public key: role ${o.role} does not allow principal ${principals.join(',')}${role?.allowed_users ? ` (allowed: ${role.allowed_users})` : ''}`, {
+        path: e.path, status: 400, errors: e.errors,
+      });
+    }
     throw failedTo('sign the public key', e);
   }
   const info = verifyIssuedCertificate(signed, {

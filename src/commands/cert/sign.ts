@@ -1,7 +1,7 @@
 import { render, vaultFrom, type GlobalArgs, type Command } from '../common.js';
 
 interface Args extends GlobalArgs {
-  publicKey: string; out?: string; ttl?: string; principal?: string[]; pty?: boolean; reason?: string;
+  publicKey: string; out?: string; ttl?: string; principal?: string[]; pty?: boolean; reason?: string; agent?: boolean;
 }
 
 export const certSignCommand: Command = {
@@ -14,6 +14,7 @@ export const certSignCommand: Command = {
     .option('principal', { type: 'string', array: true, defaultDescription: 'root', describe: 'device user(s) the certificate is valid for' })
     .option('pty', { type: 'boolean', defaultDescription: 'true', describe: 'permit-pty extension (--no-pty for command-only certificates)' })
     .option('reason', { type: 'string', describe: 'why you need access (recorded in the audit log)' })
+    .option('agent', { type: 'boolean', describe: 'also add the private key (the .pub path without .pub) with the certificate to ssh-agent, for the certificate\'s lifetime' })
     .example('$0 cert sign --public-key ~/.ssh/id_ed25519.pub', 'writes ~/.ssh/id_ed25519-cert.pub valid for 30 minutes')
     .example('$0 cert sign --public-key k.pub --out - --ttl 10m --json', ''),
   handler: async (argv: Args) => {
@@ -26,7 +27,17 @@ export const certSignCommand: Command = {
     parseUserPublicKey(publicKey, argv.publicKey);
     const principals = validatePrincipals(argv.principal ?? ['root']);
     const ttlSeconds = argv.ttl === undefined ? undefined : durationToSeconds(argv.ttl, 'ttl');
-    const out = argv.out ?? `${argv.publicKey.replace(/\.pub$/, '')}-cert.pub`;
+    const privateKey = argv.publicKey.replace(/\.pub$/, '');
+    const out = argv.out ?? `${privateKey}-cert.pub`;
+    if (argv.agent) {
+      const { requireAgent } = await import('../../ssh/agent.js');
+      requireAgent();
+      readInputFile(privateKey, 'private key (needed for --agent)', 64 * 1024);
+      if (out !== `${privateKey}-cert.pub`) {
+        const { UsageError } = await import('../../errors.js');
+        throw new UsageError('--agent needs the certificate next to the key (<key>-cert.pub); drop --out');
+      }
+    }
     const { config, client } = await vaultFrom(argv);
     const { signUserKey } = await import('../../ssh/sign.js');
     const signed = await signUserKey({
@@ -36,6 +47,11 @@ export const certSignCommand: Command = {
     if (out !== '-') {
       const { writeFileAtomic } = await import('../../fs/atomic.js');
       writeFileAtomic(out, signed.certificate, { mode: 0o644 });
+    }
+    if (argv.agent) {
+      // ssh-add loads <key>-cert.pub along with <key>; the agent drops both when the certificate expires.
+      const { addToAgent } = await import('../../ssh/agent.js');
+      await addToAgent(privateKey, (Date.parse(signed.info.validBefore) - Date.now()) / 1000);
     }
     render(argv, { ...signed.info, serial: signed.serial, certificate: out === '-' ? signed.certificate.trim() : undefined, path: out === '-' ? undefined : out }, () =>
       out === '-' ? signed.certificate : `wrote ${out} (serial ${signed.serial}, principals ${signed.info.principals.join(',')}, valid until ${signed.info.validBefore})`);

@@ -1,0 +1,48 @@
+import { render, type GlobalArgs, type Command } from '../common.js';
+
+interface Args extends GlobalArgs { hosts?: string[]; port?: number; user?: string }
+
+export const sshConfigCommand: Command = {
+  command: 'ssh-config',
+  describe: 'print an OpenSSH config snippet so plain `ssh root@<uuid>.balena` gets a certificate transparently',
+  builder: (y) => y
+    .option('hosts', { type: 'string', array: true, describe: 'Host patterns the snippet covers', defaultDescription: '*.balena' })
+    .option('port', { type: 'number', describe: 'device SSH port', defaultDescription: '22222' })
+    .option('user', { type: 'string', describe: 'device user', defaultDescription: 'root' })
+    .example('$0 ssh-config >> ~/.ssh/config && ssh 7f3a2b1.balena', 'certificate from Vault on first use, then from ssh-agent')
+    .example('$0 ssh-config --hosts "10.0.3.*"', 'cover devices you reach by address'),
+  handler: async (argv: Args) => {
+    const { sshConfigSnippet } = await import('../../ssh/config-snippet.js');
+    const snippet = sshConfigSnippet({ hosts: argv.hosts ?? ['*.balena'], port: argv.port ?? 22222, user: argv.user ?? 'root', node: process.execPath, cli: process.argv[1]! });
+    render(argv, { snippet }, () => snippet);
+  },
+};
+
+interface ProxyArgs extends GlobalArgs { host: string; port: number; user?: string; ttl?: string; balenaUrl?: string }
+
+/** Hidden: the ProxyCommand the snippet runs. */
+export const sshProxyCommand: Command = {
+  command: 'ssh-proxy <host> <port>',
+  describe: false as unknown as string,
+  builder: (y) => y
+    .positional('host', { type: 'string' })
+    .positional('port', { type: 'number' })
+    .option('user', { type: 'string', defaultDescription: 'root' })
+    .option('ttl', { type: 'string' })
+    .option('balena-url', { type: 'string' }),
+  handler: async (argv: ProxyArgs) => {
+    const { durationToSeconds } = await import('../../config.js');
+    const { vaultFrom } = await import('../common.js');
+    const { ensureAgentCertificate, relay } = await import('../../ssh/proxy.js');
+    const { resolveDevice } = await import('../../ssh/resolve-device.js');
+    const { validateHost } = await import('../../ssh/session.js');
+    const { config, client } = await vaultFrom(argv);
+    await ensureAgentCertificate({ client, mount: config.sshMount, role: config.sshRole, user: argv.user ?? 'root', ttlSeconds: argv.ttl ? durationToSeconds(argv.ttl) : undefined });
+    // <uuid>.balena names a balena device; anything else is an address.
+    const name = validateHost(argv.host);
+    const device = name.endsWith('.balena')
+      ? await resolveDevice({ device: name.slice(0, -'.balena'.length), balenaApiUrl: argv.balenaUrl, balenaToken: process.env.BALENA_TOKEN })
+      : { host: name };
+    await relay(device.host, argv.port);
+  },
+};

@@ -1,0 +1,171 @@
+// `fleetvault ssh`: a fresh key pair, a certificate for exactly this user and this long, and the
+// system ssh — key material only ever in a private temp dir that is gone when we return, also
+// after Ctrl-C or SIGTERM.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThroughExit, UsageError } from '../errors.js';
+import type { VaultClient } from '../vault/client.js';
+import { generateEd25519KeyPair } from './keys.js';
+import { signUserKey } from './sign.js';
+import { validatePrincipal } from './principals.js';
+import { addToAgent, findReusableCertificate, requireAgent } from './agent.js';
+
+export type StrictHostKeyChecking = 'yes' | 'no' | 'ask' | 'accept-new';
+
+export interface SshSessionOptions {
+  client: VaultClient;
+  mount: string;
+  role: string;
+  host: string;
+  port?: number;
+  user?: string;
+  ttlSeconds?: number;
+  reason?: string;
+  strictHostKeyChecking?: StrictHostKeyChecking;
+  userKnownHostsFile?: string;
+  agent?: boolean;
+  /** Remote command; empty = interactive login (gets permit-pty). */
+  command?: string[];
+  /** Called with the temp dir once it exists (tests check it is gone afterwards). */
+  onTempDir?: (dir: string) => void;
+  /** Extra ssh options before the destination, e.g. ['-o', 'ConnectTimeout=5']. */
+  sshOptions?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface SshSessionResult {
+  exitCode: number;
+  /** Why ssh failed, when we can tell (the device refused our certificate). */
+  diagnosis?: string;
+  reusedAgentCertificate: boolean;
+  serial?: string;
+  signal?: NodeJS.Signals;
+}
+
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+export function validateHost(host: string): string {
+  // A host that starts with '-' would be read by ssh as an option; whitespace and control
+  // characters have no place in an address.
+  if (!host || host.startsWith('-') || /[\s\u0000-\u001f\u007f@]/.test(host)) {
+    throw new UsageError(`invalid host ${JSON.stringify(host)}`);
+  }
+  return host;
+}
+
+export async function runSshSession(o: SshSessionOptions): Promise<SshSessionResult> {
+  const user = validatePrincipal(o.user ?? 'root');
+  const host = validateHost(o.host);
+  const port = o.port ?? 22222;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`invalid port ${o.port}`);
+  const env = o.env ?? process.env;
+  const interactive = !o.command || o.command.length === 0;
+  if (o.agent) requireAgent(env);
+
+  const sshArgs: string[] = ['-p', String(port), '-l', user];
+  if (o.strictHostKeyChecking) sshArgs.push('-o', `StrictHostKeyChecking=${o.strictHostKeyChecking}`);
+  if (o.userKnownHostsFile) sshArgs.push('-o', `UserKnownHostsFile=${o.userKnownHostsFile}`);
+  sshArgs.push(...(o.sshOptions ?? []));
+
+  let dir: string | undefined;
+  const cleanup = () => { if (dir) { rmSync(dir, { recursive: true, force: true }); dir = undefined; } };
+  // Backstop: whatever path leaves the process, the key material goes with it.
+  process.once('exit', cleanup);
+  // A signal before ssh runs (while signing) must not kill us with the key dir on disk: remove it
+  // and abandon the session; while ssh runs, spawnSsh forwards signals instead.
+  let abandon: (e: Error) => void = () => {};
+  const abandoned = new Promise<never>((_, reject) => { abandon = reject; });
+  abandoned.catch(() => {});
+  let sshRunning = false;
+  const onSignal = (sig: NodeJS.Signals) => () => {
+    if (sshRunning) return;
+    cleanup();
+    abandon(new PassThroughExit(SIGNAL_EXIT[sig] ?? 1));
+  };
+  const guards = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, onSignal(s)] as const);
+  for (const [s, h] of guards) process.on(s, h);
+  const guarded = <T>(p: Promise<T>) => Promise.race([p, abandoned]);
+  let serial: string | undefined;
+  let validFrom: string | undefined;
+  let reused = false;
+  try {
+    const reusable = o.agent ? await guarded(findReusableCertificate({ user, env })) : undefined;
+    if (reusable) {
+      reused = true;
+      validFrom = reusable.validAfter;
+    } else {
+      dir = mkdtempSync(join(tmpdir(), 'fleetvault-ssh-'));
+      o.onTempDir?.(dir);
+      const pair = generateEd25519KeyPair(`fleetvault-${user}@${host}`);
+      const signed = await guarded(signUserKey({
+        client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: [user],
+        ttlSeconds: o.ttlSeconds, permitPty: interactive, reason: o.reason,
+      }));
+      serial = signed.serial;
+      validFrom = signed.info.validAfter;
+      const keyPath = join(dir, 'id_ed25519');
+      writeFileSync(keyPath, pair.privateKey, { mode: 0o600 });
+      writeFileSync(`${keyPath}-cert.pub`, signed.certificate, { mode: 0o600 });
+      if (o.agent) {
+        await guarded(addToAgent(keyPath, (Date.parse(signed.info.validBefore) - Date.now()) / 1000, env));
+        cleanup(); // the agent holds it now
+      } else {
+        // Only this key: never let ssh fall back to the agent's or ~/.ssh's identities.
+        sshArgs.push('-i', keyPath, '-o', `CertificateFile=${keyPath}-cert.pub`, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none');
+      }
+    }
+    // '--' ends ssh's options: the host can never be read as one.
+    sshArgs.push('--', host, ...(o.command ?? []));
+    sshRunning = true;
+    const r = await spawnSsh(sshArgs, env);
+    let diagnosis: string | undefined;
+    if (r.exitCode === 255 && /Permission denied \(publickey/.test(r.stderrTail)) {
+      diagnosis = `the device refused the certificate: it does not trust this CA yet (roll it out with \`fleetvault ca rollout\` or add \`fleetvault ca authorized-key\` to its config.json os.sshKeys), or its clock is behind the certificate's start ${validFrom ?? ''}`.trim();
+    } else if (r.exitCode === 255 && /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(r.stderrTail)) {
+      diagnosis = 'the device\'s host key is unknown or changed; check it and update your known_hosts (or --strict-host-key-checking accept-new for a first connection)';
+    } else if (r.exitCode === 255 && /Connection refused|timed out|No route to host|Could not resolve/.test(r.stderrTail)) {
+      diagnosis = `cannot reach ${host}:${port}`;
+    }
+    return { exitCode: r.signal ? (SIGNAL_EXIT[r.signal] ?? 1) : r.exitCode, diagnosis, reusedAgentCertificate: reused, serial, signal: r.signal };
+  } finally {
+    cleanup();
+    process.removeListener('exit', cleanup);
+    for (const [s, h] of guards) process.removeListener(s, h);
+  }
+}
+
+interface SpawnResult { exitCode: number; stderrTail: string; signal?: NodeJS.Signals }
+
+/**
+ * Run ssh with the terminal attached. stderr is teed so we can diagnose a refusal; signals that
+ * reach us (SIGTERM, SIGHUP) are forwarded, and SIGINT — which the terminal already sends to ssh
+ * too — no longer kills us before the temp dir is removed.
+ */
+function spawnSsh(args: string[], env: NodeJS.ProcessEnv): Promise<SpawnResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ssh', args, { stdio: ['inherit', 'inherit', 'pipe'], env });
+    let tail = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      process.stderr.write(d);
+      tail = (tail + d.toString('utf8')).slice(-8192);
+    });
+    let received: NodeJS.Signals | undefined;
+    const forward = (sig: NodeJS.Signals) => () => {
+      received = sig;
+      if (child.exitCode === null) child.kill(sig);
+    };
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
+    for (const [s, h] of handlers) process.on(s, h);
+    child.once('error', (e) => {
+      for (const [s, h] of handlers) process.removeListener(s, h);
+      reject(new UsageError(`failed to run ssh: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { hint: 'install the OpenSSH client' }));
+    });
+    child.once('close', (code, signal) => {
+      for (const [s, h] of handlers) process.removeListener(s, h);
+      const sig = (signal ?? (received && code !== 0 ? received : undefined)) as NodeJS.Signals | undefined;
+      resolve({ exitCode: code ?? 255, stderrTail: tail, signal: sig ?? undefined });
+    });
+  });
+}
