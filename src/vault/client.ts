@@ -3,6 +3,7 @@
 // fields and mis-handle renewals); every call goes through request() below, which turns every
 // failure into a VaultError carrying status + path and never the token.
 import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent } from 'node:http';
 import { createRequire } from 'node:module';
 import { VaultError, UsageError } from '../errors.js';
 import type { HealthStatus, VaultResponse } from './types.js';
@@ -22,6 +23,8 @@ export interface VaultClientOptions {
   retries?: number;
   /** Extra headers on every request (e.g. X-Forwarded-For in tests of proxy trust). */
   headers?: Record<string, string>;
+  /** Bind the client's source address (http:// only): tests of factory CIDR bindings on loopback. */
+  localAddress?: string;
 }
 
 export interface RequestOptions {
@@ -66,6 +69,7 @@ export class VaultClient {
   private readonly retries: number;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
+  private readonly httpAgent?: HttpAgent;
 
   constructor(opts: VaultClientOptions) {
     this.address = opts.address.replace(/\/+$/, '');
@@ -74,6 +78,7 @@ export class VaultClient {
     this.retries = opts.retries ?? 3;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.headers = { ...opts.headers };
+    if (opts.localAddress) this.httpAgent = new HttpAgent({ localAddress: opts.localAddress });
     const tls: Record<string, unknown> = {
       // Always explicit: node-vault's own default reads VAULT_SKIP_VERIFY as "any value = skip".
       strictSSL: !opts.tlsSkipVerify,
@@ -160,7 +165,7 @@ export class VaultClient {
     const headers: Record<string, string> = { ...this.headers };
     if (token) headers['X-Vault-Token'] = token;
     if (o.wrapTtl) headers['X-Vault-Wrap-TTL'] = o.wrapTtl;
-    const reqOpts = { headers, timeout: this.timeoutMs };
+    const reqOpts = { headers, timeout: this.timeoutMs, ...(this.httpAgent ? { httpAgent: this.httpAgent } : {}) };
     const attempts = o.idempotent ? this.retries + 1 : 1;
     let lastErr: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {

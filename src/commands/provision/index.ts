@@ -1,0 +1,15 @@
+import type { Command } from '../common.js';
+import { provisionSealCommand } from './seal.js';
+import { provisionUnsealCommand } from './unseal.js';
+import { provisionRewrapCommand } from './rewrap.js';
+import { provisionRegisterCommand } from './register.js';
+import { provisionStripCommand } from './strip.js';
+
+export const provisionCommand: Command = {
+  command: 'provision <command>',
+  describe: 'sealed config.json envelopes and out-of-band device registration',
+  builder: (y) => y
+    .command(provisionSealCommand).command(provisionUnsealCommand).command(provisionRewrapCommand)
+    .command(provisionRegisterCommand).command(provisionStripCommand).demandCommand(1),
+  handler: () => {},
+};

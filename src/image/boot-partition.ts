@@ -1,0 +1,110 @@
+// Files on the boot partition of a balenaOS disk image (partition 1, FAT: /mnt/boot on the
+// device), edited in place through balena-image-fs — no loop devices, no root, no mount, and so
+// no plaintext config.json ever written anywhere outside the image.
+//
+// Trap: balena-image-fs drives the `fatfs` module, which implements neither rename nor unlink, so
+// the usual "write a temp file, rename over the target" cannot be done inside the image. Instead
+// the previous content is kept in memory, the new content is written, the file is read back
+// through a fresh mount (re-reading the FAT from the image file), and on any difference the old
+// content is written back and the call fails. A crash mid-write can still leave a torn file: flash
+// from a pristine image in that case.
+//
+// Trap 2: when a file shrinks by a cluster or more, fatfs marks the freed clusters 0xFF00 (FAT16)
+// instead of 0 — it adds the EOF prefix to the "free" value — and mtools/fsck then reject the
+// whole FAT. So a file is never shrunk: shorter JSON is padded with trailing whitespace (valid
+// JSON, and it also overwrites the old bytes, e.g. a provisioning apiKey, instead of leaving them
+// in freed clusters). Shrinking any other kind of file is refused.
+import { createRequire } from 'node:module';
+import { DeviceError, UsageError } from '../errors.js';
+
+const require = createRequire(import.meta.url);
+
+/** balenaOS images: partition 1 is resin-boot / balena-boot (FAT), mounted at /mnt/boot. */
+export const BOOT_PARTITION = 1;
+
+type FatFs = {
+  readFile(p: string, cb: (e: NodeJS.ErrnoException | null, d: Buffer) => void): void;
+  writeFile(p: string, d: Buffer, o: { flag: string }, cb: (e: NodeJS.ErrnoException | null) => void): void;
+};
+type ImageFs = { interact<T>(disk: string, partition: number, fn: (fs: FatFs) => Promise<T>): Promise<T> };
+
+function imageFs(): ImageFs {
+  return require('balena-image-fs') as ImageFs;
+}
+
+function normalise(path: string): string {
+  const p = '/' + path.replace(/^\/+/, '');
+  if (p.split('/').some((s) => s === '..')) throw new UsageError(`invalid boot partition path "${path}"`);
+  return p;
+}
+
+function describe(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err?.code ?? err?.message ?? String(e);
+}
+
+async function withBoot<T>(image: string, verb: string, fn: (fs: FatFs) => Promise<T>): Promise<T> {
+  try {
+    return await imageFs().interact(image, BOOT_PARTITION, fn);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof DeviceError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !(e as { fatfs?: boolean }).fatfs) throw new UsageError(`failed to ${verb}: ${image}: no such file`);
+    throw new UsageError(`failed to ${verb}: ${describe(e)}`, { hint: `is ${image} a disk image whose partition ${BOOT_PARTITION} is FAT?` });
+  }
+}
+
+function fatRead(fs: FatFs, path: string): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => fs.readFile(path, (e, d) => {
+    if (e && (e.code === 'ENOENT' || e.code === 'NOENT')) resolve(undefined);
+    else if (e) reject(Object.assign(e, { fatfs: true }));
+    else resolve(d);
+  }));
+}
+
+/** 'r+' over an existing file: 'w' would truncate to 0 first and hit the free-cluster bug. */
+function fatWrite(fs: FatFs, path: string, data: Buffer, exists: boolean): Promise<void> {
+  return new Promise((resolve, reject) => fs.writeFile(path, data, { flag: exists ? 'r+' : 'w' }, (e) => (e ? reject(Object.assign(e, { fatfs: true })) : resolve())));
+}
+
+/** A file of the image's boot partition, or undefined when it does not exist. */
+export async function readBootFileOptional(image: string, path: string): Promise<Buffer | undefined> {
+  const p = normalise(path);
+  return withBoot(image, `read ${p} from ${image}`, (fs) => fatRead(fs, p));
+}
+
+export async function readBootFile(image: string, path: string): Promise<Buffer> {
+  const data = await readBootFileOptional(image, path);
+  if (data === undefined) throw new UsageError(`failed to read ${normalise(path)} from ${image}: no such file on the boot partition`);
+  return data;
+}
+
+/**
+ * Replace (or create) a file on the boot partition and verify it by reading it back. A `.json`
+ * file shorter than the one it replaces is padded with trailing spaces and a newline (see Trap 2).
+ */
+export async function writeBootFile(image: string, path: string, data: Buffer | string): Promise<void> {
+  const p = normalise(path);
+  const wanted = typeof data === 'string' ? Buffer.from(data) : data;
+  const verb = `write ${p} into ${image}`;
+  let buf = wanted;
+  const previous = await withBoot(image, verb, async (fs) => {
+    const old = await fatRead(fs, p);
+    if (old && old.length > wanted.length) {
+      if (!p.toLowerCase().endsWith('.json')) {
+        throw new UsageError(`failed to ${verb}: cannot shrink a non-JSON file on FAT with balena-image-fs`);
+      }
+      const body = wanted.toString('utf8').replace(/\s+$/, '');
+      buf = Buffer.concat([Buffer.from(body), Buffer.alloc(old.length - Buffer.byteLength(body) - 1, ' '), Buffer.from('\n')]);
+    }
+    await fatWrite(fs, p, buf, old !== undefined);
+    return old;
+  });
+  // A second mount re-reads the FAT and directory from the image file, not from fatfs' caches.
+  const back = await withBoot(image, verb, (fs) => fatRead(fs, p));
+  if (back && back.equals(buf)) return;
+  if (previous !== undefined) await withBoot(image, verb, (fs) => fatWrite(fs, p, previous, true)).catch(() => undefined);
+  throw new UsageError(`failed to ${verb}: read-back differs from what was written`, {
+    hint: previous === undefined ? 'the image may be damaged' : 'the previous content was restored',
+  });
+}

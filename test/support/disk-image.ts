@@ -1,0 +1,39 @@
+// A real, small balenaOS-shaped disk image: MBR with a FAT boot partition first (resin-boot) and a
+// second Linux partition, built with sfdisk + mkfs.vfat --offset + mtools. No loop devices, no root.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { requireTools } from './tools.js';
+
+export const BOOT_START_SECTOR = 2048;
+const BOOT_SECTORS = 40960; // 20 MiB FAT16: what mkfs.vfat picks for a balena-boot-sized partition
+
+export interface DiskImage { path: string; bootOffset: number }
+
+/** Build `<dir>/<name>` with partition 1 = FAT labelled resin-boot holding `files` (path → content). */
+export function buildDiskImage(dir: string, o: { name?: string; files?: Record<string, string | Buffer> } = {}): DiskImage {
+  requireTools(['sfdisk', 'mkfs.vfat', 'mcopy', 'truncate']);
+  const path = join(dir, o.name ?? 'balena.img');
+  execFileSync('truncate', ['-s', '32M', path]);
+  const layout = `label: dos\n${BOOT_START_SECTOR},${BOOT_SECTORS},c,*\n${BOOT_START_SECTOR + BOOT_SECTORS},,83\n`;
+  execFileSync('sfdisk', ['--quiet', path], { input: layout });
+  execFileSync('mkfs.vfat', ['-n', 'RESIN-BOOT', `--offset=${BOOT_START_SECTOR}`, path, String(BOOT_SECTORS / 2)], { stdio: 'ignore' });
+  const bootOffset = BOOT_START_SECTOR * 512;
+  for (const [name, content] of Object.entries(o.files ?? {})) {
+    const src = join(dir, `.seed-${name.replace(/\W/g, '_')}`);
+    writeFileSync(src, content, { mode: 0o600 });
+    execFileSync('mcopy', ['-o', '-i', `${path}@@${bootOffset}`, src, `::/${name.replace(/^\/+/, '')}`]);
+  }
+  return { path, bootOffset };
+}
+
+/** Read a boot-partition file with mtools (an independent FAT implementation from balena-image-fs). */
+export function mtoolsRead(img: DiskImage, name: string): Buffer {
+  return execFileSync('mtype', ['-i', `${img.path}@@${img.bootOffset}`, `::/${name.replace(/^\/+/, '')}`]);
+}
+
+/** Names in the boot partition's root directory, per mtools. */
+export function mtoolsList(img: DiskImage): string[] {
+  const out = execFileSync('mdir', ['-b', '-i', `${img.path}@@${img.bootOffset}`, '::/']).toString('utf8');
+  return out.split('\n').map((l) => l.trim().replace(/^::\//, '')).filter(Boolean);
+}
