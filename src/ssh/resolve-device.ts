@@ -21,11 +21,8 @@ export async function resolveDevice(o: { device: string; host?: string; balenaAp
   if (!looksLikeBalenaUuid(o.device)) return { host: o.device, via: 'address' };
   let found: { uuid: string; name: string; ipAddresses: string[]; isOnline: boolean };
   try {
-    // TODO(#5 lands src/balena): import statically once the balena wrapper exists.
-    const balenaModule = '../balena/devices.js';
-    const { findDevice } = (await import(balenaModule)) as {
-      findDevice(o: { apiUrl?: string; token?: string; uuidOrShort: string }): Promise<{ uuid: string; name: string; ipAddresses: string[]; isOnline: boolean }>;
-    };
+    if (!o.balenaToken) throw new Error('no balena API key (set BALENA_TOKEN)');
+    const { findDevice } = await import('../balena/sdk.js');
     found = await findDevice({ apiUrl: o.balenaApiUrl, token: o.balenaToken, uuidOrShort: o.device });
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);

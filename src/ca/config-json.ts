@@ -1,0 +1,156 @@
+// Editing balenaOS config.json `os.sshKeys`: balenaOS copies each entry verbatim into
+// authorized_keys, so a bad entry locks people out or lets the wrong people in. The editor is
+// pure (text in, text out) so the same code runs for local files, disk images and remote devices.
+import sshpk from 'sshpk';
+import { UsageError } from '../errors.js';
+import { FLEETVAULT_MARKER } from './authorized-key.js';
+
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+export interface ParsedConfig {
+  config: Record<string, unknown>;
+  sshKeys: string[];
+  indent: string | number;
+  trailingNewline: boolean;
+}
+
+/** Parse and validate config.json text; every problem is one clear UsageError (exit 1). */
+export function parseConfigJson(text: string | Buffer, source = 'config.json'): ParsedConfig {
+  const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  const bad = (why: string) => new UsageError(`${source} ${why}; left unchanged`);
+  if (buf.length === 0) throw bad('is empty');
+  if (buf.length > MAX_CONFIG_BYTES) throw bad(`is ${buf.length} bytes, larger than config.json can be (${MAX_CONFIG_BYTES})`);
+  if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) throw bad('starts with a UTF-8 byte order mark (balenaOS cannot read it)');
+  const s = buf.toString('utf8');
+  if (s.includes('\r')) throw bad('has CRLF line endings (edited on Windows?)');
+  if (s.includes('\u0000')) throw bad('contains a NUL byte');
+  let config: unknown;
+  try {
+    config = JSON.parse(s);
+  } catch (e) {
+    throw bad(`is not valid JSON (${(e as Error).message.replace(/\s+/g, ' ')})`);
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw bad('is not a JSON object');
+  const c = config as Record<string, unknown>;
+  let sshKeys: string[] = [];
+  if ('os' in c) {
+    if (c.os === null || typeof c.os !== 'object' || Array.isArray(c.os)) throw bad('has an "os" that is not an object');
+    const os = c.os as Record<string, unknown>;
+    if ('sshKeys' in os) {
+      if (!Array.isArray(os.sshKeys)) throw bad('has an "os.sshKeys" that is not an array');
+      os.sshKeys.forEach((k, i) => {
+        if (typeof k !== 'string') throw bad(`has a non-string os.sshKeys[${i}]`);
+        if (/[\n\r\u0000]/.test(k)) throw bad(`has os.sshKeys[${i}] containing a newline or NUL (it would inject authorized_keys lines)`);
+      });
+      sshKeys = os.sshKeys as string[];
+    }
+  }
+  return { config: c, sshKeys, indent: detectIndent(s), trailingNewline: s.endsWith('\n') };
+}
+
+function detectIndent(s: string): string | number {
+  const m = /^\{\s*\n([ \t]+)"/.exec(s);
+  if (!m) return 0; // minified: keep it minified
+  return m[1]!.startsWith('\t') ? '\t' : m[1]!.length;
+}
+
+export function serializeConfig(p: Pick<ParsedConfig, 'config' | 'indent' | 'trailingNewline'>): string {
+  const out = JSON.stringify(p.config, null, p.indent);
+  return p.trailingNewline ? out + '\n' : out;
+}
+
+/** SHA256 fingerprint of the key in an authorized_keys line (any options), or undefined. */
+export function keyFingerprint(line: string): string | undefined {
+  const m = /(?:^|\s)((?:ssh|ecdsa-sha2|sk-)[a-z0-9@.\-]*\s+[A-Za-z0-9+/=]+)/.exec(line);
+  if (!m) return undefined;
+  try {
+    return sshpk.parseKey(m[1]!, 'ssh').fingerprint('sha256').toString();
+  } catch {
+    return undefined;
+  }
+}
+
+export function isCertAuthorityLine(line: string): boolean {
+  return /^\s*(?:[^\s"]|"[^"]*")*cert-authority/.test(line);
+}
+
+export function isFleetvaultLine(line: string): boolean {
+  return isCertAuthorityLine(line) && line.includes(` ${FLEETVAULT_MARKER}`);
+}
+
+export interface TrustedCa {
+  fingerprint: string;
+  principals?: string;
+  fleetvault: boolean;
+  line: string;
+}
+
+/** The CA keys a config.json trusts (cert-authority lines). */
+export function trustedCas(sshKeys: string[]): TrustedCa[] {
+  return sshKeys.filter(isCertAuthorityLine).map((line) => ({
+    fingerprint: keyFingerprint(line) ?? 'unparseable',
+    principals: /principals="([^"]*)"/.exec(line)?.[1],
+    fleetvault: isFleetvaultLine(line),
+    line,
+  }));
+}
+
+export interface SshKeysEdit {
+  /** The cert-authority line to be present. */
+  add?: string;
+  /** Remove cert-authority lines for keys with these fingerprints. */
+  removeFingerprints?: string[];
+}
+
+export interface EditResult {
+  changed: boolean;
+  text: string;
+  added: string[];
+  removed: string[];
+  sshKeys: string[];
+}
+
+/**
+ * Apply an edit to config.json text. Idempotent: re-applying yields the same text and
+ * changed=false. Other keys keep their order; the rest of the file keeps its key order and indent.
+ * A fleetvault line for the same CA with other options (principals, expiry) is replaced in place.
+ */
+export function editSshKeys(text: string | Buffer, edit: SshKeysEdit, source = 'config.json'): EditResult {
+  const parsed = parseConfigJson(text, source);
+  const original = typeof text === 'string' ? text : text.toString('utf8');
+  let keys = [...parsed.sshKeys];
+  const added: string[] = [];
+  const removed: string[] = [];
+  if (edit.removeFingerprints?.length) {
+    keys = keys.filter((k) => {
+      const drop = isCertAuthorityLine(k) && edit.removeFingerprints!.includes(keyFingerprint(k) ?? '');
+      if (drop) removed.push(k);
+      return !drop;
+    });
+  }
+  if (edit.add) {
+    if (/[\n\r\u0000]/.test(edit.add)) throw new UsageError('refusing a key line containing a newline or NUL');
+    if (!isCertAuthorityLine(edit.add) || !/principals="[^"]+"/.test(edit.add)) {
+      throw new UsageError('refusing a cert-authority line without principals= (any user would match on OpenSSH < 10.3)');
+    }
+    const fp = keyFingerprint(edit.add);
+    if (!fp) throw new UsageError('the CA line has no parseable key');
+    if (!keys.includes(edit.add)) {
+      const same = keys.findIndex((k) => isFleetvaultLine(k) && keyFingerprint(k) === fp);
+      if (same >= 0) {
+        removed.push(keys[same]!);
+        keys[same] = edit.add;
+      } else {
+        keys.push(edit.add);
+      }
+      added.push(edit.add);
+    }
+  }
+  const changed = added.length > 0 || removed.length > 0;
+  if (!changed) return { changed: false, text: original, added, removed, sshKeys: keys };
+  const config = parsed.config;
+  const os = (config.os ?? {}) as Record<string, unknown>;
+  os.sshKeys = keys;
+  if (!('os' in config)) config.os = os;
+  return { changed, text: serializeConfig({ ...parsed, config }), added, removed, sshKeys: keys };
+}

@@ -1,0 +1,56 @@
+// Rollout journal: one JSON line per finished device, fsync'd as it is written, so a re-run
+// (after a crash, Ctrl-C or unreachable devices) skips what is done and retries the rest.
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type DeviceStatus = 'changed' | 'already' | 'failed' | 'skipped';
+
+export interface JournalEntry {
+  device: string;
+  host: string;
+  status: DeviceStatus;
+  reason?: string;
+  caFingerprint: string;
+  at: string;
+}
+
+export class Journal {
+  private fd: number | undefined;
+  readonly done = new Map<string, JournalEntry>();
+  malformedLines = 0;
+
+  constructor(readonly path: string, readonly caFingerprint: string) {
+    if (existsSync(path)) {
+      for (const line of readFileSync(path, 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        try {
+          const e = JSON.parse(line) as JournalEntry;
+          // Only finished work for the same CA counts; failures are retried.
+          if (e.caFingerprint === caFingerprint && (e.status === 'changed' || e.status === 'already')) this.done.set(e.device, e);
+          else if (e.caFingerprint === caFingerprint) this.done.delete(e.device);
+        } catch {
+          this.malformedLines++; // a torn last line from a crash mid-append
+        }
+      }
+    }
+  }
+
+  record(e: Omit<JournalEntry, 'at' | 'caFingerprint'>): void {
+    if (this.fd === undefined) {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      this.fd = openSync(this.path, 'a', 0o600);
+      // After a crash mid-append the file may end in a torn line: start ours on a fresh line.
+      if (existsSync(this.path)) {
+        const text = readFileSync(this.path);
+        if (text.length > 0 && text[text.length - 1] !== 0x0a) writeSync(this.fd, '\n');
+      }
+    }
+    writeSync(this.fd, JSON.stringify({ ...e, caFingerprint: this.caFingerprint, at: new Date().toISOString() }) + '\n');
+    fsyncSync(this.fd);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

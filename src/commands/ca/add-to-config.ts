@@ -1,0 +1,37 @@
+import { render, vaultFrom, type GlobalArgs, type Command } from '../common.js';
+
+interface Args extends GlobalArgs { config: string; image?: string; removeCa?: string[]; principals?: string[]; dryRun?: boolean }
+
+export const caAddToConfigCommand: Command = {
+  command: 'add-to-config <config>',
+  describe: 'add the CA line to a config.json os.sshKeys (idempotent), on disk or inside a balenaOS image',
+  builder: (y) => y
+    .positional('config', { type: 'string', describe: 'config.json path (with --image: the path inside the boot partition, usually /config.json)' })
+    .option('image', { type: 'string', describe: 'edit config.json inside this balenaOS disk image (boot partition)' })
+    .option('remove-ca', { type: 'string', array: true, describe: 'also remove cert-authority lines of this CA fingerprint (SHA256:…)' })
+    .option('principals', { type: 'string', array: true, describe: 'users the CA may certify', defaultDescription: 'root' })
+    .option('dry-run', { type: 'boolean', describe: 'show the change, write nothing' })
+    .example('$0 ca add-to-config ./config.json', 'adds cert-authority,principals="root" … once; a second run changes nothing')
+    .example('$0 ca add-to-config /config.json --image balena.img', 'edit the image before flashing')
+    .example('$0 ca add-to-config config.json --remove-ca SHA256:old…', 'rotation: trust the new CA, drop the old'),
+  handler: async (argv: Args) => {
+    const { validatePrincipals } = await import('../../ssh/principals.js');
+    const principals = validatePrincipals(argv.principals ?? ['root']);
+    const { config, client } = await vaultFrom(argv);
+    const { getCaPublicKey } = await import('../../ca/public-key.js');
+    const { authorizedKeyLine } = await import('../../ca/authorized-key.js');
+    const { addToConfig } = await import('../../ca/add-to-config.js');
+    const ca = await getCaPublicKey({ client, mount: config.sshMount });
+    const line = authorizedKeyLine({ ...ca, principals });
+    const r = await addToConfig({ path: argv.config, image: argv.image, add: line, removeFingerprints: argv.removeCa, dryRun: argv.dryRun });
+    render(argv, { ...r, dryRun: !!argv.dryRun, fingerprint: ca.fingerprint }, () => {
+      const where = r.image ? `${r.image}:${r.path}` : r.path;
+      if (!r.changed) return `${where} already trusts ${ca.fingerprint}; nothing changed`;
+      return [
+        ...r.removed.map((l) => `${argv.dryRun ? 'would remove' : 'removed'}: ${l}`),
+        ...r.added.map((l) => `${argv.dryRun ? 'would add' : 'added'}: ${l}`),
+        argv.dryRun ? `${where}: dry run, nothing written` : `${where} updated (backup ${r.backup})`,
+      ].join('\n');
+    });
+  },
+};
