@@ -155,3 +155,18 @@ test('devices file errors: exit 1, one line', async ({ vault, tmp }) => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   }
 });
+
+test('ca status reports coverage and drift before and after a rollout', async ({ vault, devices, tmp }) => {
+  const f = await operatorFleet(3, devices, tmp);
+  const status = (extra: string[] = []) => runCli(['ca', 'status', '--devices', f.file, '--identity', f.opKey, '--user-known-hosts-file', f.kh, '--json', ...extra], { env: vault.env });
+  const before = await status();
+  expect(before.code).toBe(2);
+  expect(JSON.parse(before.stdout)).toMatchObject({ total: 3, trustingCurrent: 0, unreachable: 0 });
+  const rolled = await rollout(vault, f);
+  expect(rolled.code, rolled.stderr).toBe(0);
+  await f.devices[2]!.stop();
+  const after = await status();
+  const rep = JSON.parse(after.stdout);
+  expect(rep).toMatchObject({ total: 3, trustingCurrent: 2, unreachable: 1 });
+  expect(rep.devices[0].cas[0]).toMatchObject({ fingerprint: rep.caFingerprint, principals: 'root', fleetvault: true });
+});

@@ -1,0 +1,51 @@
+// `fleetvault ca status`: which CAs each device trusts — coverage of the current CA and drift.
+import type { DeviceTarget } from './devices-file.js';
+import { parseConfigJson, trustedCas } from './config-json.js';
+import { describeSshFailure, readCommand, sshExec, type SshAccess } from './remote-config.js';
+
+export interface DeviceTrust {
+  name: string;
+  host: string;
+  port: number;
+  reachable: boolean;
+  error?: string;
+  trustsCurrent: boolean;
+  cas: { fingerprint: string; principals?: string; fleetvault: boolean }[];
+}
+
+export interface CaStatusReport {
+  caFingerprint: string;
+  total: number;
+  trustingCurrent: number;
+  unreachable: number;
+  /** Fingerprints of other CAs seen on devices, with how many devices trust each. */
+  otherCas: Record<string, number>;
+  devices: DeviceTrust[];
+}
+
+export async function caStatus(o: { devices: DeviceTarget[]; caFingerprint: string; access: SshAccess; concurrency?: number }): Promise<CaStatusReport> {
+  const results: DeviceTrust[] = new Array(o.devices.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < o.devices.length) {
+      const i = next++;
+      const t = o.devices[i]!;
+      const base = { name: t.name, host: t.host, port: t.port };
+      const r = await sshExec(t, o.access, readCommand(t.configPath));
+      if (r.code !== 0) { results[i] = { ...base, reachable: false, error: describeSshFailure(r), trustsCurrent: false, cas: [] }; continue; }
+      try {
+        const cas = trustedCas(parseConfigJson(r.stdout, `${t.name}:${t.configPath}`).sshKeys).map(({ fingerprint, principals, fleetvault }) => ({ fingerprint, principals, fleetvault }));
+        results[i] = { ...base, reachable: true, trustsCurrent: cas.some((c) => c.fingerprint === o.caFingerprint), cas };
+      } catch (e) {
+        results[i] = { ...base, reachable: true, error: (e as Error).message, trustsCurrent: false, cas: [] };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 16, o.devices.length) }, worker));
+  const otherCas: Record<string, number> = {};
+  for (const d of results) for (const c of d.cas) if (c.fingerprint !== o.caFingerprint) otherCas[c.fingerprint] = (otherCas[c.fingerprint] ?? 0) + 1;
+  return {
+    caFingerprint: o.caFingerprint, total: results.length, trustingCurrent: results.filter((d) => d.trustsCurrent).length,
+    unreachable: results.filter((d) => !d.reachable).length, otherCas, devices: results,
+  };
+}

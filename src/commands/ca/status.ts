@@ -1,0 +1,41 @@
+import { render, vaultFrom, type GlobalArgs, type Command } from '../common.js';
+
+interface Args extends GlobalArgs {
+  fleet?: string; devices?: string; configPath?: string; identity?: string; concurrency?: number; port?: number;
+  userKnownHostsFile?: string; balenaUrl?: string;
+}
+
+export const caStatusCommand: Command = {
+  command: 'status',
+  describe: 'which CA fingerprints each device trusts: coverage of the current CA and drift',
+  builder: (y) => y
+    .option('fleet', { type: 'string', describe: 'balena fleet slug' })
+    .option('devices', { type: 'string', describe: 'devices file' })
+    .conflicts('fleet', 'devices')
+    .option('port', { type: 'number', defaultDescription: '22222' })
+    .option('config-path', { type: 'string', defaultDescription: '/mnt/boot/config.json' })
+    .option('identity', { type: 'string', describe: 'operator private key' })
+    .option('concurrency', { type: 'number', defaultDescription: '16' })
+    .option('user-known-hosts-file', { type: 'string', defaultDescription: '~/.local/state/fleetvault/known_hosts' })
+    .option('balena-url', { type: 'string' })
+    .example('$0 ca status --devices fleet.txt --identity ~/.ssh/id_ed25519', '')
+    .epilogue('Exit status: 0 when every device trusts the current CA; 2 otherwise.'),
+  handler: async (argv: Args) => {
+    const { UsageError, PassThroughExit, escapeControl } = await import('../../errors.js');
+    if (!argv.fleet && !argv.devices) throw new UsageError('name the devices: --fleet SLUG or --devices FILE');
+    const { rolloutTargets, rolloutPaths } = await import('../../ca/targets.js');
+    const devices = await rolloutTargets({ fleet: argv.fleet, devicesFile: argv.devices, configPath: argv.configPath, balenaUrl: argv.balenaUrl, port: argv.port });
+    const { config, client } = await vaultFrom(argv);
+    const { getCaPublicKey } = await import('../../ca/public-key.js');
+    const { caStatus } = await import('../../ca/status.js');
+    const ca = await getCaPublicKey({ client, mount: config.sshMount });
+    const { knownHosts } = rolloutPaths({ caFingerprint: ca.fingerprint, knownHosts: argv.userKnownHostsFile });
+    const r = await caStatus({ devices, caFingerprint: ca.fingerprint, access: { identity: argv.identity, knownHostsFile: knownHosts }, concurrency: argv.concurrency });
+    render(argv, r, () => [
+      ...r.devices.map((d) => `${d.name.padEnd(20)} ${(d.host + ':' + d.port).padEnd(22)} ${d.reachable ? (d.trustsCurrent ? 'trusts current CA' : 'MISSING current CA') : 'unreachable'}${d.cas.length ? '  [' + d.cas.map((c) => c.fingerprint.slice(0, 19) + (c.fleetvault ? '' : ' (foreign)')).join(', ') + ']' : ''}${d.error ? '  ' + escapeControl(d.error) : ''}`),
+      '',
+      `${r.trustingCurrent}/${r.total} devices trust ${ca.fingerprint}; ${r.unreachable} unreachable; other CAs: ${Object.entries(r.otherCas).map(([f, n]) => `${f} (${n})`).join(', ') || 'none'}`,
+    ].join('\n'));
+    if (r.trustingCurrent < r.total) throw new PassThroughExit(2);
+  },
+};

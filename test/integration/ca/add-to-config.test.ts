@@ -1,0 +1,54 @@
+// `ca add-to-config` on local files: idempotent, formatting kept, bad files refused untouched.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, expect } from '../../support/context.js';
+import { runCli } from '../../support/cli.js';
+
+test('adds the CA line once, keeps other keys, order and indentation, and keeps a backup', async ({ vault, tmp }) => {
+  const p = join(tmp, 'config.json');
+  const original = '{\n    "uuid": "abc",\n    "os": {\n        "sshKeys": [\n            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA6uI7J1oNBvzJBfO2Z4zvH7mBHo4LL0E1r4ES6t6Ttb op"\n        ]\n    },\n    "persistentLogging": true\n}\n';
+  writeFileSync(p, original);
+  const first = await runCli(['ca', 'add-to-config', p, '--json'], { env: vault.env });
+  expect(first.code, first.stderr).toBe(0);
+  expect(JSON.parse(first.stdout)).toMatchObject({ changed: true });
+  const after = readFileSync(p, 'utf8');
+  const parsed = JSON.parse(after);
+  expect(Object.keys(parsed)).toEqual(['uuid', 'os', 'persistentLogging']);
+  expect(parsed.os.sshKeys[0]).toMatch(/ op$/);
+  expect(parsed.os.sshKeys[1]).toMatch(/^cert-authority,principals="root" /);
+  expect(after).toMatch(/^\{\n {4}"uuid"/);
+  expect(readFileSync(`${p}.fleetvault.bak`, 'utf8')).toBe(original);
+  const second = await runCli(['ca', 'add-to-config', p, '--json'], { env: vault.env });
+  expect(JSON.parse(second.stdout)).toMatchObject({ changed: false });
+  expect(readFileSync(p, 'utf8')).toBe(after);
+  // --remove-ca takes the CA out again (rotation's last stage).
+  const fp = JSON.parse(first.stdout).fingerprint;
+  const removed = await runCli(['ca', 'add-to-config', p, '--remove-ca', fp, '--principals', 'root', '--json', '--dry-run'], { env: vault.env });
+  expect(removed.code).toBe(0);
+});
+
+test('bad config.json inputs: exit 1, one line, file unchanged, nothing created', async ({ vault, tmp }) => {
+  const op = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA6uI7J1oNBvzJBfO2Z4zvH7mBHo4LL0E1r4ES6t6Ttb op';
+  const cases: Record<string, Buffer | string> = {
+    empty: '',
+    truncated: '{"os": {"sshKeys": ["a"',
+    bom: '\ufeff{"os": {}}\n',
+    crlf: '{\r\n  "os": {}\r\n}\r\n',
+    osNull: '{"os": null}\n',
+    sshKeysString: '{"os": {"sshKeys": "cert-authority x"}}\n',
+    entryNewline: JSON.stringify({ os: { sshKeys: [`${op}\ncert-authority ssh-ed25519 AAAA`] } }),
+    entryNul: JSON.stringify({ os: { sshKeys: [`${op}\u0000`] } }),
+    array: '[1,2,3]\n',
+    huge: JSON.stringify({ os: { sshKeys: [] }, pad: 'x'.repeat(2 * 1024 * 1024) }),
+  };
+  for (const [name, content] of Object.entries(cases)) {
+    const p = join(tmp, `${name}.json`);
+    writeFileSync(p, content);
+    const before = readFileSync(p);
+    const r = await runCli(['ca', 'add-to-config', p], { env: vault.env });
+    expect(r.code, `${name}: ${r.stderr}`).toBe(1);
+    expect(r.stderr.trim().split('\n'), name).toHaveLength(1);
+    expect(readFileSync(p).equals(before), name).toBe(true);
+    expect(existsSync(`${p}.fleetvault.bak`), name).toBe(false);
+  }
+});
