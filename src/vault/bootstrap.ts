@@ -35,8 +35,13 @@ export interface BootstrapResult {
   caPublicKey?: string;
 }
 
+/** Vault stores a single-host CIDR without its suffix ("127.0.0.1/32" reads back as "127.0.0.1"). */
+function normCidr(s: string): string {
+  return s.replace(/\/32$/, '').replace(/\/128$/, '');
+}
+
 function norm(v: unknown): string {
-  if (Array.isArray(v)) return JSON.stringify([...v].map(String).sort());
+  if (Array.isArray(v)) return JSON.stringify([...v].map((x) => normCidr(String(x))).sort());
   if (v && typeof v === 'object') {
     return JSON.stringify(Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))));
   }

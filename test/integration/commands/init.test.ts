@@ -34,3 +34,13 @@ test('fleetvault init creates the layout, and a second run changes nothing', asy
   expect(JSON.parse(fourth.stdout).changes).toHaveLength(1);
   expect((await root.read(`${layout.sshMount}/roles/engineer`)).data.max_ttl).toBe(3600);
 });
+
+test('a single-host factory CIDR (/32) does not read back as drift', async ({ task }) => {
+  const v = inject('vault');
+  const layout = testLayout(slugFor(task.name));
+  const env = { VAULT_ADDR: v.address, VAULT_TOKEN: v.rootToken, ...layoutEnv(layout) };
+  const first = await runCli(['init', '--factory-cidr', '127.0.0.1/32', '--factory-cidr', '127.0.0.8/29', '--json'], { env });
+  expect(first.code, first.stderr).toBe(0);
+  const second = await runCli(['init', '--factory-cidr', '127.0.0.1/32', '--factory-cidr', '127.0.0.8/29', '--json'], { env });
+  expect(JSON.parse(second.stdout)).toEqual({ changes: [] });
+});
