@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The fleetvault CLI: parse, dispatch, and the one place that exits. Commands are thin; their
 // domain modules load lazily inside handlers so `fleetvault --help` stays close to `node -e 0`.
-import { createRequire } from 'node:module';
-import type { Argv } from 'yargs';
+import * as nodeModule from 'node:module';
+import yargs from 'yargs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from './package-root.js';
 
-const require = createRequire(import.meta.url);
 import { UsageError, formatError, exitCodeOf } from './errors.js';
 import { globalOptions, fillFlagsFromEnv } from './commands/common.js';
 import { devCommand } from './commands/dev/index.js';
@@ -20,7 +22,7 @@ import { factoryCommand } from './commands/factory/index.js';
 
 // Node ≥ 22.1 can cache compiled code between runs; start-up is most of a short command's time.
 // (Absent on Node 20, where this is a no-op.)
-(require('node:module') as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 const debug = process.env.FLEETVAULT_DEBUG === '1';
 
@@ -31,10 +33,7 @@ function fail(err: unknown): void {
 }
 
 export async function main(args: string[]): Promise<void> {
-  const version = (require('../package.json') as { version: string }).version;
-  // yargs' CommonJS entry is one bundled file; its ESM entry is dozens of modules to resolve,
-  // which doubled start-up time.
-  const yargs = require('yargs') as (args: string[]) => Argv;
+  const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   const parser = globalOptions(yargs(args))
     .scriptName('fleetvault')
     // `fleetvault ssh dev -- cmd args`: everything after -- is the remote command, untouched.
@@ -65,6 +64,9 @@ export async function main(args: string[]): Promise<void> {
     .fail((msg, err) => {
       // Parse errors (unknown command/flag, missing value) are usage errors: one line, exit 1.
       if (err) throw err;
+      // With recommendCommands, yargs' whole message for a typo is "Did you mean X?": say what was wrong.
+      const typo = /^Did you mean (.+)\?$/.exec(msg ?? '');
+      if (typo) throw new UsageError(`unknown command "${args.find((a) => !a.startsWith('-')) ?? ''}"`, { hint: `did you mean ${typo[1]}? see fleetvault --help` });
       throw new UsageError(msg ?? 'invalid arguments', { hint: 'see fleetvault --help' });
     });
   await parser.parseAsync();

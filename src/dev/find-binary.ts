@@ -1,9 +1,8 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../package-root.js';
 import { UsageError } from '../errors.js';
 
-const PROJECT_TOOLS = fileURLToPath(new URL('../../.tools/bin/', import.meta.url));
 
 function executable(p: string): boolean {
   try { accessSync(p, constants.X_OK); return true; } catch { return false; }
@@ -15,7 +14,7 @@ export function findVaultBinary(env: Record<string, string | undefined> = proces
   for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
     for (const name of ['bao', 'vault']) if (executable(join(dir, name))) return join(dir, name);
   }
-  const local = join(PROJECT_TOOLS, 'bao');
+  const local = join(packageRoot(), '.tools', 'bin', 'bao');
   return executable(local) ? local : undefined;
 }
 
