@@ -39,12 +39,15 @@ locals {
   # principals, ttl, key id, serial, transit context (the fleet), batch metadata. Never public
   # keys, plaintext or ciphertext: those stay HMAC'd.
   ssh_audit_non_hmac_request     = ["valid_principals", "ttl", "key_id", "cert_type", "reason", "extensions"]
-  ssh_audit_non_hmac_response    = ["serial_number"]
+  ssh_audit_non_hmac_response    = ["serial_number", "error"]
   transit_audit_non_hmac_request = ["context", "key_version"]
-  approle_audit_non_hmac_request = ["role_name", "metadata", "cidr_list", "num_uses"]
-  engineer_policy                = "${var.policy_prefix}-engineer"
-  flasher_policy                 = "${var.policy_prefix}-flasher"
-  engineer_usernames             = var.create_userpass ? toset(var.engineer_usernames) : toset([])
+  # Refusals (over-long TTLs, CIDR-refused logins) carry their reason only in response.data.error.
+  transit_audit_non_hmac_response = ["error"]
+  approle_audit_non_hmac_request  = ["role_name", "metadata", "cidr_list", "num_uses"]
+  approle_audit_non_hmac_response = ["error"]
+  engineer_policy                 = "${var.policy_prefix}-engineer"
+  flasher_policy                  = "${var.policy_prefix}-flasher"
+  engineer_usernames              = var.create_userpass ? toset(var.engineer_usernames) : toset([])
 }
 
 # --- secrets engines ---------------------------------------------------------------------------
@@ -58,10 +61,11 @@ resource "vault_mount" "ssh" {
 }
 
 resource "vault_mount" "transit" {
-  path                        = var.transit_mount
-  type                        = "transit"
-  description                 = "fleetvault provisioning envelopes"
-  audit_non_hmac_request_keys = local.transit_audit_non_hmac_request
+  path                         = var.transit_mount
+  type                         = "transit"
+  description                  = "fleetvault provisioning envelopes"
+  audit_non_hmac_request_keys  = local.transit_audit_non_hmac_request
+  audit_non_hmac_response_keys = local.transit_audit_non_hmac_response
 }
 
 resource "vault_mount" "kv" {
@@ -136,7 +140,8 @@ resource "vault_generic_endpoint" "approle_tune" {
   ignore_absent_fields = true
   disable_delete       = true
   data_json = jsonencode({
-    audit_non_hmac_request_keys = local.approle_audit_non_hmac_request
+    audit_non_hmac_request_keys  = local.approle_audit_non_hmac_request
+    audit_non_hmac_response_keys = local.approle_audit_non_hmac_response
   })
 }
 

@@ -5,8 +5,8 @@ import type { LayoutSettings } from '../config.js';
 import { VaultError, failedTo } from '../errors.js';
 import type { VaultClient } from './client.js';
 import {
-  APPROLE_AUDIT_NON_HMAC_REQUEST, SSH_AUDIT_NON_HMAC_REQUEST, SSH_AUDIT_NON_HMAC_RESPONSE,
-  TRANSIT_AUDIT_NON_HMAC_REQUEST, flasherRoleSettings, policyName, sshRoleSettings, transitKeySettings,
+  APPROLE_AUDIT_NON_HMAC_REQUEST, APPROLE_AUDIT_NON_HMAC_RESPONSE, SSH_AUDIT_NON_HMAC_REQUEST, SSH_AUDIT_NON_HMAC_RESPONSE,
+  TRANSIT_AUDIT_NON_HMAC_REQUEST, TRANSIT_AUDIT_NON_HMAC_RESPONSE, flasherRoleSettings, policyName, sshRoleSettings, transitKeySettings,
 } from './layout.js';
 import { allPolicies } from './policies.js';
 
@@ -105,8 +105,8 @@ export async function bootstrapVault(opts: BootstrapOptions): Promise<BootstrapR
   // --- audit visibility tuning ----------------------------------------------------------------
   const tunes: [string, Record<string, string[]>][] = [
     [`sys/mounts/${l.sshMount}/tune`, { audit_non_hmac_request_keys: SSH_AUDIT_NON_HMAC_REQUEST, audit_non_hmac_response_keys: SSH_AUDIT_NON_HMAC_RESPONSE }],
-    [`sys/mounts/${l.transitMount}/tune`, { audit_non_hmac_request_keys: TRANSIT_AUDIT_NON_HMAC_REQUEST }],
-    [`sys/auth/${l.approleMount}/tune`, { audit_non_hmac_request_keys: APPROLE_AUDIT_NON_HMAC_REQUEST }],
+    [`sys/mounts/${l.transitMount}/tune`, { audit_non_hmac_request_keys: TRANSIT_AUDIT_NON_HMAC_REQUEST, audit_non_hmac_response_keys: TRANSIT_AUDIT_NON_HMAC_RESPONSE }],
+    [`sys/auth/${l.approleMount}/tune`, { audit_non_hmac_request_keys: APPROLE_AUDIT_NON_HMAC_REQUEST, audit_non_hmac_response_keys: APPROLE_AUDIT_NON_HMAC_RESPONSE }],
   ];
   for (const [path, want] of tunes) {
     const have = dryRun && changes.some((c) => path.startsWith(c.path)) ? undefined : (await client.readOptional(path))?.data;

@@ -21,11 +21,15 @@ export function policyName(l: LayoutSettings, persona: Persona): string {
  * plaintext or ciphertext: those stay HMAC'd.
  */
 export const SSH_AUDIT_NON_HMAC_REQUEST = ['valid_principals', 'ttl', 'key_id', 'cert_type', 'reason', 'extensions'];
-export const SSH_AUDIT_NON_HMAC_RESPONSE = ['serial_number'];
+// Refusals (a TTL above max_ttl, a CIDR-refused login) carry their reason only in
+// response.data.error: in clear, `fleetvault audit` can say why a request was refused.
+export const SSH_AUDIT_NON_HMAC_RESPONSE = ['serial_number', 'error'];
 // The transit context is the fleet slug (base64): not a secret, and what ties a decrypt to a fleet.
 export const TRANSIT_AUDIT_NON_HMAC_REQUEST = ['context', 'key_version'];
+export const TRANSIT_AUDIT_NON_HMAC_RESPONSE = ['error'];
 // AppRole secret_id metadata names the batch; role_name identifies the flasher role.
 export const APPROLE_AUDIT_NON_HMAC_REQUEST = ['role_name', 'metadata', 'cidr_list', 'num_uses'];
+export const APPROLE_AUDIT_NON_HMAC_RESPONSE = ['error'];
 
 export function sshRoleSettings(): Record<string, unknown> {
   return {
