@@ -9,7 +9,7 @@ const require = createRequire(import.meta.url);
 
 export const DEFAULT_BALENA_API = 'https://api.balena-cloud.com';
 
-interface SdkDevice { id: number; uuid: string; device_name: string; ip_address: string | null; is_online: boolean }
+interface SdkDevice { id: number; uuid: string; device_name: string; ip_address: string | null; is_online: boolean; created_at?: string }
 interface Sdk {
   auth: { loginWithToken(t: string): Promise<void> };
   models: {
@@ -111,6 +111,7 @@ export interface FoundDevice {
   name: string;
   ipAddresses: string[];
   isOnline: boolean;
+  createdAt?: string;
 }
 
 /** Resolve a full or short (≥ 7 hex) uuid to the device's addresses, for `fleetvault ssh <uuid>`. */
@@ -133,8 +134,8 @@ export async function listFleetDevices(o: BalenaAuth & { fleet: string }): Promi
   const apiUrl = apiUrlOf(o);
   try {
     const { sdk } = await sdkFor(o);
-    const devices = await sdk.models.device.getAllByApplication(o.fleet, { $select: ['id', 'uuid', 'device_name', 'ip_address', 'is_online'] });
-    return devices.map((d) => ({ uuid: d.uuid, name: d.device_name, ipAddresses: (d.ip_address ?? '').split(/\s+/).filter(Boolean), isOnline: !!d.is_online }));
+    const devices = await sdk.models.device.getAllByApplication(o.fleet, { $select: ['id', 'uuid', 'device_name', 'ip_address', 'is_online', 'created_at'] });
+    return devices.map((d) => ({ uuid: d.uuid, name: d.device_name, ipAddresses: (d.ip_address ?? '').split(/\s+/).filter(Boolean), isOnline: !!d.is_online, createdAt: d.created_at }));
   } catch (e) {
     throw balenaError(`list the devices of fleet ${o.fleet}`, apiUrl, e);
   }

@@ -49,6 +49,9 @@ export interface BatchInfo {
   usesLeft?: number;
   cidrs: string[];
   expiresAt?: string;
+  /** From the batch metadata: who created it and when (reconcile counts registrations since). */
+  createdAt?: string;
+  createdBy?: string;
 }
 
 const base = (o: BatchLocation) => `auth/${o.mount}/role/${o.role}`;
@@ -89,6 +92,8 @@ export async function listBatches(o: BatchLocation): Promise<BatchInfo[]> {
       usesLeft: typeof d?.secret_id_num_uses === 'number' ? d.secret_id_num_uses : undefined,
       cidrs: (d?.cidr_list as string[] | undefined) ?? [],
       expiresAt: typeof d?.expiration_time === 'string' && !d.expiration_time.startsWith('0001') ? d.expiration_time : undefined,
+      createdAt: meta.created_at,
+      createdBy: meta.created_by,
     });
   }
   return out;

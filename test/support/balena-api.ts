@@ -20,7 +20,7 @@ export interface BalenaRequest { method: string; path: string; query: string; au
 
 export interface BalenaDevice {
   id: number; uuid: string; device_name: string; api_key: string; belongs_to__application: number;
-  is_of__device_type: string; ip_address: string | null; is_online: boolean; registered_by: number;
+  is_of__device_type: string; ip_address: string | null; is_online: boolean; registered_by: number; created_at: string;
 }
 
 interface ProvisioningKey { key: string; applicationId: number; name?: string; description?: string; expiresAt?: number }
@@ -66,13 +66,13 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
     is_for__device_type: [{ slug: fleet.deviceType, is_of__cpu_architecture: [{ slug: ARCH[fleet.deviceType] ?? 'aarch64' }] }],
   });
   const deviceJson = (d: BalenaDevice) => ({
-    id: d.id, uuid: d.uuid, device_name: d.device_name, ip_address: d.ip_address, is_online: d.is_online,
+    id: d.id, uuid: d.uuid, device_name: d.device_name, ip_address: d.ip_address, is_online: d.is_online, created_at: d.created_at,
     belongs_to__application: { __id: d.belongs_to__application },
   });
   const addDevice = (p: Partial<BalenaDevice> & { uuid: string }): BalenaDevice => {
     const d: BalenaDevice = {
       id: nextId++, device_name: `device-${p.uuid.slice(0, 7)}`, api_key: randomBytes(16).toString('hex'), belongs_to__application: fleet.id,
-      is_of__device_type: fleet.deviceType, ip_address: null, is_online: false, registered_by: userId, ...p,
+      is_of__device_type: fleet.deviceType, ip_address: null, is_online: false, registered_by: userId, created_at: new Date().toISOString(), ...p,
     };
     devices.push(d);
     return d;
