@@ -4,10 +4,11 @@ import { caAuthorizedKeyCommand } from './authorized-key.js';
 import { caAddToConfigCommand } from './add-to-config.js';
 import { caRolloutCommand } from './rollout.js';
 import { caStatusCommand } from './status.js';
+import { caRotateCommand } from './rotate.js';
 
 export const caCommand: Command = {
   command: 'ca <command>',
   describe: 'the SSH certificate authority: show it, distribute it to devices, rotate it',
-  builder: (y) => y.command(caPublicKeyCommand).command(caAuthorizedKeyCommand).command(caAddToConfigCommand).command(caRolloutCommand).command(caStatusCommand).demandCommand(1),
+  builder: (y) => y.command(caPublicKeyCommand).command(caAuthorizedKeyCommand).command(caAddToConfigCommand).command(caRolloutCommand).command(caStatusCommand).command(caRotateCommand).demandCommand(1),
   handler: () => {},
 };

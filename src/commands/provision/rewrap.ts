@@ -19,7 +19,7 @@ export const provisionRewrapCommand: Command = {
     const results = await rewrapEnvelopes({ client, envelopes });
     // A crash part-way leaves each envelope old or new, never torn; old ones still decrypt until
     // min_decryption_version is raised, so rerunning rewrap is always safe.
-    const { writeFilesAtomic } = await import('../../provision/write-many.js');
+    const { writeFilesAtomic } = await import('../../fs/atomic.js');
     await writeFilesAtomic(results.map((r, i) => ({ path: argv.sealed[i]!, data: formatEnvelope(r.envelope), mode: 0o644 })));
     const rows = results.map((r, i) => ({ path: argv.sealed[i]!, fleet: r.envelope.fleet, fromVersion: r.fromVersion, toVersion: r.toVersion }));
     render(argv, rows, () => rows.map((r) => `${r.path}: v${r.fromVersion} → v${r.toVersion}`).join('\n'));

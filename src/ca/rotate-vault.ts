@@ -1,0 +1,133 @@
+// The Vault side of a CA rotation: make a second CA without touching signing, switch signing to
+// it, and retire the first. OpenBao ≥ 2.x keeps several SSH issuers per mount (issuers/import,
+// config/issuers); HashiCorp Vault has one CA per mount, so there the new CA is a new mount.
+import sshpk from 'sshpk';
+import { VaultError, failedTo } from '../errors.js';
+import type { VaultClient } from '../vault/client.js';
+import { SSH_AUDIT_NON_HMAC_REQUEST, SSH_AUDIT_NON_HMAC_RESPONSE, sshRoleSettings } from '../vault/layout.js';
+import { readCaPublicKey } from '../vault/bootstrap.js';
+import type { RotationCa, RotationStrategy } from './rotate-journal.js';
+
+function normaliseKey(key: string): { publicKey: string; fingerprint: string } {
+  const parsed = sshpk.parseKey(key.trim(), 'ssh');
+  return { publicKey: parsed.toString('ssh').split(' ').slice(0, 2).join(' '), fingerprint: parsed.fingerprint('sha256').toString() };
+}
+
+/**
+ * OpenBao lists the mount's issuers (config/ca created one, "default"); Vault answers LIST on an
+ * unknown path with 404, which the client turns into an empty list — so "no issuers" means Vault.
+ */
+export async function detectRotationStrategy(client: VaultClient, mount: string): Promise<RotationStrategy> {
+  try {
+    return (await client.list(`${mount}/issuers`)).length > 0 ? 'issuer' : 'mount';
+  } catch (e) {
+    throw failedTo(`detect whether ${mount} has SSH issuers`, e instanceof VaultError && e.status === 403
+      ? new VaultError(e.message, { path: e.path, status: 403, hint: 'grant list on <mount>/issuers, or pass --strategy issuer|mount' })
+      : e);
+  }
+}
+
+export async function defaultIssuerId(client: VaultClient, mount: string): Promise<string> {
+  try {
+    const id = (await client.read<{ default?: string }>(`${mount}/config/issuers`)).data?.default;
+    if (!id) throw new VaultError(`${mount} has no default issuer`, { path: `${mount}/config/issuers`, hint: 'run fleetvault init' });
+    return id;
+  } catch (e) {
+    throw failedTo(`read the default issuer of ${mount}`, e);
+  }
+}
+
+function stamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15); // 20260101-120000
+}
+
+export function plannedIssuerName(now: Date): string {
+  return `fleetvault-${stamp(now)}`;
+}
+
+type IssuerData = { issuer_id: string; public_key: string };
+
+/** OpenBao answers an unknown issuer reference with 400 "unable to find issuer", not 404. */
+async function readIssuer(client: VaultClient, mount: string, ref: string): Promise<{ data: IssuerData } | null> {
+  try {
+    return await client.readOptional<IssuerData>(`${mount}/issuer/${ref}`);
+  } catch (e) {
+    if (e instanceof VaultError && e.status === 400 && /unable to find issuer/i.test(e.errors.join(' '))) return null;
+    throw e;
+  }
+}
+
+/**
+ * A new issuer with its own ed25519 key generated inside OpenBao, not the default: signing is
+ * untouched. Reuses an issuer of the planned name, so a prepare interrupted after the create resumes.
+ */
+export async function createIssuer(client: VaultClient, mount: string, name: string): Promise<RotationCa> {
+  try {
+    const have = await readIssuer(client, mount, name);
+    const r = have ?? await client.write<IssuerData>(`${mount}/issuers/import/${name}`, {
+      generate_signing_key: true, key_type: 'ed25519', set_default: false,
+    });
+    return { mount, issuerId: r.data.issuer_id, issuerName: name, ...normaliseKey(r.data.public_key) };
+  } catch (e) {
+    throw failedTo(`create a new SSH issuer on ${mount}`, e);
+  }
+}
+
+/** `<mount>-<yyyymmdd>`, or with -2, -3 … when that is taken by something this rotation did not make. */
+export async function plannedMountName(client: VaultClient, mount: string, now: Date): Promise<string> {
+  const mounts = (await client.read<Record<string, unknown>>('sys/mounts')).data;
+  const base = `${mount}-${now.toISOString().slice(0, 10).replace(/-/g, '')}`;
+  for (let i = 1; ; i++) {
+    const name = i === 1 ? base : `${base}-${i}`;
+    if (!mounts[`${name}/`]) return name;
+  }
+}
+
+/** A new SSH mount with its own ed25519 CA and the same role settings as `fleetvault init` writes. */
+export async function createMountCa(client: VaultClient, mount: string, role: string): Promise<RotationCa> {
+  try {
+    const mounts = (await client.read<Record<string, { type: string }>>('sys/mounts')).data;
+    const have = mounts[`${mount}/`];
+    if (have && have.type !== 'ssh') throw new VaultError(`mount ${mount}/ exists with type ${have.type}`, { path: `sys/mounts/${mount}` });
+    if (!have) await client.write(`sys/mounts/${mount}`, { type: 'ssh', description: 'fleetvault SSH user CA for balenaOS devices (rotated)' });
+    await client.write(`sys/mounts/${mount}/tune`, { audit_non_hmac_request_keys: SSH_AUDIT_NON_HMAC_REQUEST, audit_non_hmac_response_keys: SSH_AUDIT_NON_HMAC_RESPONSE });
+    let key = await readCaPublicKey(client, mount);
+    if (!key) {
+      // Generated inside Vault: the private key never leaves it.
+      const r = await client.write<{ public_key: string }>(`${mount}/config/ca`, { generate_signing_key: true, key_type: 'ed25519' });
+      key = r.data?.public_key?.trim() || (await readCaPublicKey(client, mount));
+    }
+    if (!key) throw new VaultError(`${mount} returned no CA public key`, { path: `${mount}/config/ca` });
+    await client.write(`${mount}/roles/${role}`, sshRoleSettings());
+    return { mount, ...normaliseKey(key) };
+  } catch (e) {
+    throw failedTo(`create the new SSH mount ${mount}`, e);
+  }
+}
+
+/**
+ * Make `issuerId` the default issuer. A role pinned to a specific issuer would keep signing with
+ * it, so such a role is re-pinned (read-modify-write: a role write replaces the whole role).
+ * Returns the previous default so a failed verification can put it back.
+ */
+export async function switchDefaultIssuer(client: VaultClient, mount: string, role: string, issuerId: string): Promise<string> {
+  const previous = await defaultIssuerId(client, mount);
+  try {
+    await client.write(`${mount}/config/issuers`, { default: issuerId });
+    const r = (await client.readOptional<Record<string, unknown>>(`${mount}/roles/${role}`))?.data;
+    if (r && r.issuer_ref && r.issuer_ref !== 'default' && r.issuer_ref !== issuerId) {
+      await client.write(`${mount}/roles/${role}`, { ...r, issuer_ref: issuerId });
+    }
+  } catch (e) {
+    throw failedTo(`switch the default issuer of ${mount}`, e);
+  }
+  return previous;
+}
+
+export async function deleteIssuer(client: VaultClient, mount: string, issuerId: string): Promise<void> {
+  try {
+    await client.delete(`${mount}/issuer/${issuerId}`);
+  } catch (e) {
+    throw failedTo(`delete the old issuer ${issuerId} of ${mount}`, e);
+  }
+}
