@@ -8,7 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: integration tests spawn sshd, ssh and OpenBao work; keep parallelism modest.
     maxWorkers: 2,
-    minWorkers: 1,
     reporters: ['default'],
   },
 });

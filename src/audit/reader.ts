@@ -238,7 +238,8 @@ export class AuditLineProcessor {
     if (!p) return;
     let rec = p.record;
     if (!rec && p.line !== undefined) {
-      try { rec = JSON.parse(p.line) as RawAuditRecord; } catch { this.stats.malformed++; return; }
+      // The fast path counted it as a record on its prefix alone; it turned out not to be one.
+      try { rec = JSON.parse(p.line) as RawAuditRecord; } catch { this.stats.records--; this.stats.malformed++; return; }
     }
     if (!rec || typeof rec !== 'object') return;
     this.emit(normalizeAuditPair(rec, undefined), out, true);

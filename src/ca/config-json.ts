@@ -74,6 +74,16 @@ export function isCertAuthorityLine(line: string): boolean {
   return /^\s*(?:[^\s"]|"[^"]*")*cert-authority/.test(line);
 }
 
+/**
+ * The options field of an authorized_keys line (text before the key type), '' when there is none.
+ * Trap: `principals="…"` anywhere else — in the comment — is not an option and restricts nothing.
+ */
+export function authorizedKeyOptions(line: string): string {
+  const m = /^\s*((?:[^\s"]|"[^"]*")*)/.exec(line);
+  const first = m?.[1] ?? '';
+  return /^(?:ssh|ecdsa-sha2|sk-)[a-z0-9@.\-]*$/.test(first) ? '' : first;
+}
+
 export function isFleetvaultLine(line: string): boolean {
   return isCertAuthorityLine(line) && line.includes(` ${FLEETVAULT_MARKER}`);
 }
@@ -89,7 +99,7 @@ export interface TrustedCa {
 export function trustedCas(sshKeys: string[]): TrustedCa[] {
   return sshKeys.filter(isCertAuthorityLine).map((line) => ({
     fingerprint: keyFingerprint(line) ?? 'unparseable',
-    principals: /principals="([^"]*)"/.exec(line)?.[1],
+    principals: /(?:^|,)principals="([^"]*)"/.exec(authorizedKeyOptions(line))?.[1],
     fleetvault: isFleetvaultLine(line),
     line,
   }));
@@ -123,14 +133,15 @@ export function editSshKeys(text: string | Buffer, edit: SshKeysEdit, source = '
   const removed: string[] = [];
   if (edit.removeFingerprints?.length) {
     keys = keys.filter((k) => {
-      const drop = isCertAuthorityLine(k) && edit.removeFingerprints!.includes(keyFingerprint(k) ?? '');
+      // The line being added is never also removed: re-running add+remove must change nothing.
+      const drop = k !== edit.add && isCertAuthorityLine(k) && edit.removeFingerprints!.includes(keyFingerprint(k) ?? '');
       if (drop) removed.push(k);
       return !drop;
     });
   }
   if (edit.add) {
     if (/[\n\r\u0000]/.test(edit.add)) throw new UsageError('refusing a key line containing a newline or NUL');
-    if (!isCertAuthorityLine(edit.add) || !/principals="[^"]+"/.test(edit.add)) {
+    if (!isCertAuthorityLine(edit.add) || !/(?:^|,)principals="[^"]+"/.test(authorizedKeyOptions(edit.add))) {
       throw new UsageError('refusing a cert-authority line without principals= (any user would match on OpenSSH < 10.3)');
     }
     const fp = keyFingerprint(edit.add);

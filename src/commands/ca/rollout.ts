@@ -1,32 +1,23 @@
+import { fleetOptions, type FleetArgs } from './fleet-options.js';
 import { render, vaultFrom, note, type GlobalArgs, type Command } from '../common.js';
 
-interface Args extends GlobalArgs {
+interface Args extends FleetArgs {
   fleet?: string; devices?: string; configPath?: string; identity?: string; concurrency?: number; canary?: number;
-  maxFailures?: number; dryRun?: boolean; journal?: string; strictHostKeyChecking?: 'yes' | 'no' | 'ask' | 'accept-new';
+  maxFailures?: number; dryRun?: boolean; journal?: string; strictHostKeyChecking?: 'yes' | 'accept-new';
   userKnownHostsFile?: string; principals?: string[]; removeCa?: string[]; verifyTimeout?: string; balenaUrl?: string; port?: number;
 }
 
 export const caRolloutCommand: Command = {
   command: 'rollout',
   describe: 'put the CA line into config.json on every device of a fleet, safely and resumably',
-  builder: (y) => y
-    .option('fleet', { type: 'string', describe: 'balena fleet slug: devices and addresses from the balena API' })
-    .option('devices', { type: 'string', describe: 'devices file: "<name> <host> [port] [config-path]" per line' })
-    .conflicts('fleet', 'devices')
-    .option('port', { type: 'number', describe: 'device SSH port (devices file lines may override)', defaultDescription: '22222' })
-    .option('config-path', { type: 'string', describe: 'config.json on the device', defaultDescription: '/mnt/boot/config.json' })
-    .option('identity', { type: 'string', describe: 'operator private key for first access (balena fleets start with a plain key)' })
-    .option('concurrency', { type: 'number', describe: 'devices at once', defaultDescription: '16' })
+  builder: (y) => fleetOptions(y)
     .option('canary', { type: 'number', describe: 'do this many devices first; stop if any fails', defaultDescription: '0' })
     .option('max-failures', { type: 'number', describe: 'abort once more than this % of devices failed', defaultDescription: '100' })
     .option('dry-run', { type: 'boolean', describe: 'show the change per device, write nothing' })
     .option('journal', { type: 'string', describe: 'journal file; a re-run skips devices it lists as done', defaultDescription: '~/.local/state/fleetvault/rollout-<ca>.jsonl' })
-    .option('strict-host-key-checking', { type: 'string', choices: ['yes', 'accept-new'], describe: 'accept-new pins first contact; a changed key is always refused', defaultDescription: 'accept-new' })
-    .option('user-known-hosts-file', { type: 'string', describe: 'known_hosts the tool keeps', defaultDescription: '~/.local/state/fleetvault/known_hosts' })
     .option('principals', { type: 'string', array: true, describe: 'principals of the CA line', defaultDescription: 'root' })
     .option('remove-ca', { type: 'string', array: true, describe: 'also remove cert-authority lines with this fingerprint' })
     .option('verify-timeout', { type: 'string', describe: 'how long to retry the verification login', defaultDescription: '20s' })
-    .option('balena-url', { type: 'string', describe: 'balena API URL (with --fleet)', defaultDescription: 'https://api.balena-cloud.com' })
     .example('$0 ca rollout --devices fleet.txt --identity ~/.ssh/id_ed25519 --canary 2 --max-failures 10', '')
     .example('$0 ca rollout --devices fleet.txt --dry-run', 'what would change where')
     .epilogue('Exit status: 0 when every device is changed or already done; 2 when any failed or was skipped; 1 for usage errors.'),

@@ -1,6 +1,7 @@
+import { fleetOptions, type FleetArgs } from './fleet-options.js';
 import { render, vaultFrom, note, type GlobalArgs, type Command } from '../common.js';
 
-interface Args extends GlobalArgs {
+interface Args extends FleetArgs {
   stage?: string; fleet?: string; devices?: string; port?: number; configPath?: string; identity?: string; concurrency?: number;
   canary?: number; maxFailures?: number; dryRun?: boolean; journal?: string; strictHostKeyChecking?: 'yes' | 'accept-new';
   userKnownHostsFile?: string; principals?: string[]; verifyTimeout?: string; balenaUrl?: string; strategy?: string;
@@ -10,15 +11,8 @@ interface Args extends GlobalArgs {
 export const caRotateCommand: Command = {
   command: 'rotate',
   describe: 'replace the SSH CA in stages: prepare a new CA, distribute it, switch signing, retire the old one',
-  builder: (y) => y
+  builder: (y) => fleetOptions(y)
     .option('stage', { type: 'string', choices: ['prepare', 'distribute', 'switch', 'retire', 'all'], describe: 'run one stage (the next pending one) or all pending stages in order', defaultDescription: 'all' })
-    .option('fleet', { type: 'string', describe: 'balena fleet slug: devices and addresses from the balena API' })
-    .option('devices', { type: 'string', describe: 'devices file: "<name> <host> [port] [config-path]" per line' })
-    .conflicts('fleet', 'devices')
-    .option('port', { type: 'number', describe: 'device SSH port (devices file lines may override)', defaultDescription: '22222' })
-    .option('config-path', { type: 'string', describe: 'config.json on the device', defaultDescription: '/mnt/boot/config.json' })
-    .option('identity', { type: 'string', describe: 'operator private key for device access' })
-    .option('concurrency', { type: 'number', describe: 'devices at once', defaultDescription: '16' })
     .option('canary', { type: 'number', describe: 'fleet stages: do this many devices first; stop if any fails', defaultDescription: '0' })
     .option('max-failures', { type: 'number', describe: 'fleet stages: abort once more than this % of devices failed', defaultDescription: '100' })
     .option('dry-run', { type: 'boolean', describe: 'plan the next pending stage; write nothing (Vault, devices, journal)' })
@@ -28,11 +22,8 @@ export const caRotateCommand: Command = {
     .option('delete-old-issuer', { type: 'boolean', describe: 'retire: delete the old OpenBao issuer once no device trusts it' })
     .option('verify-sample', { type: 'number', describe: 'switch: log into at most this many devices with a new-CA certificate', defaultDescription: 'all' })
     .option('new-rotation', { type: 'boolean', describe: 'start another rotation when the journal records a completed one' })
-    .option('strict-host-key-checking', { type: 'string', choices: ['yes', 'accept-new'], describe: 'accept-new pins first contact; a changed key is always refused', defaultDescription: 'accept-new' })
-    .option('user-known-hosts-file', { type: 'string', describe: 'known_hosts the tool keeps', defaultDescription: '~/.local/state/fleetvault/known_hosts' })
     .option('principals', { type: 'string', array: true, describe: 'principals of the new CA line', defaultDescription: 'root' })
     .option('verify-timeout', { type: 'string', describe: 'how long to retry a verification login', defaultDescription: '20s' })
-    .option('balena-url', { type: 'string', describe: 'balena API URL (with --fleet)', defaultDescription: 'https://api.balena-cloud.com' })
     .example('$0 ca rotate --devices fleet.txt --identity ~/.ssh/id_ed25519', 'run every pending stage; re-run after a failure to resume')
     .example('$0 ca rotate --stage prepare --devices fleet.txt', 'only create the new CA')
     .example('$0 ca rotate --stage distribute --devices fleet.txt --dry-run', 'which devices would get the new CA line')

@@ -1,6 +1,7 @@
+import { fleetOptions, type FleetArgs } from './fleet-options.js';
 import { render, vaultFrom, type GlobalArgs, type Command } from '../common.js';
 
-interface Args extends GlobalArgs {
+interface Args extends FleetArgs {
   fleet?: string; devices?: string; configPath?: string; identity?: string; concurrency?: number; port?: number;
   userKnownHostsFile?: string; balenaUrl?: string;
 }
@@ -8,16 +9,7 @@ interface Args extends GlobalArgs {
 export const caStatusCommand: Command = {
   command: 'status',
   describe: 'which CA fingerprints each device trusts: coverage of the current CA and drift',
-  builder: (y) => y
-    .option('fleet', { type: 'string', describe: 'balena fleet slug' })
-    .option('devices', { type: 'string', describe: 'devices file' })
-    .conflicts('fleet', 'devices')
-    .option('port', { type: 'number', defaultDescription: '22222' })
-    .option('config-path', { type: 'string', defaultDescription: '/mnt/boot/config.json' })
-    .option('identity', { type: 'string', describe: 'operator private key' })
-    .option('concurrency', { type: 'number', defaultDescription: '16' })
-    .option('user-known-hosts-file', { type: 'string', defaultDescription: '~/.local/state/fleetvault/known_hosts' })
-    .option('balena-url', { type: 'string' })
+  builder: (y) => fleetOptions(y)
     .example('$0 ca status --devices fleet.txt --identity ~/.ssh/id_ed25519', '')
     .epilogue('Exit status: 0 when every device trusts the current CA; 2 otherwise.'),
   handler: async (argv: Args) => {

@@ -36,7 +36,7 @@ async function certKey(vault: { env: Record<string, string> }, tmp: string): Pro
   return k;
 }
 
-test('rollout reaches 20 devices, each then accepts a fleetvault certificate; a second run changes no byte; dry run changes nothing', async ({ vault, devices, tmp }) => {
+test('rollout reaches 20 devices, each then accepts a fleetvault certificate; a second run changes no byte; dry run changes nothing', { timeout: 180_000 }, async ({ vault, devices, tmp }) => {
   const f = await operatorFleet(20, devices, tmp);
   const before = f.devices.map((d) => d.readConfig());
 
@@ -71,7 +71,7 @@ test('rollout reaches 20 devices, each then accepts a fleetvault certificate; a 
   expect(JSON.parse(resumed.stdout).devices.every((d: { fromJournal?: boolean }) => d.fromJournal)).toBe(true);
 });
 
-test('a malformed config.json is reported and untouched; a stopped device is reported and a re-run completes it', async ({ vault, devices, tmp }) => {
+test('a malformed config.json is reported and untouched; a stopped device is reported and a re-run completes it', { timeout: 180_000 }, async ({ vault, devices, tmp }) => {
   const f = await operatorFleet(4, devices, tmp, (i) => (i === 1 ? { configText: '{"os": {"sshKeys": "not-a-list"}}\n' } : {}));
   const malformed = f.devices[1]!;
   // dev1 has no operator key (malformed file): give it access through a valid copy? No — sshd reads the
@@ -102,7 +102,7 @@ test('a malformed config.json is reported and untouched; a stopped device is rep
   }
 });
 
-test('a device whose config.json is malformed but reachable: reported with the reason, file unchanged', async ({ vault, devices, tmp }) => {
+test('a device whose config.json is malformed but reachable: reported with the reason, file unchanged', { timeout: 180_000 }, async ({ vault, devices, tmp }) => {
   const f = await operatorFleet(1, devices, tmp);
   const d = f.devices[0]!;
   // Operator access stays (sshd reads this file too), but os.sshKeys carries an entry with a NUL.
@@ -115,7 +115,7 @@ test('a device whose config.json is malformed but reachable: reported with the r
   expect(d.readConfig()).toBe(bad);
 });
 
-test('a failed verification restores the original bytes', async ({ vault, devices, tmp }) => {
+test('a failed verification restores the original bytes', { timeout: 180_000 }, async ({ vault, devices, tmp }) => {
   // The device clock is 10 minutes behind: it accepts the operator key but no fresh certificate.
   const lib = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
   const f = await operatorFleet(1, devices, tmp, () => ({ env: { LD_PRELOAD: lib, FAKETIME: '-10m' } }));
@@ -127,7 +127,7 @@ test('a failed verification restores the original bytes', async ({ vault, device
   expect(d.readConfig()).toBe(before);
 });
 
-test('canary failure stops the rollout; --max-failures aborts past the budget', async ({ vault, devices, tmp }) => {
+test('canary failure stops the rollout; --max-failures aborts past the budget', { timeout: 180_000 }, async ({ vault, devices, tmp }) => {
   const f = await operatorFleet(6, devices, tmp);
   await f.devices[0]!.stop();
   const canary = await rollout(vault, f, '--canary', '1');
@@ -145,7 +145,7 @@ test('canary failure stops the rollout; --max-failures aborts past the budget', 
   expect(rep2.skipped).toBe(5);
 });
 
-test('devices file errors: exit 1, one line', async ({ vault, tmp }) => {
+test('devices file errors: exit 1, one line', { timeout: 180_000 }, async ({ vault, tmp }) => {
   const cases = ['dev1\n', 'dev1 127.0.0.1 notaport\n', 'dev1 -oProxyCommand=x\n', "dev1 127.0.0.1 22 /mnt/boot/con'fig.json\n", '# nothing\n'];
   for (const text of cases) {
     const file = join(tmp, 'bad.txt');
@@ -156,7 +156,7 @@ test('devices file errors: exit 1, one line', async ({ vault, tmp }) => {
   }
 });
 
-test('ca status reports coverage and drift before and after a rollout', async ({ vault, devices, tmp }) => {
+test('ca status reports coverage and drift before and after a rollout', { timeout: 180_000 }, async ({ vault, devices, tmp }) => {
   const f = await operatorFleet(3, devices, tmp);
   const status = (extra: string[] = []) => runCli(['ca', 'status', '--devices', f.file, '--identity', f.opKey, '--user-known-hosts-file', f.kh, '--json', ...extra], { env: vault.env });
   const before = await status();

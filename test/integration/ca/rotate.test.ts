@@ -69,7 +69,7 @@ function fleetvaultLines(d: Device): string[] {
   return (JSON.parse(d.readConfig()).os.sshKeys as string[]).filter((k) => k.includes(' fleetvault:'));
 }
 
-test('full rotation on OpenBao issuers across 5 devices: nobody locked out at any stage, only the new CA trusted at the end', async ({ vault, devices, tmp }) => {
+test('full rotation on OpenBao issuers across 5 devices: nobody locked out at any stage, only the new CA trusted at the end', { timeout: 180_000 }, async ({ vault, devices, tmp }) => {
   const env = vault.env;
   const mount = vault.layout.sshMount;
   const f = await trustingFleet(5, devices, tmp, env);
@@ -138,7 +138,7 @@ test('full rotation on OpenBao issuers across 5 devices: nobody locked out at an
   expect(JSON.parse(again.stdout)).toMatchObject({ complete: true, stages: [] });
 });
 
-test('a device down during distribute stops the rotation (exit 2); after it is back a re-run resumes without redoing finished devices (mount strategy)', async ({ vault, devices, tmp }) => {
+test('a device down during distribute stops the rotation (exit 2); after it is back a re-run resumes without redoing finished devices (mount strategy)', { timeout: 180_000 }, async ({ vault, devices, tmp }) => {
   const env = vault.env;
   const f = await trustingFleet(5, devices, tmp, env);
   const before = await engineerCert(env, tmp, 'before');
@@ -184,7 +184,7 @@ test('a device down during distribute stops the rotation (exit 2); after it is b
   }
 });
 
-test('a failed switch verification puts the old issuer back as default (exit 2) and the stage stays pending', async ({ vault, devices, tmp }) => {
+test('a failed switch verification puts the old issuer back as default (exit 2) and the stage stays pending', { timeout: 180_000 }, async ({ vault, devices, tmp }) => {
   const env = vault.env;
   const mount = vault.layout.sshMount;
   const f = await trustingFleet(2, devices, tmp, env);

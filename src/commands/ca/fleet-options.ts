@@ -1,0 +1,24 @@
+// Flags every fleet-wide CA command shares (rollout, status, rotate): which devices, how to reach
+// them, and how much at once. One definition so the three never drift apart.
+import type { Argv } from 'yargs';
+import type { GlobalArgs } from '../common.js';
+
+export interface FleetArgs extends GlobalArgs {
+  fleet?: string; devices?: string; port?: number; configPath?: string; identity?: string; concurrency?: number;
+  strictHostKeyChecking?: 'yes' | 'accept-new'; userKnownHostsFile?: string; balenaUrl?: string;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function fleetOptions(y: Argv<any>): Argv<any> {
+  return y
+    .option('fleet', { type: 'string', describe: 'balena fleet slug: devices and addresses from the balena API (BALENA_TOKEN)' })
+    .option('devices', { type: 'string', describe: 'devices file: "<name> <host> [port] [config-path]" per line' })
+    .conflicts('fleet', 'devices')
+    .option('port', { type: 'number', describe: 'device SSH port (devices file lines may override)', defaultDescription: '22222' })
+    .option('config-path', { type: 'string', describe: 'config.json on the device', defaultDescription: '/mnt/boot/config.json' })
+    .option('identity', { type: 'string', describe: 'operator private key for device access (balena fleets start with a plain key)' })
+    .option('concurrency', { type: 'number', describe: 'devices at once', defaultDescription: '16' })
+    .option('strict-host-key-checking', { type: 'string', choices: ['yes', 'accept-new'], describe: 'accept-new pins first contact; a changed key is always refused', defaultDescription: 'accept-new' })
+    .option('user-known-hosts-file', { type: 'string', describe: 'known_hosts the tool keeps', defaultDescription: '~/.local/state/fleetvault/known_hosts' })
+    .option('balena-url', { type: 'string', describe: 'balena API URL (with --fleet)', defaultDescription: 'https://api.balena-cloud.com' });
+}
