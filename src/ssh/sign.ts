@@ -86,7 +86,9 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
   let signed: string;
   let serialHex = '';
   try {
-    const r = await o.client.write<{ signed_key: string; serial_number: string }>(`${o.mount}/sign/${o.role}`, body);
+    // Safe to repeat: signing changes no server state beyond issuing a certificate, so a request
+    // cut off mid-flight (leader failover) is retried by the client instead of failing the login.
+    const r = await o.client.write<{ signed_key: string; serial_number: string }>(`${o.mount}/sign/${o.role}`, body, { idempotent: true });
     signed = r.data.signed_key;
     serialHex = r.data.serial_number;
   } catch (e) {

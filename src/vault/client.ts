@@ -25,6 +25,17 @@ export interface VaultClientOptions {
   headers?: Record<string, string>;
   /** Bind the client's source address (http:// only): tests of factory CIDR bindings on loopback. */
   localAddress?: string;
+  /**
+   * Other nodes of the same cluster (HA / integrated storage), tried after `address` when a node
+   * cannot be reached. On a connection error the client asks every node's sys/health and moves to
+   * the active one (a standby whose leader just died answers bogus 404s and 500s until the
+   * election ends, so "any node that answers" is not good enough). Reads and requests marked
+   * idempotent fail over on any connection error; other writes only on ECONNREFUSED, when the
+   * request certainly never reached a server — a write cut off mid-flight may have been applied.
+   */
+  addresses?: string[];
+  /** How long a failover waits for a new active node (ms). Default 30 000. */
+  failoverTimeoutMs?: number;
 }
 
 export interface RequestOptions {
@@ -62,17 +73,19 @@ function readPem(path: string | undefined, what: string): string | undefined {
 }
 
 export class VaultClient {
-  readonly address: string;
   readonly namespace?: string;
   private token?: string;
-  private readonly nv: NodeVault;
+  /** One node-vault instance per cluster node (node-vault binds one endpoint); `current` is in use. */
+  private readonly nodes: { address: string; nv: NodeVault }[];
+  private current = 0;
+  private failingOver?: Promise<boolean>;
+  private readonly failoverTimeoutMs: number;
   private readonly retries: number;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
   private readonly httpAgent?: HttpAgent;
 
   constructor(opts: VaultClientOptions) {
-    this.address = opts.address.replace(/\/+$/, '');
     this.namespace = opts.namespace;
     this.token = opts.token;
     this.retries = opts.retries ?? 3;
@@ -90,15 +103,22 @@ export class VaultClient {
     if (cert) tls.cert = cert;
     if (key) tls.key = key;
     const nodeVault = require('node-vault') as (c: object) => NodeVault;
-    this.nv = nodeVault({
-      endpoint: this.address,
+    this.failoverTimeoutMs = opts.failoverTimeoutMs ?? 30_000;
+    const addresses = [...new Set([opts.address, ...(opts.addresses ?? [])].map((a) => a.replace(/\/+$/, '')))];
+    this.nodes = addresses.map((address) => ({ address, nv: nodeVault({
+      endpoint: address,
       // node-vault falls back to VAULT_TOKEN/VAULT_NAMESPACE from the environment when these are
       // empty; we pass tokens per request instead so the config resolver stays the only source.
       token: '',
       namespace: opts.namespace ?? '',
       rpDefaults: { strictSSL: !opts.tlsSkipVerify, timeout: this.timeoutMs },
       requestOptions: tls,
-    });
+    }) }));
+  }
+
+  /** The node requests go to now (changes after a failover). */
+  get address(): string {
+    return this.nodes[this.current]!.address;
   }
 
   hasToken(): boolean {
@@ -166,23 +186,64 @@ export class VaultClient {
     if (token) headers['X-Vault-Token'] = token;
     if (o.wrapTtl) headers['X-Vault-Wrap-TTL'] = o.wrapTtl;
     const reqOpts = { headers, timeout: this.timeoutMs, ...(this.httpAgent ? { httpAgent: this.httpAgent } : {}) };
-    const attempts = o.idempotent ? this.retries + 1 : 1;
+    const clustered = this.nodes.length > 1;
+    const attempts = o.idempotent || clustered ? this.retries + 1 : 1;
     let lastErr: unknown;
+    let failedOver = false;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await sleep(Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random()));
+      // Straight after a failover the new active node is known good: no back-off.
+      if (attempt > 0 && !failedOver) await sleep(Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random()));
+      failedOver = false;
+      const node = this.current;
+      const nv = this.nodes[node]!.nv;
       try {
         const body =
-          op === 'write' ? await this.nv.write(path, data ?? {}, reqOpts)
-          : op === 'read' ? await this.nv.read(path, reqOpts)
-          : op === 'list' ? await this.nv.list(path, reqOpts)
-          : await this.nv.delete(path, reqOpts);
+          op === 'write' ? await nv.write(path, data ?? {}, reqOpts)
+          : op === 'read' ? await nv.read(path, reqOpts)
+          : op === 'list' ? await nv.list(path, reqOpts)
+          : await nv.delete(path, reqOpts);
         return (body ?? { data: {} }) as VaultResponse<T>;
       } catch (e) {
         lastErr = e;
-        if (!this.isRetryable(e)) break;
+        const code = (e as { code?: string })?.code ?? '';
+        if (clustered && RETRYABLE_CODES.has(code) && (o.idempotent || code === 'ECONNREFUSED')) {
+          if (await this.failover(node)) { failedOver = true; continue; }
+          break;
+        }
+        if (!o.idempotent || !this.isRetryable(e)) break;
       }
     }
     throw this.toVaultError(lastErr, path);
+  }
+
+  /**
+   * Find the active node after `failed` stopped answering: poll every node's sys/health (no token,
+   * short timeout) until one reports active, unsealed and not standby. Concurrent requests share
+   * one search. False when none became active within failoverTimeoutMs.
+   */
+  private failover(failed: number): Promise<boolean> {
+    if (this.current !== failed) return Promise.resolve(true); // another request already moved on
+    this.failingOver ??= (async () => {
+      const deadline = Date.now() + this.failoverTimeoutMs;
+      try {
+        while (Date.now() < deadline) {
+          for (let k = 1; k <= this.nodes.length; k++) {
+            const i = (failed + k) % this.nodes.length;
+            try {
+              const h = (await this.nodes[i]!.nv.read('sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200', {
+                timeout: 1000, ...(this.httpAgent ? { httpAgent: this.httpAgent } : {}),
+              })) as HealthStatus;
+              if (h.initialized && !h.sealed && !h.standby) { this.current = i; return true; }
+            } catch { /* down too */ }
+          }
+          await sleep(200);
+        }
+        return false;
+      } finally {
+        this.failingOver = undefined;
+      }
+    })();
+    return this.failingOver;
   }
 
   private isRetryable(e: unknown): boolean {
@@ -208,6 +269,11 @@ export class VaultClient {
       return describeStatus(status, cleanPath, errors, this.address);
     }
     const code = err?.code ?? '';
+    if (code === 'ECONNRESET' && this.nodes.length > 1) {
+      return new VaultError(`connection to Vault at ${this.address} was lost mid-request (ECONNRESET); the request may or may not have been applied`, {
+        path: cleanPath, hint: 'check what the request did before repeating it', cause: code,
+      });
+    }
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ECONNRESET' || code === 'EHOSTUNREACH') {
       return new VaultError(`cannot reach Vault at ${this.address} (${code})`, {
         path: cleanPath,
@@ -242,6 +308,14 @@ export function describeStatus(status: number, path: string, errors: string[], a
   }
   if (status === 404) {
     return new VaultError(`${path} not found${detail ? `: ${detail}` : ''}`, { path, status, errors });
+  }
+  if (status === 500 && (detail === '' || /^internal error$/i.test(detail) || /audit/i.test(detail))) {
+    // A Vault that cannot write any audit device refuses every request (fails closed) and tells
+    // the client only "internal error"; the reason ("no audit backend succeeded in logging the
+    // request") is in the server log alone. Nothing else produces this bare 500 as routinely.
+    return new VaultError(`Vault at ${address} refused the request with "internal error" (HTTP 500), most likely because it cannot write its audit log (it fails closed)`, {
+      path, status, errors, hint: 'check the audit device in the server log (disk full, permissions, a removed directory)',
+    });
   }
   return new VaultError(`${path}: ${detail || `HTTP ${status}`}`, { path, status, errors });
 }
