@@ -11,6 +11,14 @@ path "ssh-client-signer/roles" {
 }
 path "ssh-client-signer/sign/*" {
   capabilities = ["update"]
+  # Defence in depth: HashiCorp Vault 1.14 signs a certificate with NO principals when a client
+  # calling the API directly sends an empty valid_principals — on OpenSSH < 10.3 such a certificate
+  # matches any cert-authority line without principals=. fleetvault never sends one; this refuses
+  # everyone else's too.
+  required_parameters = ["valid_principals"]
+  denied_parameters = {
+    "valid_principals" = [""]
+  }
 }
 path "ssh-client-signer/public_key" {
   capabilities = ["read"]

@@ -4,6 +4,7 @@
 #
 #   scripts/install-tools.sh            OpenBao + sshd + image tools + tofu/provider
 #   FLEETVAULT_SKIP_TOFU=1 scripts/...  skip the (slow, first-time) OpenTofu/provider build
+#   FLEETVAULT_WITH_VAULT=1 scripts/... also build HashiCorp Vault (scripts/install-vault.sh)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,4 +75,6 @@ install_node_modules
 if [[ "${FLEETVAULT_SKIP_TOFU:-}" != 1 && -f "$ROOT/scripts/install-tofu.sh" ]]; then
   bash "$ROOT/scripts/install-tofu.sh"
 fi
+# Opt-in (10-15 min cold build): HashiCorp Vault for the compatibility tests, docs/readme/compat.md.
+if [[ "${FLEETVAULT_WITH_VAULT:-}" == 1 ]]; then bash "$ROOT/scripts/install-vault.sh"; fi
 say "done"

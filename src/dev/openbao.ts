@@ -1,7 +1,9 @@
 // A local OpenBao (or Vault) dev server: in-memory storage, unsealed, one root token, and a file
 // audit device declared in a generated config file — OpenBao ≥ 2.4 refuses audit devices created
 // through the API. Used by `fleetvault dev` and by the test harness's global setup.
-import { spawn, type ChildProcess } from 'node:child_process';
+// HashiCorp Vault has no declarative audit stanza, so against a Vault binary the same file audit
+// device is enabled through the API instead (see serverFlavour below).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, writeFileSync, closeSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,19 +31,39 @@ export interface DevServer {
   serverLog: string;
   pid: number;
   version: string;
+  /** Which server this is: decides how the audit device was enabled; tests report it. */
+  flavour: ServerFlavour;
   child: ChildProcess;
   stop(): Promise<void>;
 }
 
+export type ServerFlavour = 'openbao' | 'vault';
+
+/**
+ * `<bin> version` prints "OpenBao v2.7.2 (…)" or "Vault v1.14.2". The binary's name says
+ * nothing (packagers install OpenBao as `vault` too), and the health endpoint's version number
+ * is ambiguous (both projects have had 1.x and 2.x), so ask the binary itself.
+ */
+export function serverFlavour(bin: string): ServerFlavour {
+  const out = execFileSync(bin, ['version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+  if (/^OpenBao v/m.test(out)) return 'openbao';
+  if (/^Vault v/m.test(out)) return 'vault';
+  throw new Error(`${bin} is neither OpenBao nor HashiCorp Vault ('${bin} version' printed ${JSON.stringify(out.trim().slice(0, 80))})`);
+}
+
 export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
   const bin = o.bin ?? requireVaultBinary();
+  const flavour = serverFlavour(bin);
   const host = o.host ?? '127.0.0.1';
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   chmodSync(o.dir, 0o700);
   const auditLog = join(o.dir, 'audit.log');
   const serverLog = join(o.dir, 'server.log');
   const configFile = join(o.dir, 'server.hcl');
-  writeFileSync(configFile, [
+  // Vault ignores an `audit` stanza (only a WARN "unknown or unsupported field audit"), which
+  // would leave it with no audit device at all; it gets the same device via the API once ready
+  // (below). The OpenBao config stays exactly as it always was.
+  writeFileSync(configFile, flavour === 'vault' ? (o.extraConfig ?? '') : [
     `audit "file" "file" {`,
     `  description = "fleetvault dev audit log"`,
     `  options {`,
@@ -87,7 +109,19 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     if (!version) {
       child.kill('SIGKILL');
       if (exited && o.port === undefined && attempt < 3) continue; // port raced away: try another
-      throw new Error(`OpenBao dev server did not become ready on ${address}; see ${serverLog}`);
+      throw new Error(`${flavour === 'vault' ? 'Vault' : 'OpenBao'} dev server did not become ready on ${address}; see ${serverLog}`);
+    }
+    if (flavour === 'vault') {
+      // Before anything else touches the server, so the audit log is as complete as OpenBao's.
+      // Same name ("file"), path, mode and description as the OpenBao stanza.
+      try {
+        await client.write('sys/audit/file', {
+          type: 'file', description: 'fleetvault dev audit log', options: { file_path: auditLog, mode: '0600' },
+        });
+      } catch (e) {
+        child.kill('SIGKILL');
+        throw new Error(`Vault dev server on ${address}: failed to enable the file audit device: ${(e as Error).message}`);
+      }
     }
     const stop = () => new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -95,6 +129,6 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
       child.kill('SIGTERM');
       setTimeout(() => child.kill('SIGKILL'), 5000).unref();
     });
-    return { address, rootToken, auditLog, serverLog, pid: child.pid!, version, child, stop };
+    return { address, rootToken, auditLog, serverLog, pid: child.pid!, version, flavour, child, stop };
   }
 }

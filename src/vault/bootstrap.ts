@@ -126,7 +126,11 @@ export async function bootstrapVault(opts: BootstrapOptions): Promise<BootstrapR
   const rolePath = `${l.sshMount}/roles/${l.sshRole}`;
   const wantRole = sshRoleSettings();
   const haveRole = (await client.readOptional(rolePath))?.data;
-  const roleDiff = differingFields(wantRole, haveRole);
+  // A role read returns every field the server knows. One it leaves out is a field it does not
+  // know (HashiCorp Vault 1.14 has no allow_empty_principals: it ignores the field on write, with
+  // a warning), so writing it again would never converge and `init` would report a change on
+  // every run. Such a field is not drift.
+  const roleDiff = differingFields(wantRole, haveRole).filter((k) => !haveRole || k in haveRole);
   if (roleDiff.length) {
     await apply({ kind: 'ssh-role', path: rolePath, action: haveRole ? 'updated' : 'created', fields: haveRole ? roleDiff : undefined }, () => client.write(rolePath, wantRole));
   }

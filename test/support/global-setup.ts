@@ -10,7 +10,9 @@ import { requireTools } from './tools.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    vault: { address: string; rootToken: string; auditLog: string; version: string };
+    // flavour: 'openbao' (the tested default) or 'vault' (FLEETVAULT_VAULT_BIN=…/vault, see
+    // docs/readme/compat.md); tests of OpenBao-only features check it and say so.
+    vault: { address: string; rootToken: string; auditLog: string; version: string; flavour: 'openbao' | 'vault' };
   }
 }
 
@@ -26,7 +28,7 @@ export async function setup(project: TestProject): Promise<void> {
   }
   dir = mkdtempSync(join(tmpdir(), 'fleetvault-test-vault-'));
   server = await startDevServer({ dir, bin });
-  project.provide('vault', { address: server.address, rootToken: server.rootToken, auditLog: server.auditLog, version: server.version });
+  project.provide('vault', { address: server.address, rootToken: server.rootToken, auditLog: server.auditLog, version: server.version, flavour: server.flavour });
 }
 
 export async function teardown(): Promise<void> {

@@ -16,7 +16,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sshpk from 'sshpk';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { test as base, expect, describe, type VaultFixture } from '../../support/context.js';
 import { CLI, runCli, type CliResult } from '../../support/cli.js';
 import { knownHostsFor } from '../../support/ssh.js';
@@ -83,11 +83,16 @@ test('empty or wildcard principals are refused at every entry point, and by the 
   // The role refuses them too when asked directly (a client that skips our checks): a wildcard
   // is not an allowed user, and an empty list is refused outright (allow_empty_principals=false).
   const pub = readFileSync(`${k}.pub`, 'utf8');
-  for (const valid_principals of ['*', 'root,*', '']) {
+  // HashiCorp Vault 1.14 has no allow_empty_principals and signs an empty list (a known gap,
+  // docs/readme/compat.md; fleetvault's own entry points above still refuse it): there, only the
+  // wildcard cases can be asserted against the role.
+  const onVault = inject('vault').flavour === 'vault';
+  if (onVault) console.info(`[compat] empty principals: role-level refusal not asserted on Vault ${inject('vault').version} (no allow_empty_principals)`);
+  for (const valid_principals of onVault ? ['*', 'root,*'] : ['*', 'root,*', '']) {
     await expect(vault.root.write(`${vault.layout.sshMount}/sign/engineer`, { public_key: pub, valid_principals }), valid_principals).rejects.toMatchObject({ status: 400 });
   }
   const role = await vault.root.read<{ allow_empty_principals: boolean; allowed_users: string }>(`${vault.layout.sshMount}/roles/engineer`);
-  expect(role.data).toMatchObject({ allow_empty_principals: false, allowed_users: 'root' });
+  expect(role.data).toMatchObject(onVault ? { allowed_users: 'root' } : { allow_empty_principals: false, allowed_users: 'root' });
 });
 
 test('principals with , " * ? whitespace or control characters are refused at every entry point', async ({ vault, tmp }) => {
