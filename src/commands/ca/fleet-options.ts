@@ -22,3 +22,11 @@ export function fleetOptions(y: Argv<any>): Argv<any> {
     .option('user-known-hosts-file', { type: 'string', describe: 'known_hosts the tool keeps', defaultDescription: '~/.local/state/fleetvault/known_hosts' })
     .option('balena-url', { type: 'string', describe: 'balena API URL (with --fleet)', defaultDescription: 'https://api.balena-cloud.com' });
 }
+
+/** The devices a fleet command addresses: --fleet (balena) or --devices (file), validated. */
+export async function fleetTargets(argv: FleetArgs) {
+  const { UsageError } = await import('../../errors.js');
+  if (!argv.fleet && !argv.devices) throw new UsageError('name the devices: --fleet SLUG or --devices FILE');
+  const { rolloutTargets } = await import('../../ca/targets.js');
+  return rolloutTargets({ fleet: argv.fleet, devicesFile: argv.devices, configPath: argv.configPath, balenaUrl: argv.balenaUrl, port: argv.port });
+}

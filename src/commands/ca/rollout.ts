@@ -1,4 +1,4 @@
-import { fleetOptions, type FleetArgs } from './fleet-options.js';
+import { fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
 import { render, vaultFrom, note, type GlobalArgs, type Command } from '../common.js';
 
 interface Args extends FleetArgs {
@@ -22,13 +22,12 @@ export const caRolloutCommand: Command = {
     .example('$0 ca rollout --devices fleet.txt --dry-run', 'what would change where')
     .epilogue('Exit status: 0 when every device is changed or already done; 2 when any failed or was skipped; 1 for usage errors.'),
   handler: async (argv: Args) => {
-    const { UsageError, PassThroughExit } = await import('../../errors.js');
+    const { PassThroughExit } = await import('../../errors.js');
     const { durationToSeconds } = await import('../../config.js');
     const { validatePrincipals } = await import('../../ssh/principals.js');
-    const { rolloutTargets, rolloutPaths } = await import('../../ca/targets.js');
-    if (!argv.fleet && !argv.devices) throw new UsageError('name the devices: --fleet SLUG or --devices FILE');
+    const { rolloutPaths } = await import('../../ca/targets.js');
     const principals = validatePrincipals(argv.principals ?? ['root']);
-    const devices = await rolloutTargets({ fleet: argv.fleet, devicesFile: argv.devices, configPath: argv.configPath, balenaUrl: argv.balenaUrl, port: argv.port });
+    const devices = await fleetTargets(argv);
     const { config, client } = await vaultFrom(argv);
     const { getCaPublicKey } = await import('../../ca/public-key.js');
     const { authorizedKeyLine } = await import('../../ca/authorized-key.js');

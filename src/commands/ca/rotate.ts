@@ -1,4 +1,4 @@
-import { fleetOptions, type FleetArgs } from './fleet-options.js';
+import { fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
 import { render, vaultFrom, note, type GlobalArgs, type Command } from '../common.js';
 
 interface Args extends FleetArgs {
@@ -33,12 +33,11 @@ export const caRotateCommand: Command = {
     const { UsageError, PassThroughExit } = await import('../../errors.js');
     const { durationToSeconds } = await import('../../config.js');
     const { validatePrincipals } = await import('../../ssh/principals.js');
-    const { rolloutTargets, rolloutPaths } = await import('../../ca/targets.js');
-    if (!argv.fleet && !argv.devices) throw new UsageError('name the devices: --fleet SLUG or --devices FILE');
+    const { rolloutPaths } = await import('../../ca/targets.js');
     if (argv.verifySample !== undefined && !(Number.isInteger(argv.verifySample) && argv.verifySample >= 1)) throw new UsageError('--verify-sample must be a whole number ≥ 1');
     const principals = validatePrincipals(argv.principals ?? ['root']);
     const verifyTimeoutMs = argv.verifyTimeout ? durationToSeconds(argv.verifyTimeout) * 1000 : undefined;
-    const devices = await rolloutTargets({ fleet: argv.fleet, devicesFile: argv.devices, configPath: argv.configPath, balenaUrl: argv.balenaUrl, port: argv.port });
+    const devices = await fleetTargets(argv);
     const { config, client } = await vaultFrom(argv);
     const { defaultRotationJournal, findRotationByNewMount } = await import('../../ca/rotate-journal.js');
     const { existsSync } = await import('node:fs');

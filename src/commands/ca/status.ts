@@ -1,4 +1,4 @@
-import { fleetOptions, type FleetArgs } from './fleet-options.js';
+import { fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
 import { render, vaultFrom, type GlobalArgs, type Command } from '../common.js';
 
 interface Args extends FleetArgs {
@@ -13,10 +13,9 @@ export const caStatusCommand: Command = {
     .example('$0 ca status --devices fleet.txt --identity ~/.ssh/id_ed25519', '')
     .epilogue('Exit status: 0 when every device trusts the current CA; 2 otherwise.'),
   handler: async (argv: Args) => {
-    const { UsageError, PassThroughExit, escapeControl } = await import('../../errors.js');
-    if (!argv.fleet && !argv.devices) throw new UsageError('name the devices: --fleet SLUG or --devices FILE');
-    const { rolloutTargets, rolloutPaths } = await import('../../ca/targets.js');
-    const devices = await rolloutTargets({ fleet: argv.fleet, devicesFile: argv.devices, configPath: argv.configPath, balenaUrl: argv.balenaUrl, port: argv.port });
+    const { PassThroughExit, escapeControl } = await import('../../errors.js');
+    const { rolloutPaths } = await import('../../ca/targets.js');
+    const devices = await fleetTargets(argv);
     const { config, client } = await vaultFrom(argv);
     const { getCaPublicKey } = await import('../../ca/public-key.js');
     const { caStatus } = await import('../../ca/status.js');
