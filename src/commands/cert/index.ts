@@ -3,8 +3,8 @@ import { certSignCommand } from './sign.js';
 import { certInspectCommand } from './inspect.js';
 
 export const certCommand: Command = {
-  command: 'cert <command>',
+  command: 'cert',
   describe: 'sign and inspect SSH user certificates',
-  builder: (y) => y.command(certSignCommand).command(certInspectCommand).demandCommand(1),
+  builder: (y) => y.command(certSignCommand).command(certInspectCommand).demandCommand(1, 'name a cert command: sign or inspect'),
   handler: () => {},
 };

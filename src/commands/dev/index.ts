@@ -21,7 +21,7 @@ export const devCommand: Command = {
       env: { VAULT_ADDR: d.address, VAULT_TOKEN: d.rootToken }, device: d.device,
     };
     render(argv, data, () => [
-      `# OpenBao ${d.version} dev server at ${d.address} (in-memory; audit log ${d.auditLog})`,
+      `# ${d.server.flavour === 'vault' ? 'Vault' : 'OpenBao'} ${d.version} dev server at ${d.address} (in-memory; audit log ${d.auditLog})`,
       `export VAULT_ADDR=${d.address}`,
       `export VAULT_TOKEN=${d.rootToken}`,
       `# devices trust this CA through config.json os.sshKeys:`,
