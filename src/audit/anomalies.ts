@@ -6,8 +6,7 @@
 //   refusals                 refused requests, totalled per source address
 // Memory: per-actor sliding windows hold at most maxPerMinute timestamps each; refusals are one
 // counter per source address.
-import { BlockList, isIP } from 'node:net';
-import { validateCidrs } from '../provision/cidr.js';
+import { cidrSet, type CidrSet } from '../provision/cidr.js';
 import type { AuditEvent } from './events.js';
 
 export type AnomalyType = 'decrypt-outside-factory' | 'burst' | 'unusual-principals' | 'long-ttl' | 'refusals';
@@ -37,7 +36,7 @@ export interface AnomalyOptions {
 }
 
 export class AnomalyDetector {
-  private readonly blocks?: BlockList;
+  private readonly blocks?: CidrSet;
   private readonly maxPerMinute: number;
   private readonly expected: Set<string>;
   private readonly maxTtl: number;
@@ -47,11 +46,7 @@ export class AnomalyDetector {
 
   constructor(o: AnomalyOptions = {}) {
     if (o.factoryCidrs?.length) {
-      this.blocks = new BlockList();
-      for (const c of validateCidrs(o.factoryCidrs)) {
-        const [ip, bits] = c.split('/');
-        this.blocks.addSubnet(ip!, Number(bits), isIP(ip!) === 6 ? 'ipv6' : 'ipv4');
-      }
+      this.blocks = cidrSet(o.factoryCidrs);
     }
     this.maxPerMinute = o.maxPerMinute ?? 60;
     this.expected = new Set(o.expectedPrincipals?.length ? o.expectedPrincipals : ['root']);
@@ -119,10 +114,7 @@ export class AnomalyDetector {
   }
 
   private inFactory(addr: string | undefined): boolean {
-    if (!addr || !this.blocks) return false;
-    const fam = isIP(addr);
-    if (!fam) return false;
-    return this.blocks.check(addr, fam === 6 ? 'ipv6' : 'ipv4');
+    return !!this.blocks?.contains(addr);
   }
 }
 

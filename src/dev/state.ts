@@ -1,5 +1,6 @@
 // Where `fleetvault dev --detach` remembers what it started, so `fleetvault dev stop` can stop it.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, chmodSync } from 'node:fs';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -22,9 +23,8 @@ export function devStateDir(env: Record<string, string | undefined> = process.en
 export function writeDevState(dir: string, s: DevState): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
-  const tmp = join(dir, 'state.json.tmp');
-  writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n', { mode: 0o600 });
-  renameSync(tmp, join(dir, 'state.json'));
+  // Holds the dev root token: 0600, written whole or not at all.
+  writeFileAtomic(join(dir, 'state.json'), JSON.stringify(s, null, 2) + '\n', { mode: 0o600 });
 }
 
 export function readDevState(dir: string): DevState | undefined {

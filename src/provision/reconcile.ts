@@ -2,7 +2,7 @@
 // batch (from Vault's audit log, attributed through the secret_id metadata AppRole copies onto
 // every token) against the batch quota and its CIDRs, and — with a fleet — against the devices
 // that actually registered since the batch was created. Surplus either way is a finding.
-import { BlockList, isIP } from 'node:net';
+import { cidrSet } from './cidr.js';
 import type { VaultClient } from '../vault/client.js';
 import { listBatches, type BatchInfo } from './batch.js';
 import { readAuditEvents } from '../audit/reader.js';
@@ -35,17 +35,6 @@ export interface ReconcileReport {
   log: Pick<AuditReadStats, 'lines' | 'malformed'>;
 }
 
-function cidrList(cidrs: string[]): BlockList | undefined {
-  if (!cidrs.length) return undefined;
-  const b = new BlockList();
-  for (const c of cidrs) {
-    const [ip, bits] = c.split('/');
-    const fam = isIP(ip ?? '') === 6 ? 'ipv6' : 'ipv4';
-    b.addSubnet(ip!, bits === undefined ? (fam === 'ipv6' ? 128 : 32) : Number(bits), fam);
-  }
-  return b;
-}
-
 export async function reconcileBatch(o: ReconcileOptions): Promise<ReconcileReport> {
   const info = (await listBatches({ client: o.client, mount: o.approleMount, role: o.approleRole })).find((b) => b.name === o.batch);
   const stats = emptyStats();
@@ -53,7 +42,7 @@ export async function reconcileBatch(o: ReconcileOptions): Promise<ReconcileRepo
   const decrypts = { ok: 0, refused: 0, outsideCidrs: 0, sources: {} as Record<string, number> };
   let quota = info?.count;
   const cidrs = info?.cidrs ?? [];
-  const blocks = cidrList(cidrs);
+  const blocks = cidrSet(cidrs);
   let createdAt = info?.createdAt;
   const decryptPath = `${o.transitMount}/decrypt/${o.transitKey}`;
   const loginPath = `auth/${o.approleMount}/login`;
@@ -67,7 +56,7 @@ export async function reconcileBatch(o: ReconcileOptions): Promise<ReconcileRepo
       if (!e.ok) { decrypts.refused++; continue; }
       decrypts.ok++;
       const r = e.remoteAddress;
-      if (blocks && (!r || !blocks.check(r, isIP(r) === 6 ? 'ipv6' : 'ipv4'))) decrypts.outsideCidrs++;
+      if (blocks && !blocks.contains(r)) decrypts.outsideCidrs++;
       const src = e.remoteAddress ?? 'unknown';
       decrypts.sources[src] = (decrypts.sources[src] ?? 0) + 1;
     }
