@@ -4,6 +4,7 @@
 // is deleted in Vault, and the journal is archived so the next `ca rotate` starts from scratch.
 // After the switch engineers hold new-CA certificates and devices rely on them; abort refuses and
 // says how to finish instead.
+import { existsSync } from 'node:fs';
 import { UsageError, VaultError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import type { DeviceTarget } from './devices-file.js';
@@ -63,8 +64,9 @@ export async function abortRotation(o: AbortOptions): Promise<AbortReport> {
   }
   const notes: string[] = [];
   let rollout: RolloutReport | undefined;
-  const distributeStarted = s.stages.distribute.status !== 'pending' || !!s.covered;
-  if (distributeStarted || o.devices.length) {
+  // A distribute killed mid-run leaves its stage pending but its per-device journal behind.
+  const distributeStarted = s.stages.distribute.status !== 'pending' || !!s.covered || existsSync(rolloutJournalFor(o.journalPath, 'distribute'));
+  if (distributeStarted) {
     if (!o.devices.length) throw new UsageError('abort needs the devices: distribute has run, so the new CA line may be on them', { hint: 'pass the same --devices FILE or --fleet SLUG as the rotation' });
     if (s.next.fingerprint) {
       // Remove only: the old line, and with it everyone's access, stays. Nothing new is trusted, so

@@ -53,7 +53,7 @@ function fleetProgress(path: string, caFingerprint: string, devices?: DeviceTarg
       } catch { /* blank or torn line */ }
     }
   }
-  const done = [...last].filter(([, e]) => e.status === 'changed' || e.status === 'already').map(([n]) => n);
+  const done = [...last].filter(([, e]) => e.status === 'changed' || e.status === 'already').map(([n]) => n).sort();
   const failed = [...last].filter(([, e]) => e.status === 'failed').map(([name, e]) => ({ name, reason: e.reason }));
   const finished = new Set(done);
   return { done, failed, ...(devices ? { remaining: devices.map((d) => d.name).filter((n) => !finished.has(n)) } : {}) };
