@@ -7,7 +7,7 @@ import { expect, inject } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
 import { knownHostsFor, sshLogin } from '../../support/ssh.js';
 import { defaultDeviceConfig, type Device } from '../../../src/dev/device.js';
-import { sshRoleSettings } from '../../../src/vault/layout.js';
+import { policyName, sshRoleSettings } from '../../../src/vault/layout.js';
 import type { VaultClient } from '../../../src/vault/client.js';
 
 export interface Fleet { devices: Device[]; opKey: string; file: string; kh: string; journal: string }
@@ -80,3 +80,9 @@ export function fleetvaultLines(d: Device): string[] {
   return (JSON.parse(d.readConfig()).os.sshKeys as string[]).filter((k) => k.includes(' fleetvault:'));
 }
 
+
+/** The env of the fleet-operator persona (its policy only, plus Vault's default): who runs `ca rotate`. */
+export async function operatorEnv(vault: { root: VaultClient; env: Env; layout: Parameters<typeof policyName>[0] }): Promise<Env> {
+  const r = await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'operator')], ttl: '20m' });
+  return { ...vault.env, VAULT_TOKEN: r.auth!.client_token };
+}

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
-import { engineerCert, fleetvaultLines, loginCodes, newKey, skipOnVault, trustingFleet, type Fleet } from './rotate-fleet.js';
+import { engineerCert, fleetvaultLines, loginCodes, newKey, operatorEnv, skipOnVault, trustingFleet, type Fleet } from './rotate-fleet.js';
 
 function rotateWithAgent(env: Record<string, string>, f: Fleet, ...extra: string[]) {
   // No --identity: ssh uses the agent, as an operator without a key file does.
@@ -24,7 +24,7 @@ test('retire succeeds when the operator reaches devices with an old-CA certifica
   try {
     for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
     // HOME without ~/.ssh: the agent's old-CA certificate is the operator's only way in.
-    const env = { ...vault.env, SSH_AUTH_SOCK: sock, HOME: tmp };
+    const env = { ...(await operatorEnv(vault)), SSH_AUTH_SOCK: sock, HOME: tmp };
     const key = newKey(tmp, 'operator-agent');
     const signed = await runCli(['cert', 'sign', '--public-key', `${key}.pub`, '--agent'], { env });
     expect(signed.code, signed.stderr).toBe(0);

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { test, expect } from '../../support/context.js';
 import type { VaultClient } from '../../../src/vault/client.js';
-import { engineerCert, fleetvaultLines, loginCodes, rotate, rotateAction, skipOnVault, trustingFleet, type Fleet } from './rotate-fleet.js';
+import { engineerCert, fleetvaultLines, loginCodes, rotate, rotateAction, operatorEnv, skipOnVault, trustingFleet, type Fleet } from './rotate-fleet.js';
 
 /** Everything a rotation can change in Vault, read as root. */
 async function vaultState(root: VaultClient, mount: string): Promise<string> {
@@ -39,7 +39,7 @@ function journalSnapshot(f: Fleet): Record<string, string> {
 
 test('status is read-only and needs no token; abort before the switch undoes prepare and distribute; abort after the switch is refused', { timeout: 240_000 }, async ({ vault, devices, tmp, skip }) => {
   skipOnVault(skip);
-  const env = vault.env;
+  const env = await operatorEnv(vault);
   const mount = vault.layout.sshMount;
   const f = await trustingFleet(2, devices, tmp, env);
   const before = await engineerCert(env, tmp, 'before');
