@@ -104,11 +104,12 @@ export function renderRotationStatus(r: RotationStatusReport): string {
   for (const st of ROTATION_STAGES) {
     const rec = r.stages![st];
     let devices = '';
-    if (st === 'distribute' || st === 'retire') {
-      const p = r.devices![st];
+    const p = st === 'distribute' || st === 'retire' ? r.devices![st] : undefined;
+    // A fleet stage that has not started has no per-device progress worth a line.
+    if (p && (rec.status !== 'pending' || p.done.length || p.failed.length)) {
       devices = ` [${p.done.length} device(s) done${p.failed.length ? `, failed: ${p.failed.map((f) => f.name).join(', ')}` : ''}${p.remaining?.length ? `, remaining: ${p.remaining.join(', ')}` : ''}]`;
     }
-    lines.push(`${st.padEnd(10)} ${rec.status.padEnd(7)} ${rec.at ?? ''}${devices}${rec.detail && rec.status === 'failed' ? ` ${rec.detail}` : ''}`);
+    lines.push(`${st.padEnd(10)} ${rec.status.padEnd(7)} ${rec.at ?? ''}${devices}${rec.detail && rec.status === 'failed' ? ` ${rec.detail}` : ''}`.trimEnd());
   }
   return [...lines, '', ...r.notes].join('\n');
 }

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { test, expect } from '../../support/context.js';
+import { runCli } from '../../support/cli.js';
 import type { VaultClient } from '../../../src/vault/client.js';
 import { engineerCert, fleetvaultLines, loginCodes, rotate, rotateAction, operatorEnv, skipOnVault, trustingFleet, type Fleet } from './rotate-fleet.js';
 
@@ -72,8 +73,13 @@ test('status is read-only and needs no token; abort before the switch undoes pre
     devices: { covered: ['dev0', 'dev1'], distribute: { done: ['dev0', 'dev1'], failed: [], remaining: [] } },
   });
   expect(s.server.clusterId).toMatch(/^[0-9a-f-]{36}$/);
-  const human = await rotateAction(noToken, f, ['status'], { access: [] });
-  expect(human.code).toBe(0);
+  const human = await runCli(['ca', 'rotate', 'status', '--journal', f.journal, '--devices', f.file], { env: noToken });
+  expect(human.code, human.stderr).toBe(0);
+  expect(human.stdout).toMatch(/^distribute +done +\S+ \[2 device\(s\) done\]$/m);
+  expect(human.stdout).toMatch(/^switch +pending$/m);
+  expect(human.stdout).toMatch(/^retire +pending$/m);
+  expect(human.stdout).toContain(`old CA ${before.ca}`);
+  expect(human.stdout).toMatch(/abort/);
   await new Promise((r) => setTimeout(r, 300));
   expect(await vaultState(vault.root, mount)).toBe(vaultBefore);
   expect(deviceSnapshot(f)).toEqual(devicesBefore); // not even a login: the sshd logs are unchanged
