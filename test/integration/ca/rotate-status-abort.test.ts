@@ -143,3 +143,34 @@ test('abort of a mount-strategy rotation stopped after prepare removes the new m
     await vault.root.delete(`sys/mounts/${newMount}`).catch(() => {});
   }
 });
+
+test('abort when Vault refuses to delete the new issuer: devices cleaned, exit 2 with the admin command; a re-run finishes', { timeout: 120_000 }, async ({ vault, devices, tmp, skip }) => {
+  skipOnVault(skip);
+  const env = vault.env;
+  const mount = vault.layout.sshMount;
+  const f = await trustingFleet(1, devices, tmp, env);
+  expect((await rotate(env, f, '--stage', 'prepare')).code).toBe(0);
+  const dist = await rotate(env, f, '--stage', 'distribute');
+  expect(dist.code, dist.stderr).toBe(0);
+  const next = JSON.parse(dist.stdout).next;
+  // Everything on the mount except delete.
+  const policy = `fv-nodelete-${mount}`.replace(/[^\w-]/g, '');
+  await vault.root.write(`sys/policies/acl/${policy}`, { policy: `path "${mount}/*" { capabilities = ["create", "read", "update", "list"] }` });
+  const limited = (await vault.root.write('auth/token/create', { policies: [policy], ttl: '10m' })).auth!.client_token;
+  try {
+    const refused = await rotateAction({ ...env, VAULT_TOKEN: limited }, f, ['abort']);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(new RegExp(`Vault refused to delete the new CA \\(403\\).*bao delete ${mount}/issuer/${next.issuerId}`));
+    expect(JSON.parse(refused.stdout)).toMatchObject({ complete: false, rollout: { changed: 1 } });
+    expect(fleetvaultLines(f.devices[0]!)).toEqual([expect.not.stringContaining(next.fingerprint)]);
+    expect(existsSync(f.journal)).toBe(true);
+    expect(await vault.root.list(`${mount}/issuers`)).toContain(next.issuerId);
+
+    const done = await rotateAction(env, f, ['abort']);
+    expect(done.code, done.stderr).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({ complete: true, vault: { removed: 'issuer' }, rollout: { failed: 0, devices: [{ fromJournal: true }] } });
+    expect(await vault.root.list(`${mount}/issuers`)).not.toContain(next.issuerId);
+  } finally {
+    await vault.root.delete(`sys/policies/acl/${policy}`).catch(() => {});
+  }
+});
