@@ -50,15 +50,22 @@ test('ssh --agent after a CA rotation replaces the old-CA certificate instead of
     expect(first.code, first.stderr).toBe(0);
     const oldCert = agentCerts(sock);
     expect(oldCert).toHaveLength(1);
+    // The user's own key and certificate (cert sign --agent): not fleetvault's to remove.
+    const own = join(tmp, 'own');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'me@laptop', '-f', own]);
+    expect((await runCli(['cert', 'sign', '--public-key', `${own}.pub`, '--agent'], { env })).code).toBe(0);
+    const ownCert = agentCerts(sock).find((l) => l.endsWith(' me@laptop'));
+    expect(ownCert).toBeDefined();
 
     await replaceCa(vault.root, vault.layout.sshMount);
     await trustOnlyCurrentCa(vault.env, d);
     const afterRotation = await runCli(args, { env });
     expect(afterRotation.code, afterRotation.stderr).toBe(0);
     expect(JSON.parse(afterRotation.stdout)).toMatchObject({ reusedAgentCertificate: false, exitCode: 0 });
-    const now = agentCerts(sock);
+    const now = agentCerts(sock).filter((l) => l !== ownCert);
     expect(now).toHaveLength(1); // the stale certificate was removed, not kept beside the new one
     expect(now[0]).not.toBe(oldCert[0]);
+    expect(agentCerts(sock)).toContain(ownCert);
 
     // The replacement is from the current CA: the next login reuses it without a sign request.
     await new Promise((r) => setTimeout(r, 300));
