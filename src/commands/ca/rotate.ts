@@ -13,7 +13,7 @@ export const caRotateCommand: Command = {
   command: 'rotate [action]',
   describe: 'replace the SSH CA in stages: prepare a new CA, distribute it, switch signing, retire the old one',
   builder: (y) => fleetOptions(y)
-    .positional('action', { type: 'string', choices: ['status', 'abort'], describe: 'status: where the rotation stands (read-only, no token needed); abort: undo a rotation that has not switched signing' })
+    .positional('action', { type: 'string', choices: ['status', 'abort'], describe: 'status (read-only) or abort (undo before the switch)' })
     .option('stage', { type: 'string', choices: ['prepare', 'distribute', 'switch', 'retire', 'all'], describe: 'run one stage (the next pending one) or all pending stages in order', defaultDescription: 'all' })
     .option('canary', { type: 'number', describe: 'fleet stages: do this many devices first; stop if any fails', defaultDescription: '0' })
     .option('max-failures', { type: 'number', describe: 'fleet stages: abort once more than this % of devices failed', defaultDescription: '100' })
