@@ -23,3 +23,34 @@ await build({
   logLevel: 'warning',
 });
 chmodSync('dist/cli.js', 0o755);
+
+// node-vault as one CommonJS file (dist/vendor/node-vault.cjs, which src/vault/client.ts prefers).
+// node-vault requires axios and debug at load time; fleetvault hands it its own transport and
+// logger (src/vault/http-transport.ts), so both are stubbed here: debug for good, axios with a
+// shim that loads the real one only if node-vault's own transport is used (HTTP(S)_PROXY set).
+const nodeVaultStubs = {
+  name: 'node-vault-stubs',
+  setup(b) {
+    b.onResolve({ filter: /^(axios|debug)$/ }, (a) =>
+      /node-vault/.test(a.importer) ? { path: a.path, namespace: 'fv-stub' } : { path: a.path, external: true });
+    b.onLoad({ filter: /.*/, namespace: 'fv-stub' }, (a) => ({
+      loader: 'js',
+      contents: a.path === 'debug'
+        ? 'module.exports = () => Object.assign(() => {}, { enabled: false });'
+        : 'module.exports = { create: (...args) => require("axios").create(...args) };',
+    }));
+  },
+};
+await build({
+  entryPoints: { 'node-vault': 'node_modules/node-vault/src/index.js' },
+  outdir: 'dist/vendor',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  plugins: [nodeVaultStubs],
+  minifySyntax: true,
+  minifyWhitespace: true,
+  logLevel: 'warning',
+});

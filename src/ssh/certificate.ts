@@ -1,8 +1,18 @@
 // OpenSSH user certificates: parse, describe (cert inspect) and verify what Vault returned before
 // anything uses it. We trust Vault, but a compromised proxy or a misconfigured role must not be able
 // to hand us a certificate wider than what we asked for.
-import sshpk from 'sshpk';
+import { createRequire } from 'node:module';
+import type sshpkTypes from 'sshpk';
 import { UsageError, VaultError } from '../errors.js';
+import { parseCertificateLine, parsePublicKeyLine, verifyCertificateSignature, type WireCertificate } from './openssh-wire.js';
+
+// sshpk loads on first use only: the sign path (verifyIssuedCertificate with an ed25519 CA) never
+// needs it, and loading it cost more than the sign request itself.
+const require = createRequire(import.meta.url);
+let sshpkModule: typeof sshpkTypes | undefined;
+const sshpk = new Proxy({} as typeof sshpkTypes, {
+  get: (_t, name) => (sshpkModule ??= require('sshpk') as typeof sshpkTypes)[name as keyof typeof sshpkTypes],
+});
 
 export interface CertificateInfo {
   type: 'user' | 'host';
@@ -19,7 +29,7 @@ export interface CertificateInfo {
   publicKeyFingerprint: string;
 }
 
-export function parseCertificate(text: string | Buffer, source = 'certificate'): sshpk.Certificate {
+export function parseCertificate(text: string | Buffer, source = 'certificate'): sshpkTypes.Certificate {
   try {
     const buf = typeof text === 'string' ? Buffer.from(text.trim()) : text;
     return sshpk.parseCertificate(buf, 'openssh');
@@ -42,7 +52,7 @@ function sshString(data: Buffer): string {
   return data.toString('utf8');
 }
 
-export function describeCertificate(cert: sshpk.Certificate): CertificateInfo {
+export function describeCertificate(cert: sshpkTypes.Certificate): CertificateInfo {
   const sig = (cert.signatures as { openssh?: OpensshSig }).openssh ?? {};
   const exts = sig.exts ?? [];
   const subjects = cert.subjects ?? [];
@@ -83,19 +93,29 @@ export interface ExpectedCertificate {
 export function verifyIssuedCertificate(certText: string, want: ExpectedCertificate): CertificateInfo {
   const refuse = (why: string) =>
     new VaultError(`refusing the certificate Vault returned: ${why}`, { path: 'sign', hint: 'check the SSH role configuration' });
-  let cert: sshpk.Certificate;
+  let cert: WireCertificate;
   try {
-    cert = sshpk.parseCertificate(Buffer.from(certText.trim()), 'openssh');
+    cert = parseCertificateLine(certText);
   } catch (e) {
     throw refuse(`not an OpenSSH certificate (${(e as Error).message})`);
   }
-  const info = describeCertificate(cert);
-  const ca = sshpk.parseKey(want.caPublicKey.trim(), 'ssh');
-  if (!cert.issuerKey || cert.issuerKey.type.includes('cert') || !cert.isSignedByKey(ca)) {
-    throw refuse(`not signed by the CA Vault publishes (${ca.fingerprint('sha256')})`);
+  const info = describeWireCertificate(cert);
+  let ca: ReturnType<typeof parsePublicKeyLine>;
+  try {
+    ca = parsePublicKeyLine(want.caPublicKey);
+  } catch (e) {
+    throw refuse(`the CA public key is unreadable (${(e as Error).message})`);
   }
-  const subject = sshpk.parseKey(want.subjectPublicKey.trim(), 'ssh');
-  if (info.publicKeyFingerprint !== subject.fingerprint('sha256').toString()) throw refuse('it certifies a different public key');
+  // The signature itself, with node:crypto (sshpk's isSignedByKey only compares the CA key).
+  const signedByCa = verifyCertificateSignature(cert, ca.blob);
+  if (!signedByCa) throw refuse(`not signed by the CA Vault publishes (${ca.fingerprint})`);
+  let subjectFingerprint: string;
+  try {
+    subjectFingerprint = parsePublicKeyLine(want.subjectPublicKey).fingerprint;
+  } catch (e) {
+    throw refuse(`the requested public key is unreadable (${(e as Error).message})`);
+  }
+  if (info.publicKeyFingerprint !== subjectFingerprint) throw refuse('it certifies a different public key');
   if (info.type !== 'user') throw refuse('it is a host certificate');
   const got = [...info.principals].sort().join('\n');
   if (info.principals.length === 0 || got !== [...want.principals].sort().join('\n')) {
@@ -114,4 +134,26 @@ export function verifyIssuedCertificate(certText: string, want: ExpectedCertific
   if (extra.length) throw refuse(`unexpected extensions ${extra.join(', ')}`);
   if (Object.keys(info.criticalOptions).length) throw refuse(`unexpected critical options ${Object.keys(info.criticalOptions).join(', ')}`);
   return info;
+}
+
+/** OpenSSH prints "forever" as 0xffffffffffffffff; Date cannot hold it. */
+function certTime(t: bigint): string {
+  const ms = t > 8_640_000_000_000n ? 8_640_000_000_000_000 : Number(t) * 1000;
+  return new Date(ms).toISOString();
+}
+
+/** describeCertificate's answer from the wire parse (no sshpk). */
+export function describeWireCertificate(cert: WireCertificate): CertificateInfo {
+  return {
+    type: cert.type,
+    keyId: cert.keyId,
+    serial: cert.serial.toString(),
+    principals: cert.principals,
+    validAfter: certTime(cert.validAfter),
+    validBefore: certTime(cert.validBefore),
+    extensions: cert.extensions,
+    criticalOptions: cert.criticalOptions,
+    signingKeyFingerprint: cert.signatureKeyFingerprint,
+    publicKeyFingerprint: cert.subjectFingerprint,
+  };
 }

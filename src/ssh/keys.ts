@@ -1,7 +1,12 @@
 // User key pairs: generated in memory, written only into a private temp dir when ssh needs a file.
+// node:crypto and the wire format directly: sshpk is not loaded on the sign path (see openssh-wire.ts).
+import { createRequire } from 'node:module';
 import { generateKeyPairSync } from 'node:crypto';
-import sshpk from 'sshpk';
+import type sshpkTypes from 'sshpk';
 import { UsageError } from '../errors.js';
+import { ed25519PrivateKeyFile, ed25519PublicKeyLine, parsePublicKeyLine, type WirePublicKey } from './openssh-wire.js';
+
+const require = createRequire(import.meta.url);
 
 export interface SshKeyPair {
   /** OpenSSH private key format (what `ssh -i` reads). */
@@ -12,17 +17,17 @@ export interface SshKeyPair {
 
 export function generateEd25519KeyPair(comment = 'fleetvault'): SshKeyPair {
   const { privateKey } = generateKeyPairSync('ed25519');
-  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
-  const key = sshpk.parsePrivateKey(pem, 'pkcs8');
-  key.comment = comment;
-  return { privateKey: key.toString('openssh'), publicKey: key.toPublic().toString('ssh') };
+  const jwk = privateKey.export({ format: 'jwk' }) as { d: string; x: string };
+  const seed = Buffer.from(jwk.d, 'base64url');
+  const pub = Buffer.from(jwk.x, 'base64url');
+  return { privateKey: ed25519PrivateKeyFile(seed, pub, comment), publicKey: ed25519PublicKeyLine(pub, comment) };
 }
 
 /**
- * Parse a public key a user hands us for signing, and refuse weak or wrong key types before
+ * Check a public key a user hands us for signing, and refuse weak or wrong key types before
  * Vault sees them: DSA (broken and disabled in OpenSSH), RSA under 3072 bits, and certificates.
  */
-export function parseUserPublicKey(text: string, source = 'public key'): sshpk.Key {
+export function checkUserPublicKey(text: string, source = 'public key'): WirePublicKey {
   const trimmed = text.trim();
   if (/-cert-v01@openssh\.com\s/.test(trimmed + ' ')) {
     throw new UsageError(`${source} is a certificate, not a public key`, { hint: 'pass the .pub file of the key pair' });
@@ -30,16 +35,39 @@ export function parseUserPublicKey(text: string, source = 'public key'): sshpk.K
   if (trimmed.includes('PRIVATE KEY')) {
     throw new UsageError(`${source} is a private key`, { hint: 'pass the .pub file, never the private key' });
   }
-  let key: sshpk.Key;
+  if (/^ssh-dss\s/.test(trimmed)) throw new UsageError(`${source}: DSA keys are refused`, { hint: 'use ssh-keygen -t ed25519' });
+  let key: WirePublicKey;
   try {
     if (trimmed.split('\n').length > 1) throw new Error('more than one line');
-    key = sshpk.parseKey(trimmed, 'ssh');
+    key = parsePublicKeyLine(trimmed);
   } catch (e) {
     throw new UsageError(`${source} is not an OpenSSH public key (${(e as Error).message.split('\n')[0]})`);
   }
-  if (key.type === 'dsa') throw new UsageError(`${source}: DSA keys are refused`, { hint: 'use ssh-keygen -t ed25519' });
-  if (key.type === 'rsa' && key.size < 3072) {
-    throw new UsageError(`${source}: RSA key of ${key.size} bits refused (3072 at least)`, { hint: 'use ssh-keygen -t ed25519' });
+  if (key.type === 'ssh-rsa') {
+    const bits = rsaModulusBits(key.blob);
+    if (bits < 3072) throw new UsageError(`${source}: RSA key of ${bits} bits refused (3072 at least)`, { hint: 'use ssh-keygen -t ed25519' });
   }
   return key;
+}
+
+function rsaModulusBits(blob: Buffer): number {
+  let off = 0;
+  const next = () => { const n = blob.readUInt32BE(off); const v = blob.subarray(off + 4, off + 4 + n); off += 4 + n; return v; };
+  next(); next(); // type, e
+  const n = next();
+  let i = 0;
+  while (i < n.length && n[i] === 0) i++;
+  if (i === n.length) return 0;
+  return (n.length - i - 1) * 8 + (32 - Math.clz32(n[i]!));
+}
+
+/** checkUserPublicKey, returning the key parsed by sshpk (library API; loads sshpk). */
+export function parseUserPublicKey(text: string, source = 'public key'): sshpkTypes.Key {
+  checkUserPublicKey(text, source);
+  const sshpk = require('sshpk') as typeof sshpkTypes;
+  try {
+    return sshpk.parseKey(text.trim(), 'ssh');
+  } catch (e) {
+    throw new UsageError(`${source} is not an OpenSSH public key (${(e as Error).message.split('\n')[0]})`);
+  }
 }

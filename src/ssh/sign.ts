@@ -3,8 +3,9 @@
 import { UsageError, VaultError, failedTo } from '../errors.js';
 import { formatDuration } from '../config.js';
 import type { VaultClient } from '../vault/client.js';
-import { getCaPublicKey } from '../ca/public-key.js';
-import { parseUserPublicKey } from './keys.js';
+import { SigningCache, type CachedSshRole, type SigningCacheEntry } from '../vault/signing-cache.js';
+import { checkUserPublicKey } from './keys.js';
+import { parsePublicKeyLine } from './openssh-wire.js';
 import { validatePrincipals } from './principals.js';
 import { verifyIssuedCertificate, type CertificateInfo } from './certificate.js';
 
@@ -30,31 +31,22 @@ export interface SignedCertificate {
   ttlSeconds: number;
 }
 
-interface SshRole {
-  ttl?: number;
-  max_ttl?: number;
-  allowed_users?: string;
-  allow_user_key_ids?: boolean;
-  allowed_extensions?: string;
-}
-
-export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertificate> {
-  const principals = validatePrincipals(o.principals);
-  parseUserPublicKey(o.publicKey);
-  if (o.reason !== undefined && /[\u0000-\u001f\u007f]/.test(o.reason)) throw new UsageError('--reason must not contain control characters');
-  if (o.ttlSeconds !== undefined && o.ttlSeconds <= 0) throw new UsageError('TTL must be positive');
-
-  // Read the role (engineer policy allows it) to refuse a TTL above max_ttl ourselves with a clear
-  // message. Vault refuses too; older Vaults capped silently, which must never happen to a user.
+/**
+ * The role (engineer policy may read it: to refuse a TTL above max_ttl ourselves with a clear
+ * message — Vault refuses too, older Vaults capped silently, which must never happen to a user)
+ * and the CA public key (to verify what Vault returns). Independent reads: one round trip.
+ */
+async function readSigningLimits(o: SignUserKeyOptions): Promise<SigningCacheEntry> {
   const rolePath = `${o.mount}/roles/${o.role}`;
-  // Role and CA are independent reads: one round trip instead of two before the sign request.
   const [roleResult, caResult] = await Promise.allSettled([
-    o.client.read<SshRole>(rolePath),
-    getCaPublicKey({ client: o.client, mount: o.mount }),
+    o.client.read<CachedSshRole>(rolePath),
+    o.client.read<{ public_key?: string }>(`${o.mount}/config/ca`),
   ]);
-  let role: SshRole | undefined;
-  if (roleResult.status === 'fulfilled') role = roleResult.value.data;
-  else {
+  let role: CachedSshRole | null = null;
+  if (roleResult.status === 'fulfilled') {
+    const d = roleResult.value.data ?? {};
+    role = { ttl: d.ttl, max_ttl: d.max_ttl, allowed_users: d.allowed_users, allow_user_key_ids: d.allow_user_key_ids };
+  } else {
     const e = roleResult.reason;
     if (e instanceof VaultError && e.status === 404) {
       throw new VaultError(`failed to sign the public key: SSH role ${o.role} does not exist on ${o.mount}`, {
@@ -63,22 +55,74 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
     }
     if (!(e instanceof VaultError && e.status === 403)) throw failedTo('read the SSH role', e);
   }
-  if (caResult.status === 'rejected') throw caResult.reason;
-  const ca = caResult.value;
-  const ttlSeconds = o.ttlSeconds ?? (role?.ttl || 1800);
-  if (role?.max_ttl && ttlSeconds > role.max_ttl) {
-    throw new UsageError(`requested TTL ${formatDuration(ttlSeconds)} is above role ${o.role}'s maximum of ${formatDuration(role.max_ttl)}`, {
-      hint: `ask for --ttl ${formatDuration(role.max_ttl)} or less`,
+  let key: string | undefined;
+  if (caResult.status === 'fulfilled') key = caResult.value.data?.public_key?.trim() || undefined;
+  else {
+    const e = caResult.reason;
+    // "keys haven't been configured yet" is a 400 on Vault and OpenBao alike.
+    if (!(e instanceof VaultError && (e.status === 400 || e.status === 404))) throw failedTo(`read the CA public key of ${o.mount}`, e);
+  }
+  if (!key) {
+    throw new VaultError(`failed to read the CA public key of ${o.mount}: the mount has no CA yet`, {
+      path: `${o.mount}/config/ca`, hint: 'run fleetvault init',
     });
   }
+  let ca;
+  try {
+    ca = parsePublicKeyLine(key);
+  } catch (e) {
+    throw new VaultError(`failed to read the CA public key of ${o.mount}: Vault returned no OpenSSH public key (${(e as Error).message})`, { path: `${o.mount}/config/ca` });
+  }
+  return { role, caPublicKey: ca.line, caFingerprint: ca.fingerprint };
+}
+
+function signingCacheFor(o: SignUserKeyOptions): SigningCache | undefined {
+  const dir = o.client.signingCacheDir;
+  const token = o.client.currentToken();
+  if (!dir || !token) return undefined;
+  return new SigningCache({ address: o.client.address, namespace: o.client.namespace, mount: o.mount, role: o.role }, token, { dir });
+}
+
+export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertificate> {
+  const principals = validatePrincipals(o.principals);
+  checkUserPublicKey(o.publicKey);
+  if (o.reason !== undefined && /[\u0000-\u001f\u007f]/.test(o.reason)) throw new UsageError('--reason must not contain control characters');
+  if (o.ttlSeconds !== undefined && o.ttlSeconds <= 0) throw new UsageError('TTL must be positive');
+
+  // Role and CA come from the signing cache when the client has one (connect() gives the CLI's
+  // one); a cached entry is only a shortcut: any doubt below re-reads them from Vault.
+  const cache = signingCacheFor(o);
+  let limits = cache?.read();
+  let fromCache = limits !== undefined;
+  const refresh = async (): Promise<SigningCacheEntry> => {
+    cache?.invalidate();
+    const fresh = await readSigningLimits(o);
+    cache?.write(fresh);
+    fromCache = false;
+    return fresh;
+  };
+  if (!limits) limits = await refresh();
+  const tooLong = (role: CachedSshRole | null) => o.ttlSeconds !== undefined && !!role?.max_ttl && o.ttlSeconds > role.max_ttl;
+  // A cached role may be older than a raised max_ttl: refuse only on what Vault says now.
+  if (tooLong(limits.role) && fromCache) limits = await refresh();
+  let role = limits.role ?? undefined;
+  if (tooLong(limits.role)) {
+    throw new UsageError(`requested TTL ${formatDuration(o.ttlSeconds!)} is above role ${o.role}'s maximum of ${formatDuration(role!.max_ttl!)}`, {
+      hint: `ask for --ttl ${formatDuration(role!.max_ttl!)} or less`,
+    });
+  }
+  let ttlSeconds = o.ttlSeconds ?? (role?.ttl || 1800);
+  // Without --ttl and with a cached role, send no ttl: Vault applies the role's ttl as it is now,
+  // so a default lowered since the cache was written is never widened by it.
+  const sendTtl = o.ttlSeconds !== undefined || !fromCache;
   const extensions = o.permitPty ? { 'permit-pty': '' } : {};
   const body: Record<string, unknown> = {
     public_key: o.publicKey.trim(),
     valid_principals: principals.join(','),
     cert_type: 'user',
-    ttl: `${ttlSeconds}s`,
     extensions,
   };
+  if (sendTtl) body.ttl = `${ttlSeconds}s`;
   if (o.reason) {
     body.reason = o.reason;
     if (role?.allow_user_key_ids) body.key_id = `fleetvault:${o.reason}`.slice(0, 200);
@@ -92,7 +136,18 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
     signed = r.data.signed_key;
     serialHex = r.data.serial_number;
   } catch (e) {
+    // A refusal may come from what changed since the cache was written: drop it.
+    cache?.invalidate();
     if (e instanceof VaultError && e.status === 400 && /ttl is larger/i.test(e.errors.join(' '))) {
+      // The cached role had a higher max_ttl than the server now has: say the current one.
+      if (fromCache) {
+        const fresh = await refresh().catch(() => undefined);
+        if (fresh && tooLong(fresh.role)) {
+          throw new UsageError(`requested TTL ${formatDuration(ttlSeconds)} is above role ${o.role}'s maximum of ${formatDuration(fresh.role!.max_ttl!)}`, {
+            hint: `ask for --ttl ${formatDuration(fresh.role!.max_ttl!)} or less`,
+          });
+        }
+      }
       throw new UsageError(`requested TTL ${formatDuration(ttlSeconds)} is above role ${o.role}'s maximum`, { hint: e.errors.join('; ') });
     }
     if (e instanceof VaultError && e.status === 404) {
@@ -107,13 +162,26 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
     }
     throw failedTo('sign the public key', e);
   }
-  const info = verifyIssuedCertificate(signed, {
-    caPublicKey: ca.publicKey,
+  const verifyAgainst = (l: SigningCacheEntry, ttl: number) => verifyIssuedCertificate(signed, {
+    caPublicKey: l.caPublicKey,
     subjectPublicKey: o.publicKey,
     principals,
-    ttlSeconds,
+    ttlSeconds: ttl,
     extensions: Object.keys(extensions),
   });
+  let info: CertificateInfo;
+  try {
+    info = verifyAgainst(limits, ttlSeconds);
+  } catch (e) {
+    if (!fromCache) throw e;
+    // Not what the cached CA/role predicted (a CA rotation, a changed role): judge the
+    // certificate again on what Vault says now, and keep that.
+    limits = await refresh();
+    role = limits.role ?? undefined;
+    if (o.ttlSeconds === undefined) ttlSeconds = role?.ttl || 1800;
+    info = verifyAgainst(limits, ttlSeconds);
+  }
+  const ca = { fingerprint: limits.caFingerprint };
   return {
     certificate: signed.trim() + '\n',
     serial: serialHex ? BigInt('0x' + serialHex.replace(/[^0-9a-f]/gi, '')).toString() : info.serial,

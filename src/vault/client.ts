@@ -5,10 +5,30 @@
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { VaultError, UsageError } from '../errors.js';
+import { nodeHttpTransport } from './http-transport.js';
 import type { HealthStatus, VaultResponse } from './types.js';
 
 const require = createRequire(import.meta.url);
+
+/**
+ * node-vault, preferably the copy the build bundles into dist/vendor/node-vault.cjs (one file, with
+ * axios and debug left out: see http-transport.ts); the package itself from source and tests.
+ */
+function loadNodeVault(): (c: object) => NodeVault {
+  try {
+    return require(fileURLToPath(new URL('../vendor/node-vault.cjs', import.meta.url))) as (c: object) => NodeVault;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+    return require('node-vault') as (c: object) => NodeVault;
+  }
+}
+
+/** axios honours HTTP(S)_PROXY / NO_PROXY; with any of them set node-vault keeps its own transport. */
+function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  return ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy'].some((k) => !!env[k]);
+}
 
 export interface VaultClientOptions {
   address: string;
@@ -36,6 +56,11 @@ export interface VaultClientOptions {
   addresses?: string[];
   /** How long a failover waits for a new active node (ms). Default 30 000. */
   failoverTimeoutMs?: number;
+  /**
+   * Directory of the signing cache (SSH role + CA per server/mount/role, see signing-cache.ts).
+   * Unset: signUserKey reads both from Vault every time. connect() sets it for the CLI.
+   */
+  signingCacheDir?: string;
 }
 
 export interface RequestOptions {
@@ -59,6 +84,8 @@ type NodeVault = {
 
 const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
 
+const noDebug = Object.assign(() => {}, { enabled: false });
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -74,6 +101,7 @@ function readPem(path: string | undefined, what: string): string | undefined {
 
 export class VaultClient {
   readonly namespace?: string;
+  readonly signingCacheDir?: string;
   private token?: string;
   /** One node-vault instance per cluster node (node-vault binds one endpoint); `current` is in use. */
   private readonly nodes: { address: string; nv: NodeVault }[];
@@ -87,6 +115,7 @@ export class VaultClient {
 
   constructor(opts: VaultClientOptions) {
     this.namespace = opts.namespace;
+    this.signingCacheDir = opts.signingCacheDir;
     this.token = opts.token;
     this.retries = opts.retries ?? 3;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
@@ -102,7 +131,8 @@ export class VaultClient {
     if (ca) tls.ca = ca;
     if (cert) tls.cert = cert;
     if (key) tls.key = key;
-    const nodeVault = require('node-vault') as (c: object) => NodeVault;
+    const nodeVault = loadNodeVault();
+    const transport = proxyConfigured() ? {} : { 'request-promise': nodeHttpTransport(), debug: noDebug };
     this.failoverTimeoutMs = opts.failoverTimeoutMs ?? 30_000;
     const addresses = [...new Set([opts.address, ...(opts.addresses ?? [])].map((a) => a.replace(/\/+$/, '')))];
     this.nodes = addresses.map((address) => ({ address, nv: nodeVault({
@@ -113,6 +143,7 @@ export class VaultClient {
       namespace: opts.namespace ?? '',
       rpDefaults: { strictSSL: !opts.tlsSkipVerify, timeout: this.timeoutMs },
       requestOptions: tls,
+      ...transport,
     }) }));
   }
 

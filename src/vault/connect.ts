@@ -3,8 +3,9 @@
 import type { FleetvaultConfig, VaultSettings } from '../config.js';
 import { VaultError, failedTo } from '../errors.js';
 import { VaultClient } from './client.js';
+import { SigningCache, signingCacheDir } from './signing-cache.js';
 
-export function clientFromSettings(s: VaultSettings, extra: { retries?: number } = {}): VaultClient {
+export function clientFromSettings(s: VaultSettings, extra: { retries?: number; signingCache?: boolean } = {}): VaultClient {
   return new VaultClient({
     address: s.address,
     token: s.token,
@@ -15,6 +16,7 @@ export function clientFromSettings(s: VaultSettings, extra: { retries?: number }
     tlsSkipVerify: s.tlsSkipVerify,
     timeoutMs: s.timeoutMs,
     retries: extra.retries,
+    signingCacheDir: extra.signingCache && SigningCache.enabled() ? signingCacheDir() : undefined,
   });
 }
 
@@ -39,7 +41,8 @@ export async function appRoleLogin(client: VaultClient, mount: string, roleId: s
 
 /** An authenticated client, or a VaultError telling the user how to log in. */
 export async function connect(config: FleetvaultConfig): Promise<VaultClient> {
-  const client = clientFromSettings(config);
+  // The CLI's client keeps the SSH role and CA between runs (the sign path's two reads).
+  const client = clientFromSettings(config, { signingCache: true });
   if (config.roleId) {
     if (!config.secretId) {
       throw new VaultError('FLEETVAULT_ROLE_ID is set but FLEETVAULT_SECRET_ID is not', {

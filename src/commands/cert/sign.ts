@@ -20,11 +20,11 @@ export const certSignCommand: Command = {
   handler: async (argv: Args) => {
     const { readInputFile } = await import('../../fs/atomic.js');
     const { durationToSeconds } = await import('../../config.js');
-    const { parseUserPublicKey } = await import('../../ssh/keys.js');
+    const { checkUserPublicKey } = await import('../../ssh/keys.js');
     const { validatePrincipals } = await import('../../ssh/principals.js');
     // Everything local is checked before Vault is contacted: bad input writes nothing.
     const publicKey = readInputFile(argv.publicKey, 'public key', 64 * 1024).toString('utf8');
-    parseUserPublicKey(publicKey, argv.publicKey);
+    checkUserPublicKey(publicKey, argv.publicKey);
     const principals = validatePrincipals(argv.principal ?? ['root']);
     const ttlSeconds = argv.ttl === undefined ? undefined : durationToSeconds(argv.ttl, 'ttl');
     const privateKey = argv.publicKey.replace(/\.pub$/, '');
