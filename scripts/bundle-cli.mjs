@@ -5,6 +5,23 @@
 import { build } from 'esbuild';
 import { chmodSync, rmSync } from 'node:fs';
 
+// yargs imports node:assert for two internal invariant checks; loading node:assert (not in Node's
+// startup snapshot: it pulls util/comparisons and the AssertionError machinery) cost more than
+// yargs' own parse. Two strict-equality checks are all it needs.
+const yargsAssertShim = {
+  name: 'yargs-assert-shim',
+  setup(b) {
+    b.onResolve({ filter: /^assert$/ }, (a) => (/yargs/.test(a.importer) ? { path: 'assert', namespace: 'fv-assert' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'fv-assert' }, () => ({
+      loader: 'js',
+      contents: [
+        'export function strictEqual(a, b, m) { if (a !== b) throw new Error(m ?? `expected ${String(a)} to be ${String(b)}`); }',
+        'export function notStrictEqual(a, b, m) { if (a === b) throw new Error(m ?? `expected ${String(a)} not to be ${String(b)}`); }',
+      ].join('\n'),
+    }));
+  },
+};
+
 rmSync('dist/chunks', { recursive: true, force: true });
 await build({
   entryPoints: { cli: 'src/cli.ts' },
@@ -15,6 +32,7 @@ await build({
   platform: 'node',
   target: 'node20',
   chunkNames: 'chunks/[name]-[hash]',
+  plugins: [yargsAssertShim],
   // Heavy or native-ish dependencies stay in node_modules and load only when a command needs them.
   external: ['node-vault', 'balena-sdk', 'balena-image-fs', 'sshpk', 'oidc-provider', 'testcontainers'],
   minifySyntax: true,
@@ -26,17 +44,19 @@ chmodSync('dist/cli.js', 0o755);
 
 // node-vault as one CommonJS file (dist/vendor/node-vault.cjs, which src/vault/client.ts prefers).
 // node-vault requires axios and debug at load time; fleetvault hands it its own transport and
-// logger (src/vault/http-transport.ts), so both are stubbed here: debug for good, axios with a
-// shim that loads the real one only if node-vault's own transport is used (HTTP(S)_PROXY set).
+// logger (src/vault/http-transport.ts), so both are stubbed here: debug for good, axios (and
+// https, which only its agent uses) with shims that load the real ones only if node-vault's own
+// transport is used (HTTP(S)_PROXY set).
 const nodeVaultStubs = {
   name: 'node-vault-stubs',
   setup(b) {
-    b.onResolve({ filter: /^(axios|debug)$/ }, (a) =>
+    b.onResolve({ filter: /^(axios|debug|https)$/ }, (a) =>
       /node-vault/.test(a.importer) ? { path: a.path, namespace: 'fv-stub' } : { path: a.path, external: true });
     b.onLoad({ filter: /.*/, namespace: 'fv-stub' }, (a) => ({
       loader: 'js',
-      contents: a.path === 'debug'
-        ? 'module.exports = () => Object.assign(() => {}, { enabled: false });'
+      contents: a.path === 'debug' ? 'module.exports = () => Object.assign(() => {}, { enabled: false });'
+        // https (only for axios' agent): loaded on first use, not at require time.
+        : a.path === 'https' ? 'module.exports = { get Agent() { return require("node:https").Agent; } };'
         : 'module.exports = { create: (...args) => require("axios").create(...args) };',
     }));
   },

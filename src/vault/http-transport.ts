@@ -5,7 +5,13 @@
 // load before it sent its one request — and what it does for us (a JSON body, a timeout, TLS
 // options, a bound source address) is a few lines of node:http.
 import { request as httpRequest, type Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Agent as HttpsAgent } from 'node:https';
+import { createRequire } from 'node:module';
+
+// node:https (and with it node:tls) loads only for an https:// Vault: a noticeable part of a
+// short command's start-up that an http:// dev server or a local agent never needs.
+const require = createRequire(import.meta.url);
+const https = () => require('node:https') as typeof import('node:https');
 
 /** What node-vault hands its transport (request's option names, merged with config.requestOptions). */
 export interface TransportRequest {
@@ -44,7 +50,7 @@ export function nodeHttpTransport(): { defaults(d: Partial<TransportRequest>): (
         const tls = { ca: o.ca, cert: o.cert, key: o.key, rejectUnauthorized: o.strictSSL !== false };
         const k = JSON.stringify([tls.ca?.length, tls.cert?.length, tls.key?.length, tls.rejectUnauthorized]);
         if (!httpsAgent || k !== agentKey) {
-          httpsAgent = new HttpsAgent({ ...tls, keepAlive: false });
+          httpsAgent = new (https().Agent)({ ...tls, keepAlive: false });
           agentKey = k;
         }
         return httpsAgent;
@@ -59,11 +65,11 @@ export function nodeHttpTransport(): { defaults(d: Partial<TransportRequest>): (
             headers['Content-Type'] ??= 'application/json';
             headers['Content-Length'] = String(Buffer.byteLength(body));
           }
-          const https = url.protocol === 'https:';
-          const req = (https ? httpsRequest : httpRequest)(url, {
+          const secure = url.protocol === 'https:';
+          const req = (secure ? https().request : httpRequest)(url, {
             method: o.method,
             headers,
-            agent: https ? agentFor(o) : o.httpAgent,
+            agent: secure ? agentFor(o) : o.httpAgent,
           }, (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
