@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { UsageError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
-import { describeCertificate, parseCertificate, type CertificateInfo } from './certificate.js';
+import { describeWireCertificate, type CertificateInfo } from './certificate.js';
+import { parseCertificateLine } from './openssh-wire.js';
 
 const run = promisify(execFile);
 
@@ -38,9 +39,10 @@ async function listAgentCertificates(env: NodeJS.ProcessEnv): Promise<AgentCerti
   for (const line of out.split('\n')) {
     if (!/-cert-v01@openssh\.com /.test(line)) continue;
     try {
-      const cert = parseCertificate(line);
-      const subjectKeyLine = cert.subjectKey.toString('ssh').split(' ').slice(0, 2).join(' ');
-      certs.push({ info: describeCertificate(cert), line: line.trim(), comment: line.trim().split(' ').slice(2).join(' '), subjectKeyLine });
+      // The wire parser, not sshpk: this is the reuse path, which must stay cheaper than a fresh login.
+      const cert = parseCertificateLine(line);
+      const subjectKeyLine = `${cert.certType.replace('-cert-v01@openssh.com', '')} ${cert.subjectBlob.toString('base64')}`;
+      certs.push({ info: describeWireCertificate(cert), line: line.trim(), comment: line.trim().split(' ').slice(2).join(' '), subjectKeyLine });
     } catch { /* not ours to judge */ }
   }
   return certs;
