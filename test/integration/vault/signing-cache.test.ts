@@ -9,6 +9,7 @@ import { runCli } from '../../support/cli.js';
 import { startDevServer } from '../../../src/dev/openbao.js';
 import { VaultClient } from '../../../src/vault/client.js';
 import { bootstrapVault } from '../../../src/vault/bootstrap.js';
+import { sshRoleSettings } from '../../../src/vault/layout.js';
 import { currentCaFingerprint } from '../../../src/ssh/agent.js';
 
 function userKey(dir: string, name = 'id'): string {
@@ -138,4 +139,22 @@ test('a tampered cache file is refused: a forged max_ttl never lets a longer TTL
   expect((await runCli(['cert', 'sign', '--public-key', `${key}.pub`], { env })).code).toBe(0);
   expect(count(vault.auditLog, `${m}/config/ca`)).toBe(before + 1);
   expect(statSync(path).mode & 0o777).toBe(0o600);
+});
+
+test('a role narrowed after the cache was written is never widened by it', { timeout: 60_000 }, async ({ vault, tmp }) => {
+  const env = { ...vault.env, HOME: tmp };
+  const key = userKey(tmp);
+  const m = vault.layout.sshMount;
+  expect((await runCli(['cert', 'sign', '--public-key', `${key}.pub`], { env })).code).toBe(0);
+  // The operator lowers the default to 5 minutes and the maximum to 10 (cache still says 30m / 1h).
+  await vault.root.write(`${m}/roles/engineer`, { ...sshRoleSettings(), ttl: 300, max_ttl: 600 });
+
+  const dflt = await runCli(['cert', 'sign', '--public-key', `${key}.pub`, '--json'], { env });
+  expect(dflt.code, dflt.stderr).toBe(0);
+  const info = JSON.parse(dflt.stdout);
+  expect(Date.parse(info.validBefore) - Date.now()).toBeLessThanOrEqual(300_000 + 5_000);
+
+  const long = await runCli(['cert', 'sign', '--public-key', `${key}.pub`, '--ttl', '30m'], { env });
+  expect(long.code).toBe(1);
+  expect(long.stderr).toMatch(/above role engineer's maximum of 10m/);
 });
