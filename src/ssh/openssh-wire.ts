@@ -140,6 +140,10 @@ export function parseCertificateLine(text: string): WireCertificate {
   const extensions = nameValueList(r.bytes()).map((e) => e.name);
   r.bytes(); // reserved
   const signatureKey = r.bytes();
+  // The signer must be a plain key: a certificate as signer is the shape of a forgery by someone
+  // holding one genuine certificate (OpenSSH refuses it too).
+  const signerType = new Reader(signatureKey).string();
+  if (signerType.endsWith('-cert-v01@openssh.com')) throw new Error(`Unknown algorithm ${signerType} as signing key: a certificate cannot sign certificates`);
   const signed = blob.subarray(0, r.offset);
   const sr = new Reader(r.bytes());
   if (!r.done) throw new Error('trailing data in certificate');
