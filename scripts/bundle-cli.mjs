@@ -44,19 +44,36 @@ chmodSync('dist/cli.js', 0o755);
 
 // node-vault as one CommonJS file (dist/vendor/node-vault.cjs, which src/vault/client.ts prefers).
 // node-vault requires axios and debug at load time; fleetvault hands it its own transport and
-// logger (src/vault/http-transport.ts), so both are stubbed here: debug for good, axios (and
+// logger (src/vault/http-transport.ts), so both are stubbed here (and tv4, see below): debug for good, axios (and
 // https, which only its agent uses) with shims that load the real ones only if node-vault's own
 // transport is used (HTTP(S)_PROXY set).
+const TV4_SUBSET = `
+const tv4 = { error: null, validate(data, schema) { tv4.error = check(data, schema, ''); return tv4.error === null; } };
+function typeOf(v) { return v === null ? 'null' : Array.isArray(v) ? 'array' : Number.isInteger(v) ? 'integer' : typeof v; }
+function check(v, s, at) {
+  if (!s || typeof s !== 'object') return null;
+  const t = typeOf(v);
+  if (s.type && !(s.type === t || (s.type === 'number' && t === 'integer'))) return { message: 'Invalid type: ' + t + ' (expected ' + s.type + ')', dataPath: at };
+  if (t === 'object') {
+    for (const k of s.required || []) if (!(k in v)) return { message: 'Missing required property: ' + k, dataPath: at + '/' + k };
+    for (const [k, sub] of Object.entries(s.properties || {})) if (k in v && v[k] !== undefined) { const e = check(v[k], sub, at + '/' + k); if (e) return e; }
+  }
+  return null;
+}
+module.exports = tv4;`;
 const nodeVaultStubs = {
   name: 'node-vault-stubs',
   setup(b) {
-    b.onResolve({ filter: /^(axios|debug|https)$/ }, (a) =>
+    b.onResolve({ filter: /^(axios|debug|https|tv4)$/ }, (a) =>
       /node-vault/.test(a.importer) ? { path: a.path, namespace: 'fv-stub' } : { path: a.path, external: true });
     b.onLoad({ filter: /.*/, namespace: 'fv-stub' }, (a) => ({
       loader: 'js',
       contents: a.path === 'debug' ? 'module.exports = () => Object.assign(() => {}, { enabled: false });'
         // https (only for axios' agent): loaded on first use, not at require time.
         : a.path === 'https' ? 'module.exports = { get Agent() { return require("node:https").Agent; } };'
+        // tv4 (56 kB) checks request options against node-vault's small schemas: type, properties
+        // and required are all they use.
+        : a.path === 'tv4' ? TV4_SUBSET
         : 'module.exports = { create: (...args) => require("axios").create(...args) };',
     }));
   },
