@@ -74,7 +74,9 @@ const nodeVaultStubs = {
         // tv4 (56 kB) checks request options against node-vault's small schemas: type, properties
         // and required are all they use.
         : a.path === 'tv4' ? TV4_SUBSET
-        : 'module.exports = { create: (...args) => require("axios").create(...args) };',
+        // axios is node-vault's dependency: found beside it when npm did not hoist it.
+        : 'const load = () => { try { return require("axios"); } catch { return require(require.resolve("axios", { paths: [require.resolve("node-vault")] })); } };\n'
+          + 'module.exports = { create: (...args) => load().create(...args) };',
     }));
   },
 };
@@ -87,6 +89,7 @@ await build({
   platform: 'node',
   target: 'node20',
   plugins: [nodeVaultStubs],
+  external: ['node-vault'], // only the shim's require.resolve names it: found at run time
   minifySyntax: true,
   minifyWhitespace: true,
   logLevel: 'warning',
