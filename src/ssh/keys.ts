@@ -15,11 +15,25 @@ export interface SshKeyPair {
   publicKey: string;
 }
 
+// DER encodings of ed25519 keys are fixed: a constant prefix, then the 32 raw bytes.
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
 export function generateEd25519KeyPair(comment = 'fleetvault'): SshKeyPair {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const jwk = privateKey.export({ format: 'jwk' }) as { d: string; x: string };
-  const seed = Buffer.from(jwk.d, 'base64url');
-  const pub = Buffer.from(jwk.x, 'base64url');
+  // Encoded by generateKeyPairSync itself, never through KeyObject.export({ format: 'jwk' }):
+  // on Node 20 that export can deadlock the process (it holds the key's mutex while allocating,
+  // and a GC in between runs the key job's destructor, which takes the same mutex) — seen here
+  // as a `fleetvault ssh` hanging forever under load.
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519', {
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+  });
+  if (privateKey.length !== 48 || !privateKey.subarray(0, 16).equals(PKCS8_ED25519_PREFIX)
+    || publicKey.length !== 44 || !publicKey.subarray(0, 12).equals(SPKI_ED25519_PREFIX)) {
+    throw new Error('unexpected ed25519 key encoding from node:crypto');
+  }
+  const seed = privateKey.subarray(16);
+  const pub = publicKey.subarray(12);
   return { privateKey: ed25519PrivateKeyFile(seed, pub, comment), publicKey: ed25519PublicKeyLine(pub, comment) };
 }
 

@@ -77,13 +77,16 @@ export function parsePublicKeyLine(text: string): WirePublicKey {
   return { type, blob, fingerprint: blobFingerprint(blob), line: `${type} ${blob.toString('base64')}` };
 }
 
+const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
 /** An ed25519 public key blob as a node:crypto key. */
 function ed25519KeyObject(blob: Buffer): KeyObject {
   const r = new Reader(blob);
   if (r.string() !== 'ssh-ed25519') throw new Error('not an ed25519 key');
   const raw = r.bytes();
   if (raw.length !== 32 || !r.done) throw new Error('bad ed25519 key');
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+  // SPKI DER (fixed prefix + raw key), not a JWK: see generateEd25519KeyPair on Node 20's JWK paths.
+  return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' });
 }
 
 export interface WireCertificate {

@@ -76,11 +76,10 @@ export function nodeHttpTransport(): { defaults(d: Partial<TransportRequest>): (
             res.on('error', reject);
             res.on('end', () => {
               const text = Buffer.concat(chunks).toString('utf8');
+              // As axios did: JSON when it parses, else the text (<mount>/public_key is plain
+              // text), '' for an empty body (204).
               let parsed: unknown = text;
-              // Vault answers JSON, except a few plain-text endpoints (<mount>/public_key).
-              if (text !== '' && /json/i.test(String(res.headers['content-type'] ?? ''))) {
-                try { parsed = JSON.parse(text); } catch { parsed = text; }
-              } else if (text === '') parsed = undefined;
+              if (text !== '') try { parsed = JSON.parse(text); } catch { parsed = text; }
               resolve({ statusCode: res.statusCode ?? 0, body: parsed, request: { path: url.pathname } });
             });
           });
