@@ -12,9 +12,12 @@ export function timeCommand(cmd, args, o = {}) {
     const t0 = process.hrtime.bigint();
     const c = spawn(cmd, args, { stdio: ['ignore', o.stdout ?? 'ignore', 'pipe'], env: o.env ?? process.env, shell: o.shell ?? false });
     let err = '';
+    // A hung run fails the benchmark instead of stalling it (o.timeoutMs, default 120 s).
+    const timer = setTimeout(() => { err += `\n(killed after ${o.timeoutMs ?? 120_000} ms)`; c.kill('SIGKILL'); }, o.timeoutMs ?? 120_000);
     c.stderr.on('data', (d) => (err += d));
     c.on('error', reject);
     c.on('close', (code) => {
+      clearTimeout(timer);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (code !== 0 && !o.allowFail) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.slice(0, 500)}`));
       else resolve(ms);
