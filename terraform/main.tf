@@ -106,7 +106,7 @@ resource "vault_ssh_secret_backend_role" "engineer" {
   allowed_extensions      = "permit-pty"
   # Nothing by default: Vault applies default_extensions whenever a request names none, so a
   # non-empty default would put permit-pty on every certificate.
-  default_extensions       = {}
+  default_extensions = {}
   # Empty would mean ANY critical option: only source-address (`--from CIDR`), which only narrows.
   allowed_critical_options = "source-address"
   # OpenSSH < 10.3 treats a certificate with no principals as valid for any cert-authority line

@@ -118,10 +118,10 @@ export async function bootstrapVault(opts: BootstrapOptions): Promise<BootstrapR
   }
 
   // AppRole user lockout (see APPROLE_USER_LOCKOUT). Tune reads it back flat
-  // (user_lockout_disable); a server that does not report it has no user lockout at all.
+  // (user_lockout_disable), and only once it has been set on the mount.
   const lockoutPath = `sys/auth/${l.approleMount}/tune`;
   const haveLockout = dryRun && changes.some((c) => c.path === `sys/auth/${l.approleMount}`) ? undefined : (await client.readOptional(lockoutPath))?.data;
-  if (!haveLockout || ('user_lockout_disable' in haveLockout && haveLockout.user_lockout_disable !== APPROLE_USER_LOCKOUT.lockout_disable)) {
+  if (haveLockout?.user_lockout_disable !== APPROLE_USER_LOCKOUT.lockout_disable) {
     await apply({ kind: 'tune', path: lockoutPath, action: 'updated', fields: ['user_lockout_config'] }, () =>
       client.write(lockoutPath, { user_lockout_config: APPROLE_USER_LOCKOUT }));
   }
