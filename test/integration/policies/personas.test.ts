@@ -115,6 +115,21 @@ describe('persona policies (policies/*.hcl)', () => {
     expect(await outcomes(token, forbidden)).toEqual(denied(forbidden));
   });
 
+  test('engineer: the role allows only the critical option fleetvault asks for (source-address); force-command is refused', async ({ vault, tmp }) => {
+    const w = await world(vault, tmp);
+    const { l, r } = w;
+    const t = { token: await tokenFor(vault, 'engineer') };
+    // An empty allowed_critical_options would mean "any" to Vault (issue 11 item 5).
+    expect((await r.read(`${l.sshMount}/roles/${l.sshRole}`)).data.allowed_critical_options).toBe('source-address');
+    const sign = (critical_options: Record<string, string>) => r.write(`${l.sshMount}/sign/${l.sshRole}`, { public_key: w.publicKey, valid_principals: 'root', critical_options }, t);
+    await expect(sign({ 'source-address': '127.0.0.1/32' })).resolves.toBeDefined();
+    // The role, not the policy, refuses these (the policy cannot match a map's keys): 400.
+    const refused: Record<string, string>[] = [{ 'force-command': '/bin/sh' }, { 'verify-required': '' }, { 'source-address': '0.0.0.0/0', 'force-command': 'id' }];
+    for (const opts of refused) {
+      await expect(sign(opts), JSON.stringify(opts)).rejects.toMatchObject({ status: 400 });
+    }
+  });
+
   test('operator: rotates the CA, seals and rewraps, watches and revokes batches; cannot import a CA key, write roles, mint secret_ids or decrypt', async ({ vault, tmp }) => {
     const w = await world(vault, tmp);
     const { l, r } = w;
