@@ -91,6 +91,11 @@ describe('factory batches bound to fleets', () => {
       const r = await runCli(['provision', 'unseal', f, '--out', `${f}.out`], { env: flasherEnv(vault, bt) });
       expect(r.code, r.stderr).toBe(0);
     }
+    // The batch role caps any further secret_id at the batch (even for a token that may mint one):
+    // no unlimited or never-expiring copy.
+    const mint = (body: Record<string, unknown>) => vault.root.write(`auth/${vault.layout.approleMount}/role/${bt.role}/secret-id`, body);
+    await expect(mint({ num_uses: 0, ttl: 0 })).rejects.toThrow(/num_uses cannot be higher/);
+    await expect(mint({ ttl: 999_999_999 })).rejects.toThrow(/ttl cannot be longer/);
     const operator = await tokenFor(vault, 'operator');
     const r = await runCli(['factory', 'batch', 'create', '--name', 'op', '--count', '1', '--cidr', '127.0.0.1/32', '--fleet', 'acme/a'], { env: withToken(vault, operator) });
     expect(r.code).toBe(2);
