@@ -37,4 +37,10 @@ test('an imported default issuer is drift for init --dry-run and ca status', asy
   const st = await runCli(['ca', 'status', '--devices', devices, '--json'], { env: vault.env, timeoutMs: 60_000 });
   expect(st.code).toBe(2);
   expect(JSON.parse(st.stdout).issuerDrift).toEqual([expect.objectContaining({ issuerId: id, issuerName: 'backup-ca', isDefault: true })]);
+
+  // ca rollout would publish that key to every device: it refuses, before touching any device.
+  const ro = await runCli(['ca', 'rollout', '--devices', devices], { env: vault.env, timeoutMs: 60_000 });
+  expect(ro.code).toBe(2);
+  expect(ro.stderr.trim().split('\n')).toHaveLength(1);
+  expect(ro.stderr).toMatch(/refusing to roll out: the default \(signing\) issuer backup-ca/);
 });
