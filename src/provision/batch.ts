@@ -13,7 +13,7 @@
 // it again by listing the batch roles' secret_id accessors and looking each one up.
 import { UsageError, VaultError, failedTo } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
-import { cidrSet, validateCidrs } from './cidr.js';
+import { cidrsOutside, validateCidrs } from './cidr.js';
 import { fleetContext, validateFleetSlug } from './envelope.js';
 import { flasherRoleSettings } from '../vault/layout.js';
 
@@ -76,6 +76,7 @@ export interface BatchInfo {
   createdBy?: string;
 }
 
+const validateCidrsOrEmpty = (l: string[]) => (l.length ? validateCidrs(l) : []);
 const base = (o: BatchLocation) => `auth/${o.mount}/role/${o.role}`;
 const roleBase = (o: BatchLocation, role: string) => `auth/${o.mount}/role/${role}`;
 
@@ -108,45 +109,6 @@ export function batchPolicyText(o: { transitMount: string; transitKey: string; f
     '}',
     '',
   ].join('\n');
-}
-
-/** The ranges of `inner` that do not lie inside a single range of `outer` (both validated CIDR lists). */
-function cidrsWithin(inner: string[], outer: string[]): string[] {
-  if (outer.length === 0) return [];
-  const blocks = outer.map((c) => cidrSet([c])!);
-  return inner.filter((c) => {
-    const [ip, bits] = c.split('/');
-    const fam = ip!.includes(':') ? 6 : 4;
-    // CIDR blocks nest or are disjoint: a block holding both ends holds the whole range.
-    const [first, last] = rangeEnds(ip!, Number(bits ?? (fam === 4 ? 32 : 128)), fam);
-    return !blocks.some((b) => b.contains(first) && b.contains(last));
-  });
-}
-
-function rangeEnds(ip: string, bits: number, fam: 4 | 6): [string, string] {
-  if (fam === 4) {
-    const n = ip.split('.').reduce((a, b) => (a << 8n) | BigInt(Number(b)), 0n);
-    const host = (1n << BigInt(32 - bits)) - 1n;
-    const lo = n & ~host & 0xffffffffn;
-    const hi = lo | host;
-    const fmt = (v: bigint) => [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.');
-    return [fmt(lo), fmt(hi)];
-  }
-  const full = expandIpv6(ip);
-  const n = BigInt('0x' + full.replace(/:/g, ''));
-  const host = (1n << BigInt(128 - bits)) - 1n;
-  const lo = n & ~host & ((1n << 128n) - 1n);
-  const hi = lo | host;
-  const fmt = (v: bigint) => v.toString(16).padStart(32, '0').match(/.{4}/g)!.join(':');
-  return [fmt(lo), fmt(hi)];
-}
-
-function expandIpv6(ip: string): string {
-  const [head, tail] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const mid = ip.includes('::') ? Array(8 - h.length - t.length).fill('0') : [];
-  return [...h, ...mid, ...t].map((g) => g.padStart(4, '0')).join(':');
 }
 
 async function whoAmI(client: VaultClient): Promise<string> {
@@ -221,11 +183,12 @@ export async function createBatch(o: CreateBatchOptions): Promise<CreatedBatch> 
   // Vault checked this for secret_ids on the flasher role; a batch role is new, so check here.
   let factory: string[] = [];
   try {
-    factory = ((await o.client.read<{ secret_id_bound_cidrs?: string[] }>(base(o))).data?.secret_id_bound_cidrs ?? []).map((c) => (c.includes('/') ? c : `${c}/${c.includes(':') ? 128 : 32}`));
+    // Vault stores a single host without its suffix ("127.0.0.1"): validateCidrs makes it a /32 again.
+    factory = validateCidrsOrEmpty((await o.client.read<{ secret_id_bound_cidrs?: string[] }>(base(o))).data?.secret_id_bound_cidrs ?? []);
   } catch (e) {
     throw failedTo(`read the factory ranges of ${base(o)}`, e);
   }
-  const outside = cidrsWithin(cidrs, factory);
+  const outside = cidrsOutside(cidrs, factory);
   if (outside.length) {
     throw new UsageError(`failed to create batch ${name}: --cidr ${outside.join(', ')} is outside the factory ranges ${factory.join(', ')} of ${base(o)}`, {
       hint: 'pick a range inside them, or widen them with fleetvault init --factory-cidr',
