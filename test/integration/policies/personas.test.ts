@@ -268,6 +268,32 @@ describe('persona policies (policies/*.hcl)', () => {
     expect(await outcomes(token, forbidden)).toEqual(denied(forbidden));
   });
 
+  test('factory batch: decrypts its own fleets\' envelopes and nothing else (issue 11 item 4)', async ({ vault, tmp }) => {
+    const w = await world(vault, tmp);
+    const { l, r } = w;
+    const { batchPolicyName, batchPolicyText } = await import('../../../src/provision/batch.js');
+    const policy = batchPolicyName(l.policyPrefix, 'personas');
+    await r.write(`sys/policies/acl/${policy}`, { policy: batchPolicyText({ transitMount: l.transitMount, transitKey: l.transitKey, fleets: ['acme/sensors', 'acme/other'] }) });
+    const token = (await r.write('auth/token/create', { policies: [policy], ttl: '10m' })).auth!.client_token;
+    const t = { token };
+    const otherFleet = Buffer.from('acme/b').toString('base64');
+    const { ciphertext: bCiphertext } = (await r.write<{ ciphertext: string }>(`${l.transitMount}/encrypt/${l.transitKey}`, { plaintext: 'aGk=', context: otherFleet })).data;
+    const plain = await r.write<{ plaintext: string }>(`${l.transitMount}/decrypt/${l.transitKey}`, { ciphertext: w.ciphertext, context: CTX }, t);
+    expect(plain.data.plaintext).toBe('aGk=');
+    const forbidden: Ops = {
+      'decrypt another fleet\'s envelope': () => r.write(`${l.transitMount}/decrypt/${l.transitKey}`, { ciphertext: bCiphertext, context: otherFleet }, t),
+      'decrypt through batch_input': () => r.write(`${l.transitMount}/decrypt/${l.transitKey}`, { batch_input: [{ ciphertext: bCiphertext, context: otherFleet }] }, t),
+      'batch_input next to an allowed context': () => r.write(`${l.transitMount}/decrypt/${l.transitKey}`, { ciphertext: w.ciphertext, context: CTX, batch_input: [{ ciphertext: bCiphertext, context: otherFleet }] }, t),
+      'decrypt without a context': () => r.write(`${l.transitMount}/decrypt/${l.transitKey}`, { ciphertext: w.ciphertext }, t),
+      'decrypt with another key': () => r.write(`${l.transitMount}/decrypt/${OTHER_KEY}`, { ciphertext: w.otherCiphertext, context: CTX }, t),
+      'transit encrypt': () => r.write(`${l.transitMount}/encrypt/${l.transitKey}`, { plaintext: 'aGk=', context: CTX }, t),
+      'sign an SSH certificate': () => r.write(`${l.sshMount}/sign/${l.sshRole}`, { public_key: w.publicKey, valid_principals: 'root' }, t),
+      'mint a flasher secret id': () => r.write(`auth/${l.approleMount}/role/${l.approleRole}/secret-id`, {}, t),
+      ...adminOps(w),
+    };
+    expect(await outcomes(token, forbidden)).toEqual(denied(forbidden));
+  });
+
   test('auditor: lists audit devices and hashes values; nothing else', async ({ vault, tmp }) => {
     const w = await world(vault, tmp);
     const { l, r } = w;
