@@ -33,7 +33,7 @@ export async function appRoleLogin(client: VaultClient, mount: string, roleId: s
     if (e instanceof VaultError && e.status === 403) {
       throw new VaultError(`AppRole login refused: auth/${mount} has locked this role_id out after repeated failed logins (user lockout)`, {
         path: e.path, status: e.status, errors: e.errors,
-        hint: `wait for the lockout to expire, or unlock it: bao write -f sys/locked-users/<accessor of auth/${mount}>/unlock/<role_id>; fleetvault init turns lockout off for this mount`,
+        hint: `wait for the lockout to expire, or unlock it (fleetvault-admin): bao write -f sys/locked-users/<accessor of auth/${mount}, from bao auth list>/unlock/${roleId}; fleetvault init turns lockout off for this mount`,
       });
     }
     if (e instanceof VaultError && e.status === 400) {

@@ -51,7 +51,14 @@ test('where lockout is on, a locked-out login says so and how to unlock; init tu
   expect(u.code).toBe(2);
   expect(u.stderr.trim().split('\n')).toHaveLength(1);
   expect(u.stderr).toMatch(/locked this role_id out after repeated failed logins/);
-  expect(u.stderr).toMatch(/sys\/locked-users\/.*\/unlock\//);
+  expect(u.stderr).toMatch(new RegExp(`sys/locked-users/.*/unlock/${b.roleId}`));
+  // The unlock the message names works…
+  const accessor = (await vault.root.read<Record<string, { accessor: string }>>('sys/auth')).data[`${l.approleMount}/`]!.accessor;
+  await vault.root.write(`sys/locked-users/${accessor}/unlock/${b.roleId}`, {});
+  const unlocked = await runCli(['provision', 'unseal', b.sealed, '--out', join(tmp, 'out.json')], { env: b.flasher });
+  expect(unlocked.code, unlocked.stderr).toBe(0);
+  // …and so does turning lockout off, after the next lockout.
+  await badLogins(vault, b.roleId, 4);
 
   const dry = await runCli(['init', '--dry-run', '--json'], { env: vault.env });
   expect(JSON.parse(dry.stdout).changes).toEqual([{ kind: 'tune', path: `sys/auth/${l.approleMount}/tune`, action: 'updated', fields: ['user_lockout_config'] }]);
