@@ -186,6 +186,9 @@ export async function createBatch(o: CreateBatchOptions): Promise<CreatedBatch> 
     // Vault stores a single host without its suffix ("127.0.0.1"): validateCidrs makes it a /32 again.
     factory = validateCidrsOrEmpty((await o.client.read<{ secret_id_bound_cidrs?: string[] }>(base(o))).data?.secret_id_bound_cidrs ?? []);
   } catch (e) {
+    if (e instanceof VaultError && e.status === 404) {
+      throw new VaultError(`failed to create batch ${name}: ${base(o)} does not exist`, { path: base(o), status: 404, hint: 'run fleetvault init (it creates the flasher role with the factory ranges)' });
+    }
     throw failedTo(`read the factory ranges of ${base(o)}`, e);
   }
   const outside = cidrsOutside(cidrs, factory);
