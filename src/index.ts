@@ -5,6 +5,7 @@ export { resolveConfig, durationToSeconds, formatDuration, DEFAULT_LAYOUT, type 
 export { VaultClient, type VaultClientOptions, type RequestOptions } from './vault/client.js';
 export { connect, appRoleLogin, clientFromSettings } from './vault/connect.js';
 export { bootstrapVault, readCaPublicKey, type BootstrapChange, type BootstrapResult } from './vault/bootstrap.js';
+export { findIssuerDrift, type IssuerDrift } from './vault/issuer-drift.js';
 export { policyText, allPolicies } from './vault/policies.js';
 export { getCaPublicKey, type CaPublicKey } from './ca/public-key.js';
 export { authorizedKeyLine } from './ca/authorized-key.js';
