@@ -23,8 +23,11 @@ function validity(info: CertificateInfo): string {
 }
 
 export function formatCertificate(info: CertificateInfo): string {
+  // sshd's default CASignatureAlgorithms dropped ssh-rsa (SHA-1) in OpenSSH 8.2: every balenaOS
+  // device (8.9 and later) refuses such a certificate even though the signature holds.
+  const sha1 = info.signatureAlgorithm === 'ssh-rsa' ? ', SHA-1: devices with OpenSSH ≥ 8.2 refuse it' : '';
   const signature = info.signatureValid
-    ? `valid (${info.signatureAlgorithm})`
+    ? `valid (${info.signatureAlgorithm}${sha1})`
     : `INVALID: ${info.signatureError ?? 'it does not verify'}; do not trust this certificate`;
   const critical = Object.entries(info.criticalOptions).map(([k, v]) => `${nameForTerminal(k)}=${quoteForTerminal(v)}`);
   return [

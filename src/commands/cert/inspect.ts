@@ -10,10 +10,10 @@ export const certInspectCommand: Command = {
     .option('check', { type: 'boolean', describe: 'exit 1 unless the signature is valid and the certificate is within its validity (FLEETVAULT_CHECK)' })
     .example('$0 cert inspect ~/.ssh/id_ed25519-cert.pub', '')
     .example('$0 cert inspect k-cert.pub --json', '{type, keyId, serial, principals, validAfter, validBefore, …, signatureValid, expired}')
-    .example('$0 cert inspect k-cert.pub --check >/dev/null && echo usable', 'for scripts')
-    .epilogue('The signature is checked against the CA key the certificate names; compare "Signing CA" with `fleetvault ca public-key` to know it is your fleet\'s CA.\n'
-      + 'Exit codes: 0 the certificate was read, valid or not (see Signature / signatureValid, expired) · 1 not a readable certificate, '
-      + 'or with --check: an INVALID signature, expired or not yet valid.'),
+    .example('$0 cert inspect k-cert.pub --check', 'exit 1 unless usable now (scripts)')
+    .epilogue('The signature is checked against the CA key the certificate names: compare "Signing CA" with `fleetvault ca public-key`.\n'
+      + 'Exit codes: 0 read, valid or not (see Signature; JSON signatureValid, expired) · 1 not a readable certificate, '
+      + 'or with --check an INVALID signature, expired or not yet valid.'),
   handler: async (argv: Args) => {
     const { readInputFile } = await import('../../fs/atomic.js');
     const { parseCertificate, describeCertificate } = await import('../../ssh/certificate.js');

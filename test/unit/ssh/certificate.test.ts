@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeCertificate, parseCertificate, verifyIssuedCertificate } from '../../../src/ssh/certificate.js';
+import { formatCertificate } from '../../../src/ssh/certificate-view.js';
 import { parseUserPublicKey, generateEd25519KeyPair } from '../../../src/ssh/keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fv-cert-'));
@@ -90,6 +91,14 @@ describe('signature verification (issue 11 item 11: sshpk never checks it)', () 
       expect(forged.signingKeyFingerprint, name).toBe(info.signingKeyFingerprint);
       expect(forged, name).toMatchObject({ signatureValid: false, signatureError: expect.stringMatching(/does not verify/) });
     }
+  });
+  it('an ssh-rsa (SHA-1) signature verifies but the view says devices refuse it', () => {
+    keygen('-t', 'rsa', '-b', '3072', '-N', '', '-f', join(dir, 'ca-sha1'));
+    execFileSync('cp', [join(dir, 'user.pub'), join(dir, 'sha1.pub')]);
+    keygen('-s', join(dir, 'ca-sha1'), '-t', 'ssh-rsa', '-I', 'sha1', '-n', 'root', join(dir, 'sha1.pub'));
+    const info = describeCertificate(parseCertificate(readFileSync(join(dir, 'sha1-cert.pub'), 'utf8')));
+    expect(info).toMatchObject({ signatureValid: true, signatureAlgorithm: 'ssh-rsa' });
+    expect(formatCertificate(info)).toMatch(/^Signature: +valid \(ssh-rsa, SHA-1: devices with OpenSSH ≥ 8.2 refuse it\)$/m);
   });
   it('a certificate signed by another key that names the fleet CA as its signer is invalid', () => {
     const cert = renameSigner(sign('renamed', { ca: 'other', principals: 'root' }), ca);
