@@ -18,7 +18,10 @@ export const certInspectCommand: Command = {
     const { readInputFile } = await import('../../fs/atomic.js');
     const { parseCertificate, describeCertificate } = await import('../../ssh/certificate.js');
     const { formatCertificate } = await import('../../ssh/certificate-view.js');
-    const info = describeCertificate(parseCertificate(readInputFile(argv.certFile, 'certificate', 64 * 1024), argv.certFile));
+    const { failedTo } = await import('../../errors.js');
+    const cert = parseCertificate(readInputFile(argv.certFile, 'certificate', 64 * 1024), argv.certFile);
+    let info;
+    try { info = describeCertificate(cert); } catch (e) { throw failedTo(`read certificate ${argv.certFile}`, e); }
     render(argv, info, () => formatCertificate(info));
     if (argv.check) {
       const { UsageError } = await import('../../errors.js');
