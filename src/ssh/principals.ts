@@ -28,7 +28,7 @@ export function validatePrincipal(p: string): string {
   if (p.length > MAX_LENGTH) throw new UsageError(`principal refused: longer than ${MAX_LENGTH} characters`);
   if (!PRINCIPAL.test(p)) {
     throw new UsageError(`principal ${shown(p)} refused: only ASCII letters, digits and . _ - @ are allowed, not first - or .`, {
-      hint: /[^\x20-\x7e]/.test(p) ? 'it holds a non-ASCII or invisible character (a look-alike of an ASCII name?); retype it' : 'e.g. --principal root',
+      hint: /[^\x20-\x7e]/.test(p) ? 'it holds a non-ASCII or invisible character (a look-alike of an ASCII name?); retype it' : 'use a user name such as root',
     });
   }
   return p;
