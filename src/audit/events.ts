@@ -49,6 +49,13 @@ export interface AuditEventDetails {
   hashed?: string[];
   /** A request whose response never appeared in the log (crash, cut log, or beyond the pairing window). */
   noResponse?: boolean;
+  /**
+   * A read or list the caller's policy allowed that found nothing: Vault answers "no default issuer
+   * currently configured", "unable to find issuer for reference: …". Not a refusal (ok stays
+   * true, details.error says what was missing): fleetvault's own existence probes in `init` and
+   * `ca rotate` look exactly like this, and must not read as attacks in `audit anomalies`.
+   */
+  lookupMiss?: boolean;
 }
 
 export interface AuditEvent {
@@ -180,8 +187,13 @@ export function normalizeAuditPair(request: RawAuditRecord | undefined, response
   const dataError = respData.error;
   const denied = rec.auth?.policy_results?.allowed === false;
   let ok = !topError && dataError === undefined && !denied;
+  const operation = str(req?.operation);
+  if (!ok && !topError && !denied && rec.auth?.policy_results?.allowed === true && (operation === 'read' || operation === 'list')) {
+    ok = true;
+    details.lookupMiss = true;
+  }
   if (topError) details.error = topError.replace(/^\d+ errors? occurred:\s*/, '').replace(/\s*\*\s*/g, ' ').trim();
-  else if (typeof dataError === 'string') details.error = isHashed(dataError) ? "refused (message HMAC'd)" : dataError.trim();
+  else if (typeof dataError === 'string') details.error = isHashed(dataError) ? (details.lookupMiss ? "nothing found (message HMAC'd)" : "refused (message HMAC'd)") : dataError.trim();
   else if (denied) details.error = 'permission denied';
 
   const note = (field: string, v: unknown): string | undefined => {
