@@ -83,7 +83,8 @@ export function balenaError(what: string, apiUrl: string, e: unknown): DeviceErr
     hint = 'check --balena-url / BALENARC_BALENA_URL and your network';
   } else if (err?.name && /NotFound|InvalidDeviceType|AmbiguousDevice|InvalidParameter/.test(err.name)) why = escapeControl((err.message ?? err.name).split('\n')[0]!);
   else if (err instanceof Error && /^(TypeError|FetchError|AbortError)$/.test(err.name)) {
-    why = `no usable answer from the balena API at ${apiUrl} (${escapeControl(err.message.split('\n')[0]!)})`;
+    const cause = (err.cause as { message?: string } | undefined)?.message;
+    why = `no usable answer from the balena API at ${apiUrl} (${escapeControl([err.message, cause].filter(Boolean).join(': ').split('\n')[0]!.slice(0, 160))})`;
     hint = 'check --balena-url / BALENARC_BALENA_URL';
   } else why = escapeControl((err?.message ?? String(e)).split('\n')[0]!.slice(0, 200));
   return new DeviceError(`failed to ${what}: ${why}`, { hint });

@@ -28,7 +28,7 @@ describe('provision register', () => {
     const dev = balena.devices[0]!;
     expect(res).toEqual({ uuid: dev.uuid, deviceId: dev.id, fleet: 'acme/line3', deviceType: 'raspberrypi4-64', path: out });
     const config = JSON.parse(readFileSync(out, 'utf8'));
-    expect(config).toMatchObject({ uuid: dev.uuid, deviceApiKey: dev.api_key, deviceId: dev.id, applicationId: balena.fleet.id, deviceType: 'raspberrypi4-64', apiEndpoint: balena.url });
+    expect(config).toMatchObject({ uuid: dev.uuid, deviceApiKey: dev.api_key, deviceId: dev.id, applicationId: balena.fleet.id, deviceType: 'raspberrypi4-64', apiEndpoint: `https://${new URL(balena.url).host}` });
     expect(config).not.toHaveProperty('apiKey');
     expect(Math.abs(config.registered_at - Date.now() / 1000)).toBeLessThan(60);
     const caLine = (await runCli(['ca', 'authorized-key'], { env: vault.env })).stdout.trim();
