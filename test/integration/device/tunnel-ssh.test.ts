@@ -1,11 +1,23 @@
 // `fleetvault ssh <uuid>` through balena's tunnel: the real balena-sdk against the API stand-in,
 // TLS + CONNECT against the tunnel stand-in (verified with the test CA), the system ssh with a
 // `fleetvault tunnel` ProxyCommand, a Vault certificate checked by the device's own sshd.
-import { mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test, expect } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
 import { startBalenaFleet } from '../../support/balena-fleet.js';
 import { defaultDeviceConfig } from '../../../src/dev/device.js';
+
+function sshAsync(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn('ssh', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
 
 async function trustingDevice(vault: { env: Record<string, string> }, devices: { start(o: { config: Record<string, unknown> }): Promise<import('../../../src/dev/device.js').Device> }) {
   const line = (await runCli(['ca', 'authorized-key'], { env: vault.env })).stdout.trim();
@@ -74,6 +86,36 @@ test('tunnel refusals: bad credentials, unknown uuid, offline device → exit 2 
     expect(t404.code).toBe(2);
     expect(t404.stderr).toMatch(/no such device \(404\)/);
   } finally {
+    await fleet.stop();
+  }
+});
+
+test('ssh-config + plain `ssh <uuid>.balena` logs in through the tunnel', async ({ vault, devices, tmp }) => {
+  const fleet = await startBalenaFleet(tmp);
+  const sock = join(tmp, 'agent.sock');
+  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+  try {
+    const d = await trustingDevice(vault, devices);
+    const b = fleet.add(d);
+    mkdirSync(fleet.env.HOME!, { recursive: true });
+    const snippet = await runCli(['ssh-config'], { env: vault.env });
+    expect(snippet.code, snippet.stderr).toBe(0);
+    const cfg = join(tmp, 'ssh_config');
+    writeFileSync(cfg, snippet.stdout);
+    // Plain ssh has no HostKeyAlias: it knows the device as [<name>.balena]:22222.
+    const kh = join(tmp, 'kh-plain');
+    writeFileSync(kh, [b.uuid, b.uuid.slice(0, 7)].map((n) => `[${n}.balena]:22222 ${d.hostPublicKey}`).join('\n') + '\n');
+    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+    const env = { PATH: process.env.PATH!, SSH_AUTH_SOCK: sock, ...vault.env, ...fleet.env };
+    for (const name of [b.uuid, b.uuid.slice(0, 7)]) {
+      // Not execFileSync: the stand-ins live in this process and must keep answering.
+      const r = await sshAsync(['-F', cfg, '-o', `UserKnownHostsFile=${kh}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `${name}.balena`, 'id -un'], env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('root');
+    }
+    expect(fleet.tunnel.requests.filter((q) => q.status === 200 && q.target === `${b.uuid}.balena:22222`)).toHaveLength(2);
+  } finally {
+    agent.kill();
     await fleet.stop();
   }
 });
