@@ -174,7 +174,9 @@ export async function registerDevice(o: BalenaAuth & { fleet: string; deviceType
   } catch (e) {
     const err = balenaError(what, apiUrl, e);
     const left = await removeDeviceIfPresent({ ...o, uuid });
-    throw left === 'absent' || left === 'removed' ? err : new DeviceError(`${err.message}; device ${uuid} may exist`, { hint: removalHint(uuid) });
+    if (left === 'absent') throw err;
+    if (left === 'removed') throw new DeviceError(`${err.message}; the device it had created was removed again`, { hint: err.hint });
+    throw new DeviceError(`${err.message}; device ${uuid} may have been registered`, { hint: removalHint(uuid) });
   }
 }
 

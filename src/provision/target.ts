@@ -1,6 +1,8 @@
 // Where a plaintext config.json goes: a local file (atomic, 0600 — it holds a device or
 // provisioning key) or the boot partition of a disk image, so no plaintext ever lands on the
 // flasher's disk outside the image.
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { UsageError } from '../errors.js';
 
@@ -15,8 +17,23 @@ export function checkTarget(t: ConfigTarget): void {
 }
 
 /** Fail before Vault is asked (and a batch use spent) when the image cannot take the file. */
-export async function preflightTarget(t: ConfigTarget): Promise<void> {
-  if (t.image === undefined) return;
+export async function preflightTarget(t: ConfigTarget, defaultOut = 'config.json'): Promise<void> {
+  if (t.image === undefined) {
+    // The file itself is written atomically later; here only what would make that fail for sure.
+    const out = t.out ?? defaultOut;
+    if (out === '-') return;
+    const dir = dirname(resolve(out));
+    let ok = false;
+    try {
+      ok = statSync(dir).isDirectory();
+      accessSync(dir, constants.W_OK);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new UsageError(`cannot write ${out}: ${dir} is not a writable directory`);
+    if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`cannot write ${out}: it is a directory`);
+    return;
+  }
   const { readBootFileOptional } = await import('../image/boot-partition.js');
   await readBootFileOptional(t.image, 'config.json');
 }

@@ -53,6 +53,8 @@ export interface BalenaApi {
   username: string;
   /** Fault injection: the next /device/register creates the device, then answers 500 (a lost answer). */
   failNextRegisterAfterCreate(): void;
+  /** Fault injection: answer the next `METHOD path` with this status and body. */
+  failNext(method: string, path: string, status: number, body: string): void;
   stop(): Promise<void>;
 }
 
@@ -99,6 +101,7 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
   let url = '';
   const username = 'factory-operator';
   let failRegister = false;
+  const faults: Array<{ method: string; path: string; status: number; body: string }> = [];
 
   const appJson = () => ({
     id: fleet.id, app_name: fleet.app_name, slug: fleet.slug, uuid: fleet.uuid,
@@ -135,6 +138,11 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
     };
     const pine = (items: Array<Record<string, unknown>>) => send(200, { d: items.map((i) => applySelect(i, query)) });
     const key = (s: string) => new RegExp(`'([^']*)'`).exec(s)?.[1] ?? '';
+    const fault = faults.findIndex((f) => f.method === req.method && f.path === path);
+    if (fault >= 0) {
+      const f = faults.splice(fault, 1)[0]!;
+      return send(f.status, f.body);
+    }
 
     // /device/register authenticates with a provisioning key only; everything else with the user key.
     if (path === '/device/register') {
@@ -222,6 +230,7 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
   return {
     url, apiKey, requests, unhandled, devices, provisioningKeys, fleet, addDevice, username,
     failNextRegisterAfterCreate: () => { failRegister = true; },
+    failNext: (method, path, status, body) => { faults.push({ method, path, status, body }); },
     stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

@@ -77,6 +77,12 @@ test('tunnel refusals: bad credentials, unknown uuid, offline device → exit 2 
     expect(badKey.stderr).toMatch(/balena API key was refused/);
     expect(badKey.stderr).not.toContain('wrong-key');
 
+    // The same for a fleet: "key refused", not "Application not found".
+    const fleetBadKey = await runCli(['ca', 'status', '--fleet', fleet.api.fleet.slug], { env: { ...env, BALENA_TOKEN: 'wrong-key' } });
+    expect(fleetBadKey.code).toBe(2);
+    oneLine(fleetBadKey.stderr);
+    expect(fleetBadKey.stderr).toMatch(/the balena API key was refused \(401\)/);
+
     // The tunnel itself refusing (its answer for a token it does not accept) — fleetvault tunnel directly.
     const t407 = await runCli(['tunnel', b.uuid, '--tunnel-user', 'root'], { env: { ...env, BALENA_TOKEN: 'wrong-key' } });
     expect(t407.code).toBe(2);
