@@ -35,8 +35,8 @@ export const sshCommand: Command = {
     const command = (argv['--'] ?? []).map(String);
     const routeOptions = { device: argv.device, host: argv.host, via: argv.via, port: argv.port, balenaUrl: argv.balenaUrl, tunnel: argv.tunnel };
     checkRouteFlags(routeOptions);
-    const { config, client } = await vaultFrom(argv);
-    const device = await routeToDevice(routeOptions);
+    // The balena lookup (SDK load + API) and the Vault connection do not depend on each other.
+    const [{ config, client }, device] = await Promise.all([vaultFrom(argv), routeToDevice(routeOptions)]);
     // The tunnel is tried while Vault signs: a refusal ends here with exit 2, before ssh runs.
     const ready = device.kind === 'tunnel' ? checkTunnelRoute(device) : undefined;
     ready?.catch(() => {});
