@@ -141,10 +141,12 @@ export async function routeToDevice(o: RouteOptions): Promise<DeviceRoute> {
     }
     return { kind: 'direct', host, port, source: 'balena', uuid: found.uuid, name: found.name };
   }
-  const [found, tunnelUser] = await Promise.all([
-    findDevice({ apiUrl, token, uuidOrShort: o.device }),
-    tunnelUserFor({ apiUrl, token }),
-  ]).catch((e) => { throw withHint(e); });
+  // Both at once; if both fail, the device lookup's reason is the one worth reading.
+  const [dev, user] = await Promise.allSettled([findDevice({ apiUrl, token, uuidOrShort: o.device }), tunnelUserFor({ apiUrl, token })]);
+  if (dev.status === 'rejected') throw withHint(dev.reason);
+  if (user.status === 'rejected') throw withHint(user.reason);
+  const found = dev.value;
+  const tunnelUser = user.value;
   return tunnelRouteFor({ uuid: found.uuid, name: found.name, port, tunnel: tunnel!, tunnelUser, cli: o.cli });
 }
 

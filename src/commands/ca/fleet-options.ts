@@ -22,7 +22,7 @@ export function fleetOptions(y: Argv<any>): Argv<any> {
     .option('strict-host-key-checking', { type: 'string', choices: ['yes', 'accept-new'], describe: 'accept-new pins first contact; a changed key is always refused', defaultDescription: 'accept-new' })
     .option('user-known-hosts-file', { type: 'string', describe: 'known_hosts the tool keeps', defaultDescription: '~/.local/state/fleetvault/known_hosts' })
     .option('balena-url', { type: 'string', describe: 'balena API URL or domain (with --fleet; BALENARC_BALENA_URL)', defaultDescription: 'balena-cloud.com' })
-    .option('via', { type: 'string', choices: ['auto', 'tunnel', 'direct'], describe: 'reach --fleet devices through balena\'s tunnel or at the ip_address balena reports', defaultDescription: 'auto: tunnel for --fleet, the listed address for --devices' })
+    .option('via', { type: 'string', describe: 'reach --fleet devices through balena\'s tunnel or at the ip_address balena reports', defaultDescription: 'auto: tunnel for --fleet, the listed address for --devices' })
     .option('tunnel', { type: 'string', describe: 'balena tunnel HOST:PORT (FLEETVAULT_BALENA_TUNNEL)', defaultDescription: 'tunnel.<balena domain>:443' });
 }
 

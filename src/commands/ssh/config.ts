@@ -30,7 +30,7 @@ export const sshProxyCommand: Command = {
     .option('user', { type: 'string', defaultDescription: 'root' })
     .option('ttl', { type: 'string' })
     .option('balena-url', { type: 'string' })
-    .option('via', { type: 'string', choices: ['auto', 'tunnel', 'direct'] })
+    .option('via', { type: 'string' })
     .option('tunnel', { type: 'string' }),
   handler: async (argv: ProxyArgs) => {
     const { durationToSeconds } = await import('../../config.js');

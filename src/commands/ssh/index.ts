@@ -12,7 +12,7 @@ export const sshCommand: Command = {
   builder: (y) => y
     .positional('device', { type: 'string', describe: 'balena UUID (full or short), or an address' })
     .option('host', { type: 'string', describe: 'connect to this address, without asking the balena API (offline devices)' })
-    .option('via', { type: 'string', choices: ['auto', 'tunnel', 'direct'], describe: 'balena\'s tunnel, or directly to an address (direct with a uuid: the ip_address balena reports)', defaultDescription: 'auto: tunnel for a uuid, direct for an address or --host' })
+    .option('via', { type: 'string', describe: 'balena\'s tunnel, or directly to an address (direct with a uuid: the ip_address balena reports)', defaultDescription: 'auto: tunnel for a uuid, direct for an address or --host' })
     .option('tunnel', { type: 'string', describe: 'balena tunnel HOST:PORT (FLEETVAULT_BALENA_TUNNEL)', defaultDescription: 'tunnel.<balena domain>:443' })
     .option('port', { type: 'number', describe: 'SSH port', defaultDescription: '22222' })
     .option('user', { type: 'string', describe: 'device user (the certificate principal)', defaultDescription: 'root' })

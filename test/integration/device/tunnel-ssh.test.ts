@@ -65,6 +65,13 @@ test('tunnel refusals: bad credentials, unknown uuid, offline device → exit 2 
     oneLine(unknown.stderr);
     expect(unknown.stderr).toMatch(/Device not found/);
 
+    // --via direct needs the address balena reports; this one reports none.
+    const noAddr = fleet.add(d, { ipAddress: null });
+    const direct = await runCli(['ssh', noAddr.uuid, '--via', 'direct', '--', 'true'], { env });
+    expect(direct.code).toBe(2);
+    oneLine(direct.stderr);
+    expect(direct.stderr).toMatch(/reports no address to the balena API \(reach it through balena's tunnel \(--via tunnel\) or pass --host/);
+
     const offline = await runCli(['ssh', off.uuid, '--', 'true'], { env });
     expect(offline.code).toBe(2);
     oneLine(offline.stderr);
