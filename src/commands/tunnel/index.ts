@@ -5,7 +5,7 @@ interface Args extends GlobalArgs { uuid: string; port?: number; tunnel?: string
 /**
  * ssh's ProxyCommand for devices behind balena's tunnel: stdin/stdout become the raw stream to
  * the device's sshd. Written by `fleetvault ssh` and the fleet commands; usable by hand too:
- *   ssh -o ProxyCommand='fleetvault tunnel <uuid>' root@<uuid>.balena -p 22222
+ *   ssh -o ProxyCommand='fleetvault tunnel %n --port %p' -p 22222 root@<uuid>
  */
 export const tunnelCommand: Command = {
   command: 'tunnel <uuid>',
@@ -16,7 +16,7 @@ export const tunnelCommand: Command = {
     .option('tunnel', { type: 'string', describe: 'tunnel HOST:PORT (FLEETVAULT_BALENA_TUNNEL)', defaultDescription: 'tunnel.<balena domain>:443' })
     .option('tunnel-user', { type: 'string', describe: 'proxy user (not a secret)', defaultDescription: 'your balena username, root for other keys' })
     .option('balena-url', { type: 'string', describe: 'balena API URL or domain (BALENARC_BALENA_URL)', defaultDescription: 'balena-cloud.com' })
-    .example('ssh -o ProxyCommand="$0 tunnel %n" -p 22222 root@<uuid>', 'plain ssh through balena\'s tunnel (token from BALENA_TOKEN or `balena login`)')
+    .example('ssh -o ProxyCommand="$0 tunnel %n --port %p" -p 22222 root@<uuid>', 'plain ssh through balena\'s tunnel (token from BALENA_TOKEN or `balena login`)')
     .epilogue('The balena token is read from BALENA_TOKEN or balena-cli\'s login (~/.balena/token), never from argv.\nExit codes: 0 stream closed · 1 bad input · 2 tunnel refused (407 credentials, 404 unknown device, 503 offline) or unreachable'),
   handler: async (argv: Args) => {
     const { parseTunnelAddress } = await import('../../device/tunnel.js');
