@@ -154,6 +154,8 @@ export function relayStreams(remote: TLSSocket, input: NodeJS.ReadableStream, ou
     remote.resume();
     remote.once('close', finish);
     remote.once('error', () => { remote.destroy(); finish(); });
+    // ssh went away (EPIPE on stdout): end quietly, never with a stack trace.
+    (output as NodeJS.WritableStream & { once(e: 'error', f: () => void): unknown }).once('error', () => { remote.destroy(); finish(); });
     // ssh closes our stdin when it is done: half-close the tunnel and let the device finish.
     input.once('end', () => remote.end());
   });

@@ -2,7 +2,7 @@
 // TLS + CONNECT against the tunnel stand-in (verified with the test CA), the system ssh with a
 // `fleetvault tunnel` ProxyCommand, a Vault certificate checked by the device's own sshd.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
@@ -41,6 +41,19 @@ test('ssh <uuid> (full and short) logs in through the tunnel; exit status passed
     }
     const st = await runCli(['ssh', b.uuid.slice(0, 9), '--user-known-hosts-file', kh, '--', 'exit', '7'], { env });
     expect(st.code, st.stderr).toBe(7);
+    // The balena token is never in any argv: scan every process while a session runs.
+    const seen: string[] = [];
+    let done = false;
+    const running = runCli(['ssh', b.uuid, '--user-known-hosts-file', kh, '--', 'sleep', '2'], { env }).finally(() => { done = true; });
+    while (!done) {
+      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        try { seen.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')); } catch { /* gone */ }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await running).code).toBe(0);
+    expect(seen.some((c) => c.includes(` tunnel ${b.uuid} --port 22222 --tunnel ${fleet.tunnel.address} --tunnel-user ${fleet.api.username}`))).toBe(true);
+    expect(seen.filter((c) => c.includes(fleet.api.apiKey))).toEqual([]);
     // balena-cli's convention: the username for a user login; the token only inside TLS.
     const ok = fleet.tunnel.requests.filter((q) => q.status === 200);
     expect(ok.length).toBeGreaterThanOrEqual(3);
