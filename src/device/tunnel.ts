@@ -57,6 +57,8 @@ export interface OpenTunnelOptions {
   token: string;
   /** Handshake (TLS + CONNECT answer) limit. */
   timeoutMs?: number;
+  /** CA certificates (PEM) to trust instead of the system's; verification itself is never off. */
+  ca?: string | Buffer;
 }
 
 const MAX_HEADER = 16 * 1024;
@@ -84,7 +86,7 @@ export function openTunnel(o: OpenTunnelOptions): Promise<TLSSocket> {
       reject(new DeviceError(msg, { device: o.uuid, hint }));
     };
     const sock = tlsConnect({
-      host: o.tunnel.host, port: o.tunnel.port,
+      host: o.tunnel.host, port: o.tunnel.port, ...(o.ca ? { ca: o.ca } : {}),
       // SNI only for names (Node refuses an IP as servername); the certificate is checked either way.
       ...(isIP(o.tunnel.host) ? {} : { servername: o.tunnel.host }),
     });
