@@ -43,8 +43,9 @@ export interface BalenaAuth {
   token: string;
 }
 
+/** The given URL, else BALENARC_API_URL / BALENARC_BALENA_URL as balena-cli reads them, else balenaCloud. */
 function apiUrlOf(a: BalenaAuth): string {
-  return balenaApiUrl({ flag: a.apiUrl ?? DEFAULT_BALENA_API, env: {} });
+  return balenaApiUrl({ flag: a.apiUrl });
 }
 
 async function sdkFor(a: BalenaAuth): Promise<{ sdk: Sdk; apiUrl: string }> {
