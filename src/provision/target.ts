@@ -16,22 +16,24 @@ export function checkTarget(t: ConfigTarget): void {
   if (t.out === '') throw new UsageError('--out must name a file');
 }
 
-/** Fail before Vault is asked (and a batch use spent) when the image cannot take the file. */
+/** Fail before Vault is asked (and a batch use spent) when the file or image cannot be written. */
 export async function preflightTarget(t: ConfigTarget, defaultOut = 'config.json'): Promise<void> {
   if (t.image === undefined) {
-    // The file itself is written atomically later; here only what would make that fail for sure.
     const out = t.out ?? defaultOut;
-    if (out === '-') return;
     const dir = dirname(resolve(out));
-    let ok = false;
+    let st;
     try {
-      ok = statSync(dir).isDirectory();
+      st = statSync(dir);
+    } catch {
+      throw new UsageError(`cannot write ${out}: directory ${dir} does not exist`, { hint: 'create it first; nothing was decrypted and no batch use was spent' });
+    }
+    if (!st.isDirectory()) throw new UsageError(`cannot write ${out}: ${dir} is not a directory`);
+    try {
       accessSync(dir, constants.W_OK);
     } catch {
-      ok = false;
+      throw new UsageError(`cannot write ${out}: directory ${dir} is not writable`, { hint: 'pick another --out; nothing was decrypted and no batch use was spent' });
     }
-    if (!ok) throw new UsageError(`cannot write ${out}: ${dir} is not a writable directory`);
-    if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`cannot write ${out}: it is a directory`);
+    if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`cannot write ${out}: it is a directory`, { hint: 'name a file with --out' });
     return;
   }
   const { readBootFileOptional } = await import('../image/boot-partition.js');
