@@ -90,7 +90,7 @@ export function openTunnel(o: OpenTunnelOptions): Promise<TLSSocket> {
       // SNI only for names (Node refuses an IP as servername); the certificate is checked either way.
       ...(isIP(o.tunnel.host) ? {} : { servername: o.tunnel.host }),
     });
-    const timer = setTimeout(() => fail(`failed to reach ${dev} through the balena tunnel ${where}: no answer within ${Math.round(timeoutMs / 1000)}s`, 'check --tunnel / FLEETVAULT_BALENA_TUNNEL and your network'), timeoutMs);
+    const timer = setTimeout(() => fail(`failed to reach ${dev} through the balena tunnel ${where}: no answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)}s` : `${timeoutMs}ms`}`, 'check --tunnel / FLEETVAULT_BALENA_TUNNEL and your network'), timeoutMs);
     let header = Buffer.alloc(0);
     sock.once('secureConnect', () => {
       const auth = Buffer.from(`${o.user}:${o.token}`).toString('base64');

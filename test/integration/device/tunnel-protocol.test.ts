@@ -23,8 +23,10 @@ async function proxy(tmp: string, answer: (s: TLSSocket, request: string) => voi
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
-  const open = () => openTunnel({ tunnel: { host: '127.0.0.1', port }, uuid: UUID, port: 22222, user: 'alice', token: 'tok', ca: readFileSync(tls.caFile), timeoutMs: 5000 });
-  return { open, seen, stop: () => new Promise<void>((r) => { server.close(() => r()); }) };
+  const open = (timeoutMs = 5000) => openTunnel({ tunnel: { host: '127.0.0.1', port }, uuid: UUID, port: 22222, user: 'alice', token: 'tok', ca: readFileSync(tls.caFile), timeoutMs });
+  const sockets = new Set<TLSSocket>();
+  server.on('secureConnection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  return { open, seen, stop: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }) };
 }
 
 test('200 in pieces, with the device\'s first bytes in the same packet: nothing is lost', async ({ tmp }) => {
@@ -65,6 +67,19 @@ test('refusals and nonsense become one-line DeviceErrors', async ({ tmp }) => {
       expect((e as Error).message).toMatch(cases[next]![1]);
       expect((e as Error).message).not.toMatch(/[\n\u001b]/);
     }
+  } finally {
+    await p.stop();
+  }
+});
+
+test('a tunnel that never answers times out with one line', async ({ tmp }) => {
+  const p = await proxy(tmp, () => { /* silent: reads the request, never answers */ });
+  try {
+    const t0 = Date.now();
+    const e = await p.open(400).then(() => undefined, (x: unknown) => x as Error);
+    expect(e).toBeInstanceOf(DeviceError);
+    expect(e!.message).toMatch(/failed to reach .*\.balena:22222 through the balena tunnel 127\.0\.0\.1:\d+: no answer within 400ms/);
+    expect(Date.now() - t0).toBeLessThan(3000);
   } finally {
     await p.stop();
   }
