@@ -110,7 +110,10 @@ export async function tunnelUserFor(o: BalenaAuth): Promise<string> {
     const { sdk } = await sdkFor(o);
     const actor = await actorOf(sdk);
     if (!actor) throw refusedKey('log in to the balena API');
-    return actor.actorType === 'user' && actor.username ? actor.username : 'root';
+    // The proxy checks only the token; a username that could not travel safely in a ProxyCommand
+    // line (it is not a secret, but it is shell-quoted there) is replaced by root.
+    const name = actor.actorType === 'user' ? actor.username : undefined;
+    return name && /^[A-Za-z0-9_.@+-]{1,128}$/.test(name) ? name : 'root';
   } catch (e) {
     if (e instanceof DeviceError) throw e;
     throw balenaError('log in to the balena API', apiUrl, e);
