@@ -36,4 +36,7 @@ export { createBatch, unwrapSecretId, revokeBatch, listBatches, type CreatedBatc
 export { registerOutOfBand, readBalenaCredentials, type RegisterResult } from './provision/register.js';
 export { stripProvisioningKey } from './provision/strip.js';
 export { findDevice, registerDevice as registerBalenaDevice, type FoundDevice } from './balena/sdk.js';
+export { routeToDevice, tunnelAddressFor, type DeviceRoute, type TunnelRoute, type DirectRoute, type Via } from './device/route.js';
+export { openTunnel, parseTunnelAddress, type TunnelAddress } from './device/tunnel.js';
+export { balenaApiUrl, findBalenaToken } from './balena/settings.js';
 export { readBootFile, readBootFileOptional, writeBootFile, BOOT_PARTITION } from './image/boot-partition.js';

@@ -33,6 +33,11 @@ export interface SshSessionOptions {
   /** Extra ssh options before the destination, e.g. ['-o', 'ConnectTimeout=5']. */
   sshOptions?: string[];
   env?: NodeJS.ProcessEnv;
+  /** ssh's ProxyCommand (balena's tunnel, src/device/route.ts) and the known_hosts name that goes with it. */
+  proxyCommand?: string;
+  hostKeyAlias?: string;
+  /** Awaited just before ssh starts (the tunnel's preflight, run while Vault signs). */
+  ready?: Promise<unknown>;
 }
 
 export interface SshSessionResult {
@@ -67,6 +72,8 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
   const sshArgs: string[] = ['-p', String(port), '-l', user];
   if (o.strictHostKeyChecking) sshArgs.push('-o', `StrictHostKeyChecking=${o.strictHostKeyChecking}`);
   if (o.userKnownHostsFile) sshArgs.push('-o', `UserKnownHostsFile=${o.userKnownHostsFile}`);
+  if (o.proxyCommand) sshArgs.push('-o', `ProxyCommand=${o.proxyCommand}`);
+  if (o.hostKeyAlias) sshArgs.push('-o', `HostKeyAlias=${o.hostKeyAlias}`);
   sshArgs.push(...(o.sshOptions ?? []));
 
   let dir: string | undefined;
@@ -120,6 +127,7 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
     }
     // '--' ends ssh's options: the host can never be read as one.
     sshArgs.push('--', host, ...(o.command ?? []));
+    if (o.ready) await guarded(o.ready);
     sshRunning = true;
     const r = await spawnSsh(sshArgs, env);
     let diagnosis: string | undefined;
