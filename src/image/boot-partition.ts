@@ -14,8 +14,14 @@
 // whole FAT. So a file is never shrunk: shorter JSON is padded with trailing whitespace (valid
 // JSON, and it also overwrites the old bytes, e.g. a provisioning apiKey, instead of leaving them
 // in freed clusters). Shrinking any other kind of file is refused.
+//
+// Trap 3 and 4 (fat-volume.ts): fatfs writes a 0-byte file's data over the root directory, and it
+// never updates the second FAT. Both are worked around there, and every write is verified by an
+// independent reader of the FAT structures, so an image edit ends `fsck.fat -n` clean or fails.
 import { createRequire } from 'node:module';
 import { DeviceError, UsageError } from '../errors.js';
+import { describeFsError } from '../fs/atomic.js';
+import { FatStructureError, giveEmptyFileACluster, mirrorFats, verifyBootFile } from './fat-volume.js';
 
 const require = createRequire(import.meta.url);
 
@@ -79,32 +85,50 @@ export async function readBootFile(image: string, path: string): Promise<Buffer>
   return data;
 }
 
+/** Raw FAT work (fat-volume.ts) with this module's one-line errors. */
+function raw<T>(verb: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof FatStructureError) throw new UsageError(`failed to ${verb}: ${e.message}`, { hint: 'check the image with fsck.fat -n; flash from a pristine image if it is damaged' });
+    throw new UsageError(`failed to ${verb}: ${describeFsError(e)}`);
+  }
+}
+
 /**
  * Replace (or create) a file on the boot partition and verify it by reading it back. A `.json`
  * file shorter than the one it replaces is padded with trailing spaces and a newline (see Trap 2).
+ * Every write ends with the FAT copies mirrored and an independent read-back (fat-volume.ts): the
+ * partition is `fsck.fat -n` clean, or the command fails.
  */
 export async function writeBootFile(image: string, path: string, data: Buffer | string): Promise<void> {
   const p = normalise(path);
   const wanted = typeof data === 'string' ? Buffer.from(data) : data;
   const verb = `write ${p} into ${image}`;
   let buf = wanted;
-  const previous = await withBoot(image, verb, async (fs) => {
-    const old = await fatRead(fs, p);
-    if (old && old.length > wanted.length) {
-      if (!p.toLowerCase().endsWith('.json')) {
-        throw new UsageError(`failed to ${verb}: cannot shrink a non-JSON file on FAT with balena-image-fs`);
-      }
-      const body = wanted.toString('utf8').replace(/\s+$/, '');
-      buf = Buffer.concat([Buffer.from(body), Buffer.alloc(old.length - Buffer.byteLength(body) - 1, ' '), Buffer.from('\n')]);
+  const previous = await withBoot(image, verb, (fs) => fatRead(fs, p));
+  if (previous && previous.length > wanted.length) {
+    if (!p.toLowerCase().endsWith('.json')) {
+      throw new UsageError(`failed to ${verb}: cannot shrink a non-JSON file on FAT with balena-image-fs`);
     }
-    await fatWrite(fs, p, buf, old !== undefined);
-    return old;
-  });
-  // A second mount re-reads the FAT and directory from the image file, not from fatfs' caches.
-  const back = await withBoot(image, verb, (fs) => fatRead(fs, p));
-  if (back && back.equals(buf)) return;
-  if (previous !== undefined) await withBoot(image, verb, (fs) => fatWrite(fs, p, previous, true)).catch(() => undefined);
-  throw new UsageError(`failed to ${verb}: read-back differs from what was written`, {
-    hint: previous === undefined ? 'the image may be damaged' : 'the previous content was restored',
+    const body = wanted.toString('utf8').replace(/\s+$/, '');
+    buf = Buffer.concat([Buffer.from(body), Buffer.alloc(previous.length - Buffer.byteLength(body) - 1, ' '), Buffer.from('\n')]);
+  }
+  // Trap 3: a 0-byte file has no cluster, and fatfs would write "cluster 0" — over the root directory.
+  if (previous?.length === 0) raw(verb, () => giveEmptyFileACluster(image, p));
+  await withBoot(image, verb, (fs) => fatWrite(fs, p, buf, previous !== undefined));
+  let failure: unknown;
+  try {
+    raw(verb, () => { mirrorFats(image); verifyBootFile(image, p, buf); });
+    return;
+  } catch (e) {
+    failure = e;
+  }
+  if (previous !== undefined && previous.length > 0) {
+    await withBoot(image, verb, (fs) => fatWrite(fs, p, previous, true)).then(() => mirrorFats(image)).catch(() => undefined);
+  }
+  const why = (failure as Error).message.replace(/^failed to [^:]*: /, '');
+  throw new UsageError(`failed to ${verb}: read-back failed: ${why}`, {
+    hint: previous === undefined || previous.length === 0 ? 'the image may be damaged: flash from a pristine image' : 'the previous content was written back; check the image with fsck.fat -n',
   });
 }

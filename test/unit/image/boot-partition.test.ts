@@ -1,10 +1,10 @@
 // The boot partition of a real FAT-partitioned image, cross-checked with mtools (another FAT
 // implementation) so balena-image-fs cannot agree with itself about a broken write.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { buildDiskImage, mtoolsList, mtoolsRead } from '../../support/disk-image.js';
+import { buildDiskImage, fsckBoot, mtoolsList, mtoolsRead, type DiskImage } from '../../support/disk-image.js';
 import { readBootFile, readBootFileOptional, writeBootFile } from '../../../src/image/boot-partition.js';
 import { UsageError } from '../../../src/errors.js';
 
@@ -48,5 +48,55 @@ describe('boot partition files', () => {
   test('a file that is not a disk image is a usage error', async () => {
     await expect(readBootFile(join(dir, 'nope.img'), 'config.json')).rejects.toBeInstanceOf(UsageError);
     await expect(writeBootFile(join(dir, 'nope.img'), '../x', 'y')).rejects.toThrow(/invalid boot partition path/);
+  });
+});
+
+describe('FAT integrity (issue #11 item 8): every write ends fsck.fat -n clean', () => {
+  const clean = (img: DiskImage) => {
+    const r = fsckBoot(img);
+    expect(r.output).not.toMatch(/differ|Truncating|chain|invalid|Free cluster|Dropping/i);
+    expect(r.code, r.output).toBe(0);
+  };
+
+  test('a 0-byte config.json: the plaintext goes into the file, not over the root directory', async () => {
+    const img = buildDiskImage(dir, { files: { 'config.json': '', 'splash.png': 'png', 'cmdline.txt': 'console=tty1' } });
+    clean(img);
+    const before = mtoolsList(img);
+    const plaintext = JSON.stringify({ apiKey: 'provisioning-secret', deviceType: 'raspberrypi4-64' });
+    await writeBootFile(img.path, 'config.json', plaintext);
+    clean(img);
+    expect(mtoolsRead(img, 'config.json').toString()).toBe(plaintext);
+    expect(mtoolsList(img)).toEqual(before);
+    expect(mtoolsRead(img, 'cmdline.txt').toString()).toBe('console=tty1');
+    // Larger than a cluster too (the chain grows from the cluster we gave it).
+    const img2 = buildDiskImage(dir, { name: 'big.img', files: { 'config.json': '' } });
+    const big = JSON.stringify({ apiKey: 'k', pad: 'p'.repeat(9000) });
+    await writeBootFile(img2.path, 'config.json', big);
+    clean(img2);
+    expect(mtoolsRead(img2, 'config.json').toString()).toBe(big);
+  });
+
+  test('growing a file by clusters keeps every FAT copy equal', async () => {
+    const img = buildDiskImage(dir, { files: { 'config.json': '{}', 'other.txt': 'hello' } });
+    await writeBootFile(img.path, 'config.json', JSON.stringify({ pad: 'x'.repeat(3000) }));
+    clean(img);
+    await writeBootFile(img.path, 'config.json.fleetvault.bak', '{"backup":true}');
+    clean(img);
+    await writeBootFile(img.path, 'config.json', '{"b":1}');
+    clean(img);
+    expect(JSON.parse(mtoolsRead(img, 'config.json').toString())).toEqual({ b: 1 });
+  });
+
+  test('a read-back that finds a broken FAT fails the command and writes the old content back', async () => {
+    const img = buildDiskImage(dir, { files: { 'config.json': '{"old":true}' } });
+    // What an older fatfs shrink leaves: a "free" cluster marked 0xFF00 (FAT16), far from our file.
+    const fat1 = img.bootOffset + 512 * 4; // mkfs.vfat: 4 reserved sectors on this layout
+    const fd = openSync(img.path, 'r+');
+    const entry = Buffer.alloc(2);
+    entry.writeUInt16LE(0xff00);
+    writeSync(fd, entry, 0, 2, fat1 + 2 * 5000);
+    closeSync(fd);
+    await expect(writeBootFile(img.path, 'config.json', '{"new":1}')).rejects.toThrow(/read-back failed: FAT (entry 5000 holds an invalid value|copy 2 differs)/);
+    expect(mtoolsRead(img, 'config.json').toString()).toBe('{"old":true}');
   });
 });
