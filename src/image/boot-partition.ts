@@ -21,6 +21,7 @@
 import { createRequire } from 'node:module';
 import { DeviceError, UsageError } from '../errors.js';
 import { describeFsError } from '../fs/atomic.js';
+import { readJson } from '../fs/json.js';
 import { FatStructureError, giveEmptyFileACluster, mirrorFats, verifyBootFile } from './fat-volume.js';
 
 const require = createRequire(import.meta.url);
@@ -96,7 +97,7 @@ function raw<T>(verb: string, fn: () => T): T {
 }
 
 /**
- * Replace (or create) a file on the boot partition and verify it by reading it back. A `.json`
+ * Replace (or create) a file on the boot partition and verify it by reading it back. A JSON
  * file shorter than the one it replaces is padded with trailing spaces and a newline (see Trap 2).
  * Every write ends with the FAT copies mirrored and an independent read-back (fat-volume.ts): the
  * partition is `fsck.fat -n` clean, or the command fails.
@@ -108,7 +109,8 @@ export async function writeBootFile(image: string, path: string, data: Buffer | 
   let buf = wanted;
   const previous = await withBoot(image, verb, (fs) => fatRead(fs, p));
   if (previous && previous.length > wanted.length) {
-    if (!p.toLowerCase().endsWith('.json')) {
+    // JSON by content, not name: config.json.fleetvault.bak is JSON too, and trailing whitespace keeps JSON valid.
+    if (!readJson(wanted).ok) {
       throw new UsageError(`failed to ${verb}: cannot shrink a non-JSON file on FAT with balena-image-fs`);
     }
     const body = wanted.toString('utf8').replace(/\s+$/, '');
