@@ -1,7 +1,7 @@
 // Where a plaintext config.json goes: a local file (atomic, 0600 — it holds a device or
 // provisioning key) or the boot partition of a disk image, so no plaintext ever lands on the
 // flasher's disk outside the image.
-import { writeFileAtomic } from '../fs/atomic.js';
+import { writeFileAtomic, writeTarget } from '../fs/atomic.js';
 import { UsageError } from '../errors.js';
 
 export interface ConfigTarget {
@@ -16,7 +16,8 @@ export function checkTarget(t: ConfigTarget): void {
 
 /** Fail before Vault is asked (and a batch use spent) when the image cannot take the file. */
 export async function preflightTarget(t: ConfigTarget): Promise<void> {
-  if (t.image === undefined) return;
+  // A link planted at --out is refused now, not after the decrypt (which may spend a batch use).
+  if (t.image === undefined) { writeTarget(t.out ?? 'config.json'); return; }
   const { readBootFileOptional } = await import('../image/boot-partition.js');
   await readBootFileOptional(t.image, 'config.json');
 }
