@@ -84,7 +84,7 @@ export function writeTarget(path: string, policy: SymlinkPolicy = 'refuse'): str
   try {
     real = realpathSync(path);
   } catch {
-    throw new UsageError(`refusing to write ${path}: it is a symbolic link to a missing file`, { hint: 'remove the link or name the real file' });
+    throw new UsageError(`refusing to write ${path}: it is a symbolic link that does not resolve to a file (missing or a loop)`, { hint: 'remove the link or name the real file' });
   }
   if (!lstatSync(real).isFile()) throw new UsageError(`refusing to write ${path}: it links to something that is not a regular file`);
   return real;

@@ -22,7 +22,7 @@ import { createRequire } from 'node:module';
 import { DeviceError, UsageError } from '../errors.js';
 import { describeFsError } from '../fs/atomic.js';
 import { readJson } from '../fs/json.js';
-import { FatStructureError, giveEmptyFileACluster, mirrorFats, verifyBootFile } from './fat-volume.js';
+import { allocateBootPartition, FatStructureError, giveEmptyFileACluster, mirrorFats, verifyBootFile } from './fat-volume.js';
 
 const require = createRequire(import.meta.url);
 
@@ -57,6 +57,10 @@ async function withBoot<T>(image: string, verb: string, fn: (fs: FatFs) => Promi
     if (e instanceof UsageError || e instanceof DeviceError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !(e as { fatfs?: boolean }).fatfs) throw new UsageError(`failed to ${verb}: ${image}: no such file`);
+    // The image's own file system refused (full, read-only, permissions): say that, not "is it FAT?".
+    if (code && ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EISDIR', 'EFBIG'].includes(code)) {
+      throw new UsageError(`failed to ${verb}: ${describeFsError(e)}`, { hint: code === 'ENOSPC' ? 'free some space next to the image and run it again' : undefined });
+    }
     throw new UsageError(`failed to ${verb}: ${describe(e)}`, { hint: `is ${image} a disk image whose partition ${BOOT_PARTITION} is FAT?` });
   }
 }
@@ -116,6 +120,8 @@ export async function writeBootFile(image: string, path: string, data: Buffer | 
     const body = wanted.toString('utf8').replace(/\s+$/, '');
     buf = Buffer.concat([Buffer.from(body), Buffer.alloc(previous.length - Buffer.byteLength(body) - 1, ' '), Buffer.from('\n')]);
   }
+  // Sparse image on a full disk: fail here, before the first byte changes (fat-volume.ts).
+  raw(verb, () => allocateBootPartition(image));
   // Trap 3: a 0-byte file has no cluster, and fatfs would write "cluster 0" — over the root directory.
   if (previous?.length === 0) raw(verb, () => giveEmptyFileACluster(image, p));
   await withBoot(image, verb, (fs) => fatWrite(fs, p, buf, previous !== undefined));

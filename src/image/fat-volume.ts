@@ -13,7 +13,7 @@
 // verifyBootFile() is the independent read-back: it follows the file's cluster chain in the FAT
 // itself (not through fatfs' caches), checks every FAT copy is the same and no entry is out of
 // range, and compares the bytes. It is the part of `fsck.fat -n` that our writes can break.
-import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 
 const SECTOR = 512;
 
@@ -273,4 +273,28 @@ export function verifyBootFile(image: string, path: string, expected: Buffer): v
     const data = Buffer.concat(clusters.map((c) => readAt(fd, clusterPos(g, c), clusterBytes(g)))).subarray(0, e.size);
     if (!data.equals(expected)) throw new FatStructureError(`${path} reads back different bytes`);
   });
+}
+
+/**
+ * A sparse image (holes where the FAT, directories and free clusters are zeros) needs disk blocks
+ * for the very sectors a write touches: on a full disk fatfs would fail halfway, leaving a directory
+ * entry updated and its data not. So before the first write, every hole of the boot partition is
+ * filled with the zeros it already reads as: on a full disk this fails with ENOSPC while nothing
+ * has changed. Costs nothing for a non-sparse image (the usual case); returns the bytes rewritten.
+ */
+export function allocateBootPartition(image: string, partition = 1): number {
+  const st = statSync(image);
+  if (st.blocks * 512 >= st.size) return 0;
+  return withImage(image, true, (fd, g) => {
+    const bs = readAt(fd, g.offset, SECTOR);
+    const total = (bs.readUInt16LE(19) || bs.readUInt32LE(32)) * g.bytesPerSector;
+    const chunk = 1024 * 1024;
+    let done = 0;
+    for (let pos = 0; pos < total; pos += chunk) {
+      const len = Math.min(chunk, total - pos);
+      writeAt(fd, g.offset + pos, readAt(fd, g.offset + pos, len));
+      done += len;
+    }
+    return done;
+  }, partition);
 }

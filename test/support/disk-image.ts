@@ -1,7 +1,8 @@
 // A real, small balenaOS-shaped disk image: MBR with a FAT boot partition first (resin-boot) and a
 // second Linux partition, built with sfdisk + mkfs.vfat --offset + mtools. No loop devices, no root.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTools } from './tools.js';
 
@@ -39,12 +40,13 @@ export function mtoolsList(img: DiskImage): string[] {
 }
 
 /**
- * `fsck.fat -n` on the boot partition (dosfstools 4.2 has no --offset: the partition is copied out
- * next to the image and removed again). Returns the exit code and output; 0 and no "differ" is clean.
+ * `fsck.fat -n` on the boot partition (dosfstools 4.2 has no --offset: the partition is copied to a
+ * temp dir and removed again). Returns the exit code and output; 0 and no "differ" is clean.
  */
 export function fsckBoot(img: DiskImage): { code: number; output: string } {
   requireTools(['fsck.fat']);
-  const part = `${img.path}.boot-partition`;
+  const tmp = mkdtempSync(join(tmpdir(), 'fv-fsck-'));
+  const part = join(tmp, 'boot-partition');
   const fd = openSync(img.path, 'r');
   try {
     const buf = Buffer.alloc(BOOT_SECTORS * 512);
@@ -57,6 +59,6 @@ export function fsckBoot(img: DiskImage): { code: number; output: string } {
     const r = spawnSync('fsck.fat', ['-n', part], { encoding: 'utf8' });
     return { code: r.status ?? -1, output: `${r.stdout}${r.stderr}`.replaceAll(part, '<boot>') };
   } finally {
-    rmSync(part, { force: true });
+    rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -51,7 +51,7 @@ describe('symlinks', () => {
     expect(readFileSync(join(realDir, 'config.json'), 'utf8')).toBe('{"a":1}');
     // A dangling link is refused, not created.
     symlinkSync(join(dir, 'missing'), join(dir, 'dangling.json'));
-    expect(thrown(() => writeFileAtomic(join(dir, 'dangling.json'), 'x', { symlink: 'resolve' })).message).toMatch(/missing file/);
+    expect(thrown(() => writeFileAtomic(join(dir, 'dangling.json'), 'x', { symlink: 'resolve' })).message).toMatch(/does not resolve/);
     expect(existsSync(join(dir, 'missing'))).toBe(false);
   });
 

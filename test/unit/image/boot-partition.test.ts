@@ -1,12 +1,14 @@
 // The boot partition of a real FAT-partitioned image, cross-checked with mtools (another FAT
 // implementation) so balena-image-fs cannot agree with itself about a broken write.
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { buildDiskImage, fsckBoot, mtoolsList, mtoolsRead, type DiskImage } from '../../support/disk-image.js';
 import { readBootFile, readBootFileOptional, writeBootFile } from '../../../src/image/boot-partition.js';
 import { UsageError } from '../../../src/errors.js';
+import { mounts } from '../../support/mounts.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'fv-bootpart-')); });
@@ -98,5 +100,35 @@ describe('FAT integrity (issue #11 item 8): every write ends fsck.fat -n clean',
     closeSync(fd);
     await expect(writeBootFile(img.path, 'config.json', '{"new":1}')).rejects.toThrow(/read-back failed: FAT (entry 5000 holds an invalid value|copy 2 differs)/);
     expect(mtoolsRead(img, 'config.json').toString()).toBe('{"old":true}');
+  });
+});
+
+describe('full and read-only disks under the image (issue #11 item 10)', () => {
+  const m = mounts();
+  afterEach(() => m.cleanup());
+
+  test('a sparse image on a full tmpfs: ENOSPC before any byte changes; read-only: EROFS', async () => {
+    const img = buildDiskImage(dir, { files: { 'config.json': '{"uuid":"u"}' } });
+    const full = join(dir, 'full');
+    mkdirSync(full);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', full]);
+    try {
+      const sparse = join(full, 'balena.img');
+      execFileSync('cp', ['--sparse=always', img.path, sparse]);
+      spawnSync('dd', ['if=/dev/zero', `of=${join(full, 'filler')}`, 'bs=64k']);
+      const before = readFileSync(sparse);
+      const plaintext = JSON.stringify({ apiKey: 'provisioning-secret', pad: 'p'.repeat(5000) });
+      await expect(writeBootFile(sparse, 'config.json', plaintext)).rejects.toThrow(`failed to write /config.json into ${sparse}: no space left on device (ENOSPC)`);
+      expect(readFileSync(sparse).equals(before)).toBe(true);
+      const ro = m.readOnly(full);
+      await expect(writeBootFile(join(ro, 'balena.img'), 'config.json', plaintext)).rejects.toThrow(/: read-only file system \(EROFS\)$/);
+      m.cleanup();
+      rmSync(join(full, 'filler'));
+      await writeBootFile(sparse, 'config.json', plaintext);
+      expect(mtoolsRead({ path: sparse, bootOffset: img.bootOffset }, 'config.json').toString()).toBe(plaintext);
+    } finally {
+      m.cleanup();
+      execFileSync('umount', [full]);
+    }
   });
 });
