@@ -2,6 +2,7 @@
 // images: planted symlinks, backups that keep the provisioning key, 0-byte config.json in an image,
 // invalid UTF-8 and duplicate keys, a full tmpfs and a read-only bind mount, and parse errors that
 // must not echo the file.
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach } from 'vitest';
@@ -9,6 +10,7 @@ import { test, expect, describe } from '../../support/context.js';
 import { runCli, type CliResult } from '../../support/cli.js';
 import { buildDiskImage, fsckBoot, mtoolsList, mtoolsRead, type DiskImage } from '../../support/disk-image.js';
 import { mounts } from '../../support/mounts.js';
+import { knownHostsFor } from '../../support/ssh.js';
 
 const OP_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA6uI7J1oNBvzJBfO2Z4zvH7mBHo4LL0E1r4ES6t6Ttb operator';
 const CONFIG = { uuid: 'u1', apiKey: 'provisioning-key-0123456789', deviceApiKey: 'device-key', os: { sshKeys: [OP_KEY] } };
@@ -200,5 +202,30 @@ describe('item 16: parse errors name a position, never the content', () => {
       expect(r.stderr, args.join(' ')).toMatch(/not valid JSON \(line 1, column 1\)/);
       expect(r.stderr).not.toMatch(/root:|daemon|20251/);
     }
+  });
+});
+
+describe('items 9 and 16 on real devices: ca rollout reports and journals', () => {
+  test('a device config.json JSON.parse rejects (jq reads a stream of two) and one with two "os" keys: refused, untouched, no content in report or journal', { timeout: 120_000 }, async ({ vault, devices, tmp }) => {
+    const opKey = join(tmp, 'operator');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', opKey]);
+    const op = readFileSync(`${opKey}.pub`, 'utf8').trim();
+    // The device (jq, like balenaOS' own tooling) reads both: the operator can log in.
+    const texts = [
+      `{"os":{"sshKeys":[${JSON.stringify(op)}]}}\n{"apiKey":"provisioning-key-0123456789"}\n`,
+      `{"os":{"sshKeys":[]},"apiKey":"provisioning-key-0123456789","os":{"sshKeys":[${JSON.stringify(op)}]}}\n`,
+    ];
+    const started = [await devices.start({ name: 'stream', configText: texts[0] }), await devices.start({ name: 'dupos', configText: texts[1] })];
+    const file = join(tmp, 'devices.txt');
+    writeFileSync(file, started.map((d) => `${d.name} ${d.host} ${d.port} ${d.configPath}`).join('\n') + '\n');
+    const journal = join(tmp, 'journal.jsonl');
+    const r = await runCli(['ca', 'rollout', '--devices', file, '--identity', opKey, '--user-known-hosts-file', knownHostsFor(tmp, started), '--journal', journal, '--json'], { env: vault.env, timeoutMs: 90_000 });
+    const report = JSON.parse(r.stdout);
+    expect(report, r.stderr).toMatchObject({ failed: 2, changed: 0 });
+    const reasons = JSON.stringify(report) + (existsSync(journal) ? readFileSync(journal, 'utf8') : '') + r.stderr;
+    expect(reasons).toMatch(/is not valid JSON \(line 2, column 1\)/);
+    expect(reasons).toMatch(/has the key \\?"os\\?" twice/);
+    expect(reasons).not.toMatch(/apiKey|provisioning-key|sshKeys|position/);
+    expect(started.map((d) => d.readConfig())).toEqual(texts);
   });
 });
