@@ -6,6 +6,7 @@
 // JSON.parse stays the parser; the scanner below only runs to explain a failure or to find what
 // JSON.parse silently accepts: duplicate keys (the last one wins, so `{"os":{…operator key…},
 // "os":{…}}` drops the operator's key) and invalid UTF-8 (Buffer#toString turns it into U+FFFD).
+import { isUtf8 } from 'node:buffer';
 
 export type JsonRead = { ok: true; value: unknown; text: string } | { ok: false; why: string };
 
@@ -151,8 +152,8 @@ export function readJson(input: string | Buffer, o: JsonReadOptions = {}): JsonR
   let text: string;
   if (typeof input === 'string') text = input;
   else {
-    const bad = invalidUtf8Offset(input);
-    if (bad >= 0) return { ok: false, why: `is not valid UTF-8 (byte ${bad})` };
+    // isUtf8 is native and fast; the JS walk only runs to name the offending byte.
+    if (!isUtf8(input)) return { ok: false, why: `is not valid UTF-8 (byte ${invalidUtf8Offset(input)})` };
     text = input.toString('utf8');
   }
   let value: unknown;
