@@ -9,6 +9,7 @@
 //   a write into a 0-byte config.json lands over root directory entries and reads back "fine".
 //   → giveEmptyFileACluster() allocates one first, the way an empty file that fatfs created has one.
 // - It marks freed clusters 0xFF00 (FAT16) instead of 0 (see boot-partition.ts, Trap 2).
+// - On FAT32 it never updates FSInfo's free-cluster count ("Free cluster summary wrong"). → mirrorFats().
 //
 // verifyBootFile() is the independent read-back: it follows the file's cluster chain in the FAT
 // itself (not through fatfs' caches), checks every FAT copy is the same and no entry is out of
@@ -212,7 +213,26 @@ function withImage<T>(image: string, write: boolean, fn: (fd: number, g: FatGeom
   }
 }
 
-/** Copy FAT #1 over the other copies where they differ (what fsck.fat does: "Using first FAT"). */
+function freeClusters(fat: FatTable): number {
+  let free = 0;
+  for (let c = 2; c <= fat.g.clusters + 1; c++) if (fat.get(c) === 0) free++;
+  return free;
+}
+
+/** FAT32's FSInfo sector (free-cluster count), or undefined when there is none / it is not valid. */
+function fsInfoPos(fd: number, g: FatGeometry): number | undefined {
+  if (g.type !== 'fat32') return undefined;
+  const sector = readAt(fd, g.offset, SECTOR).readUInt16LE(48);
+  if (!sector || sector === 0xffff) return undefined;
+  const pos = g.offset + sector * g.bytesPerSector;
+  const info = readAt(fd, pos, SECTOR);
+  return info.readUInt32LE(0) === 0x41615252 && info.readUInt32LE(484) === 0x61417272 ? pos : undefined;
+}
+
+/**
+ * Copy FAT #1 over the other copies where they differ (what fsck.fat does: "Using first FAT"), and
+ * on FAT32 correct FSInfo's free-cluster count, which fatfs does not maintain either.
+ */
 export function mirrorFats(image: string): boolean {
   return withImage(image, true, (fd, g) => {
     const first = readFat(fd, g, 0);
@@ -220,6 +240,16 @@ export function mirrorFats(image: string): boolean {
     for (let i = 1; i < g.numFats; i++) {
       if (!readFat(fd, g, i).bytes.equals(first.bytes)) {
         writeAt(fd, fatPos(g, i), first.bytes);
+        changed = true;
+      }
+    }
+    const info = fsInfoPos(fd, g);
+    if (info !== undefined) {
+      const count = readAt(fd, info + 488, 4);
+      const free = freeClusters(first);
+      if (count.readUInt32LE(0) !== 0xffffffff && count.readUInt32LE(0) !== free) {
+        count.writeUInt32LE(free);
+        writeAt(fd, info + 488, count);
         changed = true;
       }
     }
@@ -263,6 +293,11 @@ export function verifyBootFile(image: string, path: string, expected: Buffer): v
     for (let c = 2; c <= g.clusters + 1; c++) {
       const v = fat.get(c);
       if (v !== 0 && !fat.isEof(v) && !fat.isBad(v) && (v < 2 || v > g.clusters + 1)) throw new FatStructureError(`FAT entry ${c} holds an invalid value`);
+    }
+    const info = fsInfoPos(fd, g);
+    if (info !== undefined) {
+      const count = readAt(fd, info + 488, 4).readUInt32LE(0);
+      if (count !== 0xffffffff && count !== freeClusters(fat)) throw new FatStructureError('the FAT32 free-cluster count is wrong');
     }
     const e = findEntry(fd, g, fat, path);
     if (!e) throw new FatStructureError(`${path} is missing from its directory`);

@@ -62,8 +62,9 @@ export function stripConfigFile(path: string): StripFileResult {
   const real = writeTarget(path, 'resolve');
   const main = stripProvisioningKey(parseConfigObject(readInputFile(real, 'config'), path), path);
   const backups: { path: string; strip: StripResult; mode: number }[] = [];
-  for (const suffix of KNOWN_BACKUP_SUFFIXES) {
-    const b = real + suffix;
+  // Next to the real file (where fleetvault writes backups) and next to a link to it (older ones).
+  const candidates = [...new Set(KNOWN_BACKUP_SUFFIXES.flatMap((suffix) => [real + suffix, path + suffix]))];
+  for (const b of candidates) {
     let st;
     try { st = lstatSync(b); } catch { continue; }
     if (st.isSymbolicLink() || !st.isFile()) {

@@ -106,6 +106,20 @@ describe('item 7: provision strip cleans the backups it knows', () => {
     expect(JSON.parse(readFileSync(cfg2, 'utf8'))).toEqual(CONFIG);
   });
 
+  test('local, symlinked config.json: backups next to the real file and next to the link are both stripped', async ({ tmp }) => {
+    mkdirSync(join(tmp, 'boot'));
+    const real = join(tmp, 'boot', 'config.json');
+    const link = join(tmp, 'config.json');
+    writeFileSync(real, JSON.stringify(CONFIG), { mode: 0o600 });
+    symlinkSync(real, link);
+    for (const b of [`${real}.fleetvault.bak`, `${link}.fleetvault.bak`]) writeFileSync(b, JSON.stringify(CONFIG), { mode: 0o600 });
+    const r = await runCli(['provision', 'strip', link, '--json'], { cwd: tmp });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).backups).toHaveLength(2);
+    for (const f of [real, `${real}.fleetvault.bak`, `${link}.fleetvault.bak`]) expect(readFileSync(f, 'utf8')).not.toContain('provisioning-key');
+    expect(readlinkSync(link)).toBe(real);
+  });
+
   test('image: strip --image takes the apiKey out of /config.json and its backup, the image stays fsck clean', async ({ tmp }) => {
     const img = buildDiskImage(tmp, { files: { 'config.json': JSON.stringify(CONFIG), 'config.json.fleetvault.bak': JSON.stringify(CONFIG) } });
     const r = await runCli(['provision', 'strip', '/config.json', '--image', img.path, '--json'], { cwd: tmp });

@@ -1,7 +1,7 @@
 // The boot partition of a real FAT-partitioned image, cross-checked with mtools (another FAT
 // implementation) so balena-image-fs cannot agree with itself about a broken write.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -131,4 +131,40 @@ describe('full and read-only disks under the image (issue #11 item 10)', () => {
       execFileSync('umount', [full]);
     }
   });
+});
+
+describe('every FAT type balenaOS boot partitions come in', () => {
+  test.for([['12', 8, 8192], ['16', 64, 122880], ['32', 80, 163840]] as const)('FAT%s: empty config.json filled, grown, a backup added, shrunk: fsck.fat -n clean', async ([fat, mb, sectors]) => {
+    const p = join(dir, `fat${fat}.img`);
+    execFileSync('truncate', ['-s', `${mb + 2}M`, p]);
+    execFileSync('sfdisk', ['--quiet', p], { input: `label: dos\n2048,${sectors},c,*\n` });
+    execFileSync('mkfs.vfat', ['-F', fat, '-n', 'RESIN-BOOT', '--offset=2048', p, String(sectors / 2)], { stdio: 'ignore' });
+    const img = { path: p, bootOffset: 2048 * 512 };
+    writeFileSync(join(dir, 'seed'), '');
+    for (const name of ['config.json', 'cmdline.txt']) execFileSync('mcopy', ['-o', '-i', `${p}@@${img.bootOffset}`, join(dir, 'seed'), `::/${name}`]);
+    await writeBootFile(p, 'config.json', JSON.stringify({ apiKey: 'x', pad: 'p'.repeat(9000) }));
+    await writeBootFile(p, 'config.json.fleetvault.bak', JSON.stringify({ apiKey: 'x' }));
+    await writeBootFile(p, 'config.json', '{}');
+    const part = join(dir, 'part');
+    execFileSync('dd', [`if=${p}`, `of=${part}`, 'bs=512', 'skip=2048', `count=${sectors}`], { stdio: 'ignore' });
+    const r = spawnSync('fsck.fat', ['-n', part], { encoding: 'utf8' });
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/differ|wrong|Truncating|invalid/i);
+    expect(r.status, r.stdout).toBe(0);
+    expect(JSON.parse(mtoolsRead(img, 'config.json').toString())).toEqual({});
+    expect(mtoolsList(img).map((n) => n.toLowerCase()).sort()).toEqual(['cmdline.txt', 'config.json', 'config.json.fleetvault.bak']);
+  });
+});
+
+test('a GPT-partitioned image (newer device types): the boot partition is found and stays fsck clean', async () => {
+  const p = join(dir, 'gpt.img');
+  execFileSync('truncate', ['-s', '40M', p]);
+  execFileSync('sfdisk', ['--quiet', p], { input: 'label: gpt\n2048,40960,EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n' });
+  execFileSync('mkfs.vfat', ['-n', 'RESIN-BOOT', '--offset=2048', p, '20480'], { stdio: 'ignore' });
+  const img = { path: p, bootOffset: 2048 * 512 };
+  writeFileSync(join(dir, 'seed'), '');
+  execFileSync('mcopy', ['-o', '-i', `${p}@@${img.bootOffset}`, join(dir, 'seed'), '::/config.json']);
+  await writeBootFile(p, 'config.json', JSON.stringify({ apiKey: 'x', pad: 'p'.repeat(5000) }));
+  expect(fsckBoot(img).code, fsckBoot(img).output).toBe(0);
+  expect(fsckBoot(img).output).not.toMatch(/differ/);
+  expect(JSON.parse(mtoolsRead(img, 'config.json').toString()).apiKey).toBe('x');
 });
