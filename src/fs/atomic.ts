@@ -97,6 +97,19 @@ function tempNameFor(target: string): string {
 // O_EXCL already refuses an existing name (link or not); O_NOFOLLOW says so explicitly.
 const CREATE_EXCL = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
 
+/**
+ * Open an append-only log (journals) for writing, mode 0600 when created. Appends cannot be temp +
+ * rename, so the one rule left is the link rule: O_NOFOLLOW refuses a symlink planted at the name.
+ */
+export function openAppendLog(path: string): number {
+  try {
+    return openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new UsageError(`refusing to write ${path}: it is a symbolic link`, { hint: 'remove the link or name the real file' });
+    throw writeFailed(path, e);
+  }
+}
+
 /** Returns the path actually written (the real file when a link was resolved). */
 export function writeFileAtomic(path: string, data: string | Buffer, o: AtomicWriteOptions = {}): string {
   const target = writeTarget(path, o.symlink);

@@ -243,3 +243,23 @@ describe('items 9 and 16 on real devices: ca rollout reports and journals', () =
     expect(started.map((d) => d.readConfig())).toEqual(texts);
   });
 });
+
+describe('item 6: journals are never appended through a link', () => {
+  test('ca rollout --journal onto a planted link: exit 1 before any device is touched', { timeout: 60_000 }, async ({ vault, devices, tmp }) => {
+    const opKey = join(tmp, 'operator');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', opKey]);
+    const config = { ...CONFIG, os: { sshKeys: [readFileSync(`${opKey}.pub`, 'utf8').trim()] } };
+    const d = await devices.start({ name: 'j', config });
+    const before = d.readConfig();
+    const file = join(tmp, 'devices.txt');
+    writeFileSync(file, `${d.name} ${d.host} ${d.port} ${d.configPath}\n`);
+    const victim = join(tmp, 'victim');
+    writeFileSync(victim, 'precious\n');
+    symlinkSync(victim, join(tmp, 'journal.jsonl'));
+    const r = await runCli(['ca', 'rollout', '--devices', file, '--identity', opKey, '--user-known-hosts-file', knownHostsFor(tmp, [d]), '--journal', join(tmp, 'journal.jsonl')], { env: vault.env });
+    oneLine(r);
+    expect(r.stderr).toMatch(/symbolic link/);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(d.readConfig()).toBe(before);
+  });
+});

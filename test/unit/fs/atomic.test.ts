@@ -94,3 +94,16 @@ describe('full and read-only filesystems', () => {
     expect(readFileSync(join(src, 'config.json'), 'utf8')).toBe('{"old":true}');
   });
 });
+
+describe('append-only logs (journals)', () => {
+  test('a link planted at a journal name is refused; a new journal is 0600', async () => {
+    const { openAppendLog } = await import('../../../src/fs/atomic.js');
+    writeFileSync(join(dir, 'victim'), 'precious');
+    symlinkSync(join(dir, 'victim'), join(dir, 'journal.jsonl'));
+    expect(thrown(() => openAppendLog(join(dir, 'journal.jsonl'))).message).toMatch(/symbolic link/);
+    expect(readFileSync(join(dir, 'victim'), 'utf8')).toBe('precious');
+    const { closeSync } = await import('node:fs');
+    closeSync(openAppendLog(join(dir, 'new.jsonl')));
+    expect(statSync(join(dir, 'new.jsonl')).mode & 0o777).toBe(0o600);
+  });
+});
