@@ -63,6 +63,14 @@ describe('symlinks', () => {
     } finally { process.umask(old); }
   });
 
+  test("many files, 'resolve': a linked file is rewritten where it lives, the link stays", async () => {
+    writeFileSync(join(dir, 'real.json'), 'old');
+    symlinkSync(join(dir, 'real.json'), join(dir, 'link.json'));
+    await writeFilesAtomic([{ path: join(dir, 'link.json'), data: 'new', symlink: 'resolve' }]);
+    expect(readFileSync(join(dir, 'real.json'), 'utf8')).toBe('new');
+    expect(lstatSync(join(dir, 'link.json')).isSymbolicLink()).toBe(true);
+  });
+
   test('many files: one planted link refuses the whole set, nothing written', async () => {
     writeFileSync(join(dir, 'victim'), 'precious');
     symlinkSync(join(dir, 'victim'), join(dir, 'b.json'));
