@@ -39,6 +39,8 @@ export interface AuditEventDetails {
   /** Token metadata (AppRole secret_id metadata names the factory batch). */
   metadata?: Record<string, string>;
   batch?: string;
+  /** AppRole login: the role_id sent (logged in clear: not secret). Ties a refused login to its batch. */
+  roleId?: string;
   entityId?: string;
   policies?: string[];
   /** Why the request was refused, or "(HMAC'd)" when Vault hid the message. */
@@ -233,6 +235,8 @@ export function normalizeAuditPair(request: RawAuditRecord | undefined, response
   } else if (kind === 'login') {
     const role = str(reqData.role_name) ?? str(response?.response?.auth?.metadata?.role_name);
     if (role && !isHashed(role)) details.role = role;
+    const roleId = str(reqData.role_id);
+    if (roleId && !isHashed(roleId)) details.roleId = roleId;
   }
 
   // Identity: the caller's token; for a login, the identity it obtained.

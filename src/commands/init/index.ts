@@ -19,6 +19,8 @@ export const initCommand: Command = {
     render(argv, { changes: r.changes }, () =>
       r.changes.length === 0
         ? `${config.address} already matches the fleetvault layout; nothing changed`
-        : r.changes.map((c) => `${argv.dryRun ? 'would be ' : ''}${c.action} ${c.kind} ${c.path}${c.fields ? ` (${c.fields.join(', ')})` : ''}`).join('\n'));
+        : r.changes.map((c) => c.action === 'drift'
+          ? `drift (left as is): ${c.detail ?? `${c.kind} ${c.path}`}`
+          : `${argv.dryRun ? 'would be ' : ''}${c.action} ${c.kind} ${c.path}${c.fields ? ` (${c.fields.join(', ')})` : ''}`).join('\n'));
   },
 };

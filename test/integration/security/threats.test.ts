@@ -393,7 +393,7 @@ test('a planted token never appears in any output, error, debug trace, written f
     [['provision', 'unseal', tampered, '--out', join(tmp, 'never.json')], dbg, 2],
     [['provision', 'unseal', sealed, '--out', join(tmp, 'x.json')], { ...dbg, FLEETVAULT_TRANSIT_MOUNT: 'nope' }, 0],
     [['provision', 'rewrap', sealed, '--json'], dbg, 0],
-    [['factory', 'batch', 'create', '--name', 'b1', '--count', '1', '--cidr', '127.0.0.5/32', '--json'], dbg, 0],
+    [['factory', 'batch', 'create', '--name', 'b1', '--count', '1', '--cidr', '127.0.0.5/32', '--fleet', 'acme/line3', '--json'], dbg, 0],
     [['factory', 'batch', 'revoke', 'no-such-batch'], dbg, 1],
     [['init', '--json'], dbg, 0],
     [['ssh', 'd', '--host', '127.0.0.1', '--port', '9', '--', 'true'], dbg, 255],
