@@ -90,6 +90,12 @@ export async function readBootFile(image: string, path: string): Promise<Buffer>
   return data;
 }
 
+/** JSON text padded with trailing spaces and a newline to exactly `length` bytes (still valid JSON). */
+function padJson(json: Buffer, length: number): Buffer {
+  const body = Buffer.from(json.toString('utf8').replace(/\s+$/, ''));
+  return Buffer.concat([body, Buffer.alloc(length - body.length - 1, ' '), Buffer.from('\n')]);
+}
+
 /** Raw FAT work (fat-volume.ts) with this module's one-line errors. */
 function raw<T>(verb: string, fn: () => T): T {
   try {
@@ -117,8 +123,7 @@ export async function writeBootFile(image: string, path: string, data: Buffer | 
     if (!readJson(wanted).ok) {
       throw new UsageError(`failed to ${verb}: cannot shrink a non-JSON file on FAT with balena-image-fs`);
     }
-    const body = wanted.toString('utf8').replace(/\s+$/, '');
-    buf = Buffer.concat([Buffer.from(body), Buffer.alloc(previous.length - Buffer.byteLength(body) - 1, ' '), Buffer.from('\n')]);
+    buf = padJson(wanted, previous.length);
   }
   // Sparse image on a full disk: fail here, before the first byte changes (fat-volume.ts).
   raw(verb, () => allocateBootPartition(image));
@@ -132,11 +137,16 @@ export async function writeBootFile(image: string, path: string, data: Buffer | 
   } catch (e) {
     failure = e;
   }
-  if (previous !== undefined && previous.length > 0) {
-    await withBoot(image, verb, (fs) => fatWrite(fs, p, previous, true)).then(() => mirrorFats(image)).catch(() => undefined);
+  // Writing back over a file that grew must cover the new tail too (r+ never shrinks the file):
+  // JSON is padded to the new length; anything else cannot be restored safely.
+  const restore = previous === undefined || previous.length === 0 ? undefined
+    : previous.length >= buf.length ? previous : readJson(previous).ok ? padJson(previous, buf.length) : undefined;
+  let restored = false;
+  if (restore) {
+    restored = await withBoot(image, verb, (fs) => fatWrite(fs, p, restore, true)).then(() => { mirrorFats(image); return true; }).catch(() => false);
   }
   const why = (failure as Error).message.replace(/^failed to [^:]*: /, '');
   throw new UsageError(`failed to ${verb}: read-back failed: ${why}`, {
-    hint: previous === undefined || previous.length === 0 ? 'the image may be damaged: flash from a pristine image' : 'the previous content was written back; check the image with fsck.fat -n',
+    hint: restored ? 'the previous content was written back; check the image with fsck.fat -n' : 'the image may be damaged: flash from a pristine image',
   });
 }

@@ -100,6 +100,12 @@ describe('FAT integrity (issue #11 item 8): every write ends fsck.fat -n clean',
     closeSync(fd);
     await expect(writeBootFile(img.path, 'config.json', '{"new":1}')).rejects.toThrow(/read-back failed: FAT (entry 5000 holds an invalid value|copy 2 differs)/);
     expect(mtoolsRead(img, 'config.json').toString()).toBe('{"old":true}');
+    // A write that grew the file: the old JSON comes back padded over the whole new length, so no
+    // byte of the refused content (an apiKey) stays readable in the file.
+    await expect(writeBootFile(img.path, 'config.json', JSON.stringify({ apiKey: 'refused-secret', pad: 'p'.repeat(4000) }))).rejects.toThrow(/read-back failed/);
+    const back = mtoolsRead(img, 'config.json').toString();
+    expect(JSON.parse(back)).toEqual({ old: true });
+    expect(back).not.toContain('refused-secret');
   });
 });
 
