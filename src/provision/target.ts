@@ -3,7 +3,7 @@
 // flasher's disk outside the image.
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { writeFileAtomic } from '../fs/atomic.js';
+import { writeFileAtomic, writeTarget } from '../fs/atomic.js';
 import { UsageError } from '../errors.js';
 
 export interface ConfigTarget {
@@ -20,6 +20,7 @@ export function checkTarget(t: ConfigTarget): void {
 export async function preflightTarget(t: ConfigTarget, defaultOut = 'config.json'): Promise<void> {
   if (t.image === undefined) {
     const out = t.out ?? defaultOut;
+    writeTarget(out); // a link planted at --out is refused now, not after the decrypt
     const dir = dirname(resolve(out));
     let st;
     try {

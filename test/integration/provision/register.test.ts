@@ -93,7 +93,7 @@ describe('provision strip', () => {
     writeFileSync(f, JSON.stringify({ apiKey: 'prov', deviceApiKey: 'dev', uuid: 'u' }), { mode: 0o644 });
     const r = await runCli(['provision', 'strip', f, '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ path: f, removed: true });
+    expect(JSON.parse(r.stdout)).toEqual({ path: f, removed: true, backups: [] });
     expect(JSON.parse(readFileSync(f, 'utf8'))).toEqual({ deviceApiKey: 'dev', uuid: 'u' });
     expect(statSync(f).mode & 0o777).toBe(0o600);
     const again = await runCli(['provision', 'strip', f]);
