@@ -1,10 +1,14 @@
-import { render, vaultFrom, note, type GlobalArgs, type Command } from '../common.js';
+import { vaultFrom, note, type GlobalArgs, type Command } from '../common.js';
 
 interface SshArgs extends GlobalArgs {
   device: string; host?: string; port?: number; user?: string; ttl?: string; reason?: string;
   strictHostKeyChecking?: 'yes' | 'no' | 'ask' | 'accept-new'; userKnownHostsFile?: string; agent?: boolean;
   balenaUrl?: string; '--'?: (string | number)[];
+  sshOption?: string | string[]; jump?: string; verbose?: number; localForward?: string | string[]; remoteForward?: string | string[];
+  jsonFile?: string;
 }
+
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : ([] as string[]).concat(v).map(String));
 
 export const sshCommand: Command = {
   command: 'ssh <device>',
@@ -20,26 +24,46 @@ export const sshCommand: Command = {
     .option('user-known-hosts-file', { type: 'string', describe: 'passed to ssh' })
     .option('agent', { type: 'boolean', describe: 'keep the key+certificate in ssh-agent for the certificate\'s lifetime; reuse it while valid' })
     .option('balena-url', { type: 'string', describe: 'balena API URL for device lookup', defaultDescription: 'https://api.balena-cloud.com' })
+    // OpenSSH's own flags, passed through (repeatable where ssh's are).
+    .option('ssh-option', { alias: 'o', type: 'string', requiresArg: true, describe: 'ssh -o Key=Value (repeatable)' })
+    .option('jump', { alias: 'J', type: 'string', requiresArg: true, describe: 'ssh -J: jump host(s), authenticated with the same certificate; needs a role allowing port forwarding' })
+    .option('verbose', { alias: 'v', type: 'count', describe: 'ssh -v (repeat for more)' })
+    .option('local-forward', { alias: 'L', type: 'string', requiresArg: true, describe: 'ssh -L [bind:]port:host:hostport (repeatable); needs a role allowing port forwarding' })
+    .option('remote-forward', { alias: 'R', type: 'string', requiresArg: true, describe: 'ssh -R (repeatable); needs a role allowing port forwarding' })
+    .option('json-file', { type: 'string', describe: 'write the session summary as JSON to this file (--json alone writes it to stderr: stdout is the session\'s)' })
     .example('$0 ssh 7f3a2b1 --reason "INC-42 wifi"', 'look the device up in balena, log in as root for 30 minutes')
     .example('$0 ssh mydevice --host 10.0.3.17', 'offline: connect straight to the address')
     .example('$0 ssh 10.0.3.17 -- cat /mnt/boot/config.json', 'run one command; exit status is the command\'s')
-    .epilogue('Exit status: ssh\'s own (255 when ssh itself fails); 1 for usage errors, 2 when Vault refuses before ssh runs.'),
+    .example('$0 ssh mydevice --host 10.0.3.17 -J root@10.0.3.1:22222 -v', 'through a jump host (another device trusting the CA)')
+    .example('$0 ssh mydevice --host 10.0.3.17 -L 8080:127.0.0.1:80 -- sleep 600', 'forward a local port (only where the role allows forwarding)')
+    .epilogue('Exit status: ssh\'s own (255 when ssh itself fails); 1 for usage errors, 2 when Vault refuses before ssh runs.\n--json writes the summary to stderr (or --json-file F), never into the session\'s stdout.'),
   handler: async (argv: SshArgs) => {
     const { durationToSeconds } = await import('../../config.js');
     const { resolveDevice } = await import('../../ssh/resolve-device.js');
     const { runSshSession } = await import('../../ssh/session.js');
     const { PassThroughExit } = await import('../../errors.js');
+    const { devDeviceLog } = await import('../../dev/state.js');
     const ttlSeconds = argv.ttl === undefined ? undefined : durationToSeconds(argv.ttl, 'ttl');
     const command = (argv['--'] ?? []).map(String);
     const { config, client } = await vaultFrom(argv);
     const device = await resolveDevice({ device: argv.device, host: argv.host, balenaApiUrl: argv.balenaUrl, balenaToken: process.env.BALENA_TOKEN });
+    const port = argv.port ?? 22222;
+    const passThrough = {
+      options: list(argv.sshOption), jump: argv.jump, verbose: argv.verbose,
+      localForwards: list(argv.localForward), remoteForwards: list(argv.remoteForward),
+    };
     const r = await runSshSession({
-      client, mount: config.sshMount, role: config.sshRole, host: device.host, port: argv.port ?? 22222, user: argv.user ?? 'root',
+      client, mount: config.sshMount, role: config.sshRole, host: device.host, port, user: argv.user ?? 'root',
       ttlSeconds, reason: argv.reason, strictHostKeyChecking: argv.strictHostKeyChecking, userKnownHostsFile: argv.userKnownHostsFile,
-      agent: argv.agent, command,
+      agent: argv.agent, command, passThrough, deviceLog: devDeviceLog(device.host, port),
     });
     if (r.diagnosis) note(`fleetvault: ${r.diagnosis}`);
-    if (argv.json) render(argv, { exitCode: r.exitCode, host: device.host, via: device.via, serial: r.serial, reusedAgentCertificate: r.reusedAgentCertificate, diagnosis: r.diagnosis }, () => '');
+    const summary = { exitCode: r.exitCode, host: device.host, via: device.via, serial: r.serial, reusedAgentCertificate: r.reusedAgentCertificate, diagnosis: r.diagnosis };
+    // stdout belongs to the remote session: the summary never goes there.
+    if (argv.jsonFile) {
+      const { writeFileAtomic } = await import('../../fs/atomic.js');
+      writeFileAtomic(argv.jsonFile, JSON.stringify(summary, null, 2) + '\n', { mode: 0o600 });
+    } else if (argv.json) process.stderr.write(JSON.stringify(summary) + '\n');
     if (r.exitCode !== 0) throw new PassThroughExit(r.exitCode);
   },
 };
