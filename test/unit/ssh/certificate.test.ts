@@ -1,13 +1,15 @@
 // Certificates made by the real ssh-keygen (no server needed), checked by our verifier.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeCertificate, parseCertificate, verifyIssuedCertificate } from '../../../src/ssh/certificate.js';
 import { parseUserPublicKey, generateEd25519KeyPair } from '../../../src/ssh/keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fv-cert-'));
+// Holds private CA and user keys: gone when the file's tests are.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const keygen = (...a: string[]) => execFileSync('ssh-keygen', ['-q', ...a], { stdio: 'pipe' });
 let ca = '', otherCa = '', user = '';
 
