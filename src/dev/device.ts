@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileS
 import { userInfo } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { freePort, waitForPort } from './free-port.js';
+import { UsageError } from '../errors.js';
 
 export interface DeviceOptions {
   /** Working directory of this device (host key, sshd_config, config.json). */
@@ -59,7 +60,7 @@ const OS_SSH_KEYS_FILTER = '(.os.sshKeys // []) | if type == "array" then .[] | 
 export function authorizedKeysCommand(configPath: string, jqBin = findJq()): string {
   // sshd splits the line like a shell (quotes, backslashes) and expands %-tokens: keep paths plain.
   if (/["'\\\s%]/.test(configPath)) {
-    throw new Error(`device config path ${JSON.stringify(configPath)} has a quote, backslash, space or %; sshd cannot pass it to the AuthorizedKeysCommand`);
+    throw new UsageError(`cannot start the simulated device: its config path ${JSON.stringify(configPath)} has a quote, backslash, space or %, and sshd cannot pass it to the AuthorizedKeysCommand`, { hint: 'set FLEETVAULT_DEV_DIR to a plain path' });
   }
   return `${jqBin} -r '${OS_SSH_KEYS_FILTER}' ${configPath}`;
 }
@@ -68,9 +69,9 @@ export function authorizedKeysCommand(configPath: string, jqBin = findJq()): str
 export function findJq(env: Record<string, string | undefined> = process.env): string {
   const dirs = [...(env.PATH ?? '').split(delimiter), '/usr/bin', '/bin', '/usr/local/bin'].filter((d) => d.startsWith('/'));
   const found = dirs.map((d) => join(d, 'jq')).filter((p) => existsSync(p));
-  if (found.length === 0) throw new Error('jq not found: the simulated device reads config.json os.sshKeys with it (apt-get install jq)');
+  if (found.length === 0) throw new UsageError('cannot start the simulated device: jq not found (it reads config.json os.sshKeys)', { hint: 'apt-get install jq' });
   const safe = found.map((p) => realpathSync(p)).find(rootOwnedPath);
-  if (!safe) throw new Error(`jq at ${found[0]} is not in root-owned, non-writable directories; sshd refuses to run it as AuthorizedKeysCommand (install jq with apt-get)`);
+  if (!safe) throw new UsageError(`cannot start the simulated device: jq at ${found[0]} is not in root-owned, non-writable directories, so sshd refuses to run it`, { hint: 'install jq with apt-get' });
   return safe;
 }
 
@@ -163,6 +164,7 @@ export async function startDevice(o: DeviceOptions): Promise<Device> {
       stop: () => new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
+        child.ref(); // unref'd for `dev --detach`: keep node alive until it has exited
         child.kill('SIGTERM');
       }),
     };

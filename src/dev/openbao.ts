@@ -141,6 +141,8 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     const stop = () => new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());
+      // A detached server was unref'd: without this, node exits before the exit event arrives.
+      child.ref();
       child.kill('SIGTERM');
       setTimeout(() => child.kill('SIGKILL'), 5000).unref();
     });
