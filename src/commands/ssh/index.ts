@@ -4,7 +4,7 @@ interface SshArgs extends GlobalArgs {
   device: string; host?: string; port?: number; user?: string; ttl?: string; reason?: string;
   strictHostKeyChecking?: 'yes' | 'no' | 'ask' | 'accept-new'; userKnownHostsFile?: string; agent?: boolean;
   balenaUrl?: string; '--'?: (string | number)[];
-  sshOption?: string | string[]; jump?: string; verbose?: number; localForward?: string | string[]; remoteForward?: string | string[];
+  sshOption?: string | string[]; jump?: string | string[]; verbose?: number; localForward?: string | string[]; remoteForward?: string | string[];
   jsonFile?: string;
 }
 
@@ -25,11 +25,11 @@ export const sshCommand: Command = {
     .option('agent', { type: 'boolean', describe: 'keep the key+certificate in ssh-agent for the certificate\'s lifetime; reuse it while valid' })
     .option('balena-url', { type: 'string', describe: 'balena API URL for device lookup', defaultDescription: 'https://api.balena-cloud.com' })
     // OpenSSH's own flags, passed through (repeatable where ssh's are).
-    .option('ssh-option', { alias: 'o', type: 'string', requiresArg: true, describe: 'ssh -o Key=Value (repeatable)' })
-    .option('jump', { alias: 'J', type: 'string', requiresArg: true, describe: 'ssh -J: jump host(s), authenticated with the same certificate; needs a role allowing port forwarding' })
+    .option('ssh-option', { alias: 'o', type: 'string', describe: 'ssh -o Key=Value (repeatable)' })
+    .option('jump', { alias: 'J', type: 'string', describe: 'ssh -J: jump host(s), authenticated with the same certificate; needs a role allowing port forwarding' })
     .option('verbose', { alias: 'v', type: 'count', describe: 'ssh -v (repeat for more)' })
-    .option('local-forward', { alias: 'L', type: 'string', requiresArg: true, describe: 'ssh -L [bind:]port:host:hostport (repeatable); needs a role allowing port forwarding' })
-    .option('remote-forward', { alias: 'R', type: 'string', requiresArg: true, describe: 'ssh -R (repeatable); needs a role allowing port forwarding' })
+    .option('local-forward', { alias: 'L', type: 'string', describe: 'ssh -L [bind:]port:host:hostport (repeatable); needs a role allowing port forwarding' })
+    .option('remote-forward', { alias: 'R', type: 'string', describe: 'ssh -R (repeatable); needs a role allowing port forwarding' })
     .option('json-file', { type: 'string', describe: 'write the session summary as JSON to this file (--json alone writes it to stderr: stdout is the session\'s)' })
     .example('$0 ssh 7f3a2b1 --reason "INC-42 wifi"', 'look the device up in balena, log in as root for 30 minutes')
     .example('$0 ssh mydevice --host 10.0.3.17', 'offline: connect straight to the address')
@@ -41,15 +41,17 @@ export const sshCommand: Command = {
     const { durationToSeconds } = await import('../../config.js');
     const { resolveDevice } = await import('../../ssh/resolve-device.js');
     const { runSshSession } = await import('../../ssh/session.js');
-    const { PassThroughExit } = await import('../../errors.js');
+    const { PassThroughExit, UsageError } = await import('../../errors.js');
     const { devDeviceLog } = await import('../../dev/state.js');
     const ttlSeconds = argv.ttl === undefined ? undefined : durationToSeconds(argv.ttl, 'ttl');
     const command = (argv['--'] ?? []).map(String);
     const { config, client } = await vaultFrom(argv);
     const device = await resolveDevice({ device: argv.device, host: argv.host, balenaApiUrl: argv.balenaUrl, balenaToken: process.env.BALENA_TOKEN });
     const port = argv.port ?? 22222;
+    const jumps = list(argv.jump);
+    if (jumps.length > 1) throw new UsageError('give -J once; several jump hosts are one comma-separated list (-J a,b)', { hint: 'see fleetvault ssh --help' });
     const passThrough = {
-      options: list(argv.sshOption), jump: argv.jump, verbose: argv.verbose,
+      options: list(argv.sshOption), jump: jumps[0], verbose: argv.verbose,
       localForwards: list(argv.localForward), remoteForwards: list(argv.remoteForward),
     };
     const r = await runSshSession({
