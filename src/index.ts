@@ -8,7 +8,9 @@ export { bootstrapVault, readCaPublicKey, type BootstrapChange, type BootstrapRe
 export { policyText, allPolicies } from './vault/policies.js';
 export { getCaPublicKey, type CaPublicKey } from './ca/public-key.js';
 export { authorizedKeyLine } from './ca/authorized-key.js';
-export { rotateCa, type RotateOptions, type RotateReport, type StageReport } from './ca/rotate.js';
+export { rotateCa, resolveRotationJournal, type RotateOptions, type RotateReport, type StageReport } from './ca/rotate.js';
+export { rotationStatus, type RotationStatusReport } from './ca/rotate-status.js';
+export { abortRotation, type AbortOptions, type AbortReport } from './ca/rotate-abort.js';
 export { signUserKey, type SignedCertificate, type SignUserKeyOptions } from './ssh/sign.js';
 export { parseCertificate, describeCertificate, verifyIssuedCertificate, type CertificateInfo } from './ssh/certificate.js';
 export { generateEd25519KeyPair, parseUserPublicKey } from './ssh/keys.js';

@@ -10,7 +10,7 @@ import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from './keys.js';
 import { signUserKey } from './sign.js';
 import { validatePrincipal } from './principals.js';
-import { addToAgent, findReusableCertificate, requireAgent } from './agent.js';
+import { addToAgent, requireAgent, reusableAgentCertificate } from './agent.js';
 import { diagnoseLogin } from './diagnose.js';
 import { passThroughArgs, jumpConfig, needsForwarding, type SshPassThrough } from './pass-through.js';
 
@@ -104,8 +104,10 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
   let validUntil: string | undefined;
   let reused = false;
   try {
-    // An agent certificate may lack permit-port-forwarding: -L/-R/-J always get a fresh one.
-    const reusable = o.agent && !forwarding ? await guarded(findReusableCertificate({ user, env })) : undefined;
+    // Only a certificate from the CA the server signs with now: after a rotation the agent's old-CA
+    // certificate is refused by every device that retired that CA. An agent certificate may also
+    // lack permit-port-forwarding: -L/-R/-J always get a fresh one.
+    const reusable = o.agent && !forwarding ? await guarded(reusableAgentCertificate({ client: o.client, mount: o.mount, user, env })) : undefined;
     if (reusable) {
       reused = true;
       validFrom = reusable.validAfter;
