@@ -1,6 +1,6 @@
 // One real OpenBao dev server for the whole run, with a file audit device. Tests get its address
 // and root token through inject(); each test builds its own mounts named after itself.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -26,6 +26,9 @@ export async function setup(project: TestProject): Promise<void> {
   // private dir (workers and runCli inherit TMPDIR), so teardown can name what a test failed to
   // remove, even while other runs share /tmp, and nothing (keys included) stays behind.
   runTmp = mkdtempSync(join(tmpdir(), 'fleetvault-run-'));
+  // Enterable but not listable by other accounts (the first-contact suite's unprivileged user);
+  // each test's own dir inside stays 0700.
+  chmodSync(runTmp, 0o711);
   process.env.TMPDIR = runTmp;
   const bin = findVaultBinary();
   if (!bin) {
