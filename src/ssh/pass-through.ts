@@ -61,3 +61,20 @@ export function jumpConfig(o: { user: string; keyPath?: string; strictHostKeyChe
     '',
   ].join('\n');
 }
+
+/**
+ * ssh users write `-oKey=Value`, `-Jhost`, `-L8080:h:80`; yargs would read those as groups of
+ * one-letter flags. For `fleetvault ssh`, split them into flag + value before parsing (only up to
+ * `--`: the remote command is never touched).
+ */
+export function splitAttachedSshFlags(args: string[]): string[] {
+  if (args.find((a) => !a.startsWith('-')) !== 'ssh') return args;
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') { out.push(...args.slice(i)); break; }
+    const m = /^-([oJLR])(.+)$/.exec(a);
+    if (m && !m[2]!.startsWith('=')) out.push(`-${m[1]}`, m[2]!); else out.push(a);
+  }
+  return out;
+}

@@ -31,7 +31,7 @@ const base = (d: Device, kh: string) => ['ssh', d.name, '--host', d.host, '--por
 test('-o and -v reach ssh: the user\'s -o Port= wins over --port, -v shows ssh\'s debug output', async ({ vault, devices, tmp }) => {
   const d = await trustingDevice(vault, devices, 'opt');
   const kh = knownHostsFor(tmp, [d]);
-  const ok = await runCli([...base(d, kh), '-o', 'ServerAliveInterval=5', '-v', '--', 'echo', 'hi'], { env: vault.env });
+  const ok = await runCli([...base(d, kh), '-oServerAliveInterval=5', '-v', '--', 'echo', 'hi'], { env: vault.env });
   expect(ok.code, ok.stderr).toBe(0);
   expect(ok.stdout).toBe('hi\n');
   expect(ok.stderr).toMatch(/^debug1: /m);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jumpConfig, needsForwarding, passThroughArgs } from '../../../src/ssh/pass-through.js';
+import { jumpConfig, needsForwarding, passThroughArgs, splitAttachedSshFlags } from '../../../src/ssh/pass-through.js';
 import { UsageError } from '../../../src/errors.js';
 
 describe('ssh option pass-through', () => {
@@ -27,5 +27,11 @@ describe('ssh option pass-through', () => {
       'User root', 'IdentityFile "/t/id"', 'CertificateFile "/t/id-cert.pub"', 'IdentitiesOnly yes', 'IdentityAgent none',
       'StrictHostKeyChecking yes', 'UserKnownHostsFile "/k"', 'Include ~/.ssh/config', '',
     ].join('\n'));
+  });
+
+  it('splits ssh\'s attached forms (-oKey=V, -Jhost, -L8080:h:80) for ssh only, and never after --', () => {
+    expect(splitAttachedSshFlags(['ssh', 'd', '-oUser=x', '-Jj:2', '-L1:h:2', '-R3:h:4', '-vv', '--', '-oNot=me']))
+      .toEqual(['ssh', 'd', '-o', 'User=x', '-J', 'j:2', '-L', '1:h:2', '-R', '3:h:4', '-vv', '--', '-oNot=me']);
+    expect(splitAttachedSshFlags(['cert', 'sign', '-oX'])).toEqual(['cert', 'sign', '-oX']);
   });
 });
