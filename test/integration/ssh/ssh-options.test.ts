@@ -92,6 +92,25 @@ test('-L where the role allows forwarding: a local port reaches a service behind
   }
 });
 
+test('-R where the role allows forwarding: the device reaches a service on our side', async ({ vault, devices, tmp }) => {
+  const d = await trustingDevice(vault, devices, 'rfwd');
+  const kh = knownHostsFor(tmp, [d]);
+  const env = await forwardingRole(vault);
+  const service = createServer((s) => s.end('hello from our side\n')).listen(0, '127.0.0.1');
+  await new Promise((r) => service.once('listening', r));
+  const ours = (service.address() as AddressInfo).port;
+  const remote = await freePort('127.0.0.1');
+  try {
+    // The device's shell (bash) reads from its end of the forward.
+    const read = `for i in $(seq 50); do exec 3<>/dev/tcp/127.0.0.1/${remote} && cat <&3 && exit 0; sleep 0.1; done; exit 9`;
+    const r = await runCli([...base(d, kh), '-R', `127.0.0.1:${remote}:127.0.0.1:${ours}`, '--', 'bash', '-c', `'${read}'`], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('hello from our side\n');
+  } finally {
+    service.close();
+  }
+});
+
 test('-L and -R with a role that does not allow forwarding: exit 2 and a plain refusal, ssh never runs', async ({ vault, devices, tmp }) => {
   const d = await trustingDevice(vault, devices, 'nofwd');
   const kh = knownHostsFor(tmp, [d]);
