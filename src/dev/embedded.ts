@@ -87,7 +87,7 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
     }
     writeDevState(dir, {
       address: server.address, rootToken: server.rootToken, serverPid: server.pid, devicePid: deviceHandle?.child.pid,
-      device: device && { host: device.host, port: device.port, log: device.log },
+      device: device && { host: device.host, port: device.port, log: device.log, user: device.user },
       auditLog: server.auditLog, dir, startedAt: new Date().toISOString(),
     });
     const stop = async () => {

@@ -10,7 +10,7 @@ export interface DevState {
   serverPid: number;
   devicePid?: number;
   /** The simulated device: where it listens and where its sshd logs (evidence for a refused login). */
-  device?: { host: string; port: number; log: string };
+  device?: { host: string; port: number; log: string; user?: string };
   auditLog: string;
   dir: string;
   startedAt: string;
@@ -48,8 +48,8 @@ export function processAlive(pid: number | undefined): boolean {
  * The sshd log of the device `fleetvault dev --with-device` runs at host:port, if that is where
  * this session goes: the one device whose refusals fleetvault can explain from its own log.
  */
-export function devDeviceLog(host: string, port: number, env: Record<string, string | undefined> = process.env): string | undefined {
+export function devDevice(host: string, port: number, env: Record<string, string | undefined> = process.env): { log: string; user?: string } | undefined {
   const s = readDevState(devStateDir(env));
   if (!s?.device || s.device.host !== host || s.device.port !== port || !processAlive(s.devicePid)) return undefined;
-  return s.device.log;
+  return { log: s.device.log, user: s.device.user };
 }

@@ -16,6 +16,8 @@ export interface LoginEvidence {
   /** The certificate's validity window, to quote next to a device's time complaint. */
   validAfter?: string;
   validBefore?: string;
+  /** The one account the device logs in, when fleetvault runs it unprivileged. */
+  deviceLoginUser?: string;
 }
 
 /** The one-line diagnosis, or undefined when ssh did not fail (or failed for a reason it printed plainly). */
@@ -63,7 +65,8 @@ function explainFromSshdLog(e: LoginEvidence, log: string): string | undefined {
     return `the device accepts this CA only for other principals (${quote(m)}); ask for a principal its CA line lists`;
   }
   if ((m = /User \S+ not allowed because [^\n]*|Invalid user \S+/.exec(log))) {
-    return `the device has no usable account ${e.user} (${quote(m)})`;
+    const only = e.deviceLoginUser && e.deviceLoginUser !== e.user ? `; it runs unprivileged and logs in only ${e.deviceLoginUser}: add -o User=${e.deviceLoginUser}` : '';
+    return `the device has no usable account ${e.user} (${quote(m)})${only}`;
   }
   if ((m = /Failed publickey for \S+ from \S+ port \d+ ssh2: \S+-CERT \S+ ID [^\n]*? CA \S+ (SHA256:\S+)/.exec(log))) {
     return `the device does not trust the CA that signed the certificate: no cert-authority line for ${m[1]} in its config.json os.sshKeys (sshd logged the refusal with no other reason); add \`fleetvault ca authorized-key\` or run \`fleetvault ca rollout\``;

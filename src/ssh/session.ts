@@ -38,6 +38,8 @@ export interface SshSessionOptions {
   passThrough?: SshPassThrough;
   /** The device's sshd log, when fleetvault runs the device: read to explain a refusal. */
   deviceLog?: string;
+  /** The one account that device logs in (an unprivileged `fleetvault dev` device). */
+  deviceLoginUser?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -152,7 +154,7 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
     const r = await spawnSsh(args, env);
     const diagnosis = diagnoseLogin({
       exitCode: r.exitCode, sshStderr: r.stderrTail, host, port, user, validAfter: validFrom, validBefore: validUntil,
-      deviceLog: o.deviceLog ? { path: o.deviceLog, text: readFrom(o.deviceLog, logStart) } : undefined,
+      deviceLog: o.deviceLog ? { path: o.deviceLog, text: readFrom(o.deviceLog, logStart) } : undefined, deviceLoginUser: o.deviceLoginUser,
     });
     return { exitCode: r.signal ? (SIGNAL_EXIT[r.signal] ?? 1) : r.exitCode, diagnosis, reusedAgentCertificate: reused, serial, signal: r.signal };
   } finally {

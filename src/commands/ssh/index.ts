@@ -8,6 +8,9 @@ interface SshArgs extends GlobalArgs {
   jsonFile?: string;
 }
 
+/** The device `fleetvault dev` runs, if that is where this session goes: its log and its one account. */
+const deviceEvidence = (d: { log: string; user?: string } | undefined) => (d ? { deviceLog: d.log, deviceLoginUser: d.user } : {});
+
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : ([] as string[]).concat(v).map(String));
 
 export const sshCommand: Command = {
@@ -42,7 +45,7 @@ export const sshCommand: Command = {
     const { resolveDevice } = await import('../../ssh/resolve-device.js');
     const { runSshSession } = await import('../../ssh/session.js');
     const { PassThroughExit, UsageError } = await import('../../errors.js');
-    const { devDeviceLog } = await import('../../dev/state.js');
+    const { devDevice } = await import('../../dev/state.js');
     const ttlSeconds = argv.ttl === undefined ? undefined : durationToSeconds(argv.ttl, 'ttl');
     const command = (argv['--'] ?? []).map(String);
     const { config, client } = await vaultFrom(argv);
@@ -57,7 +60,7 @@ export const sshCommand: Command = {
     const r = await runSshSession({
       client, mount: config.sshMount, role: config.sshRole, host: device.host, port, user: argv.user ?? 'root',
       ttlSeconds, reason: argv.reason, strictHostKeyChecking: argv.strictHostKeyChecking, userKnownHostsFile: argv.userKnownHostsFile,
-      agent: argv.agent, command, passThrough, deviceLog: devDeviceLog(device.host, port),
+      agent: argv.agent, command, passThrough, ...deviceEvidence(devDevice(device.host, port)),
     });
     if (r.diagnosis) note(`fleetvault: ${r.diagnosis}`);
     const summary = { exitCode: r.exitCode, host: device.host, via: device.via, serial: r.serial, reusedAgentCertificate: r.reusedAgentCertificate, diagnosis: r.diagnosis };

@@ -109,7 +109,7 @@ describe('README command 1 and the quick start, on a fresh clone', () => {
     const asRoot = await fv([...printed!.split(' ').slice(0, -2), '--', 'true'], a);
     expect(asRoot.code).toBe(255);
     expect(messages(asRoot.stderr)).toHaveLength(1);
-    expect(messages(asRoot.stderr)[0]).toMatch(/^fleetvault: the device (has no usable account root|.*\(device log )/);
+    expect(messages(asRoot.stderr)[0]).toMatch(new RegExp(`^fleetvault: the device (has no usable account root \\(sshd: "User root not allowed because account is locked"\\); it runs unprivileged and logs in only ${user.name}: add -o User=${user.name}|.*\\(device log )`));
     expect(messages(asRoot.stderr)[0]).not.toMatch(/clock/);
 
     const stop = await fv(['dev', 'stop']);

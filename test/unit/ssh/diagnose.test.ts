@@ -28,6 +28,8 @@ describe('diagnoseLogin', () => {
     expect(diagnoseLogin(withLog('Certificate invalid: not yet valid\n' + failedCert))).toMatch(/^the device's clock is behind: .*valid from 2026-11-30T23:05:22\.000Z\); fix the device's time \(NTP\)/);
     expect(diagnoseLogin(withLog('Certificate does not contain an authorized principal\n' + failedCert))).toMatch(/^the device accepts this CA only for other principals/);
     expect(diagnoseLogin(withLog('User root not allowed because account is locked\n'))).toMatch(/^the device has no usable account root \(sshd: "User root not allowed because account is locked"\)/);
+    expect(diagnoseLogin({ ...withLog('User root not allowed because account is locked\n'), deviceLoginUser: 'fv' }))
+      .toBe('the device has no usable account root (sshd: "User root not allowed because account is locked"); it runs unprivileged and logs in only fv: add -o User=fv (device log /s/sshd.log)');
     expect(diagnoseLogin(withLog(failedCert))).toMatch(/^the device does not trust the CA that signed the certificate: no cert-authority line for SHA256:9Ds\+pkN\+iKqb1UfbPc9I\/LxqimYsiF1VGe\/0j1kxT6c in its config\.json os\.sshKeys/);
     expect(diagnoseLogin(withLog('Connection from 127.0.0.1\n'))).toMatch(/refused the certificate for root .* gives no reason$/);
   });
