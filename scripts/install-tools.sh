@@ -62,6 +62,9 @@ install_apt() {
 }
 
 install_node_modules() {
+  # A symlinked node_modules belongs to another checkout (worktrees, the first-contact tests'
+  # clones): `npm ci` would empty the tree it points to. Never reinstall through a link.
+  if [[ -L "$ROOT/node_modules" ]]; then say "node_modules is a link to $(readlink "$ROOT/node_modules"): left as it is"; return; fi
   if [[ -d "$ROOT/node_modules/vitest" && "$ROOT/node_modules/.package-lock.json" -nt "$ROOT/package-lock.json" ]]; then
     say "node_modules present"; return
   fi

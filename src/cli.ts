@@ -20,6 +20,7 @@ import { auditCommand } from './commands/audit/index.js';
 import { provisionCommand } from './commands/provision/index.js';
 import { factoryCommand } from './commands/factory/index.js';
 import { tunnelCommand } from './commands/tunnel/index.js';
+import { splitAttachedSshFlags } from './ssh/pass-through.js';
 
 // Node ≥ 22.1 can cache compiled code between runs; start-up is most of a short command's time.
 // (Absent on Node 20, where this is a no-op.)
@@ -84,7 +85,7 @@ function joinDashValues(args: string[]): string[] {
   return out;
 }
 
-main(joinDashValues(process.argv.slice(2))).then(
+main(splitAttachedSshFlags(joinDashValues(process.argv.slice(2)))).then(
   () => {
     // Let stdout drain; if a stray handle (keep-alive socket) lingers, do not hang the shell.
     setTimeout(() => process.exit(), 1500).unref();

@@ -1,12 +1,12 @@
 // Property-based tests of the cert-authority line builder (src/ca/authorized-key.ts) and the
 // principal policy it relies on. 10 000 generated cases per property.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import sshpk from 'sshpk';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import { authorizedKeyLine } from '../../../src/ca/authorized-key.js';
 import { authorizedKeyOptions, editSshKeys, keyFingerprint, trustedCas } from '../../../src/ca/config-json.js';
 import { validatePrincipal } from '../../../src/ssh/principals.js';
@@ -74,6 +74,7 @@ describe('authorized-key line builder', () => {
 
   test('ssh-keygen reads generated lines as authorized_keys entries for the CA key', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fv-akl-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     // Few runs: each spawns ssh-keygen. ASCII principals (ssh-keygen -l has no say in encodings).
     const ascii = fc.uniqueArray(fc.stringMatching(/^[A-Za-z0-9_@][A-Za-z0-9_.@-]{0,11}$/), { minLength: 1, maxLength: 4 });
     fc.assert(fc.property(ascii, expiry, (p, exp) => {

@@ -9,6 +9,8 @@ import { formatCertificate } from '../../../src/ssh/certificate-view.js';
 import { parseUserPublicKey, generateEd25519KeyPair } from '../../../src/ssh/keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fv-cert-'));
+// Holds private CA and user keys: gone when the file's tests are.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const keygen = (...a: string[]) => execFileSync('ssh-keygen', ['-q', ...a], { stdio: 'pipe' });
 let ca = '', otherCa = '', user = '';
 
