@@ -67,6 +67,13 @@ export function jumpConfig(o: { user: string; keyPath?: string; strictHostKeyChe
  * one-letter flags. For `fleetvault ssh`, split them into flag + value before parsing (only up to
  * `--`: the remote command is never touched).
  */
+/** Long options of `fleetvault ssh` that take no value: what follows them is a new argument. */
+const FLAGS_WITHOUT_VALUE = new Set(['--agent', '--json', '--help', '--version', '--break-glass']);
+
+function takesValue(prev: string | undefined): boolean {
+  return prev !== undefined && /^--[a-z][a-z0-9-]*$/.test(prev) && !prev.startsWith('--no-') && !FLAGS_WITHOUT_VALUE.has(prev);
+}
+
 export function splitAttachedSshFlags(args: string[]): string[] {
   if (args.find((a) => !a.startsWith('-')) !== 'ssh') return args;
   const out: string[] = [];
@@ -74,7 +81,9 @@ export function splitAttachedSshFlags(args: string[]): string[] {
     const a = args[i]!;
     if (a === '--') { out.push(...args.slice(i)); break; }
     const m = /^-([oJLR])(.+)$/.exec(a);
-    if (m && !m[2]!.startsWith('=')) out.push(`-${m[1]}`, m[2]!); else out.push(a);
+    // `--host -oProxyCommand=…` is a (hostile) value of --host, not an ssh option: leave it whole so
+    // the host check refuses it.
+    if (m && !m[2]!.startsWith('=') && !takesValue(args[i - 1])) out.push(`-${m[1]}`, m[2]!); else out.push(a);
   }
   return out;
 }

@@ -129,7 +129,7 @@ test('principals with , " * ? whitespace, control characters or look-alikes are 
   expect(readdirSync(tmp).sort()).toEqual(['config.json', 'devices.txt', 'k', 'k.pub']);
   await new Promise((r) => setTimeout(r, 200));
   expect(signCount(vault)).toBe(before);
-});
+}, 180_000); // 75 CLI runs: slow on a loaded 2-core machine
 
 // ---------------------------------------------------------------------------------------------
 // Certificates: extensions, validity, verification, display
