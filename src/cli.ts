@@ -113,7 +113,8 @@ main(joinDashValues(process.argv.slice(2))).then(
     setTimeout(() => process.exit(), 1500).unref();
   },
   (err) => {
-    fail(err);
+    // Usage errors from a command's own checks point at that command's help too.
+    fail(pointToHelp(err, reachedCommand.path));
     setTimeout(() => process.exit(), 1500).unref();
   },
 );
