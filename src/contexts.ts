@@ -15,9 +15,15 @@ type Env = Record<string, string | undefined>;
 export interface ContextEntry extends ContextSettings { name: string; current: boolean }
 
 function save(path: string, file: ConfigFile): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileAtomic(path, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileAtomic(path, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`failed to write the config file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+      hint: 'check that the directory is writable, or set XDG_CONFIG_HOME / FLEETVAULT_CONFIG_DIR',
+    });
+  }
 }
 
 export function listContexts(env: Env = process.env): { configFile: string; contexts: ContextEntry[] } {

@@ -139,9 +139,16 @@ function rawValueOf(args: string[], key: string): string | undefined {
   return undefined;
 }
 
+/** camelCase keys fillFlagsFromEnv set from FLEETVAULT_* (not typed as flags). */
+const filledFromEnv = new Set<string>();
+
 export async function configFrom(argv: GlobalArgs): Promise<FleetvaultConfig> {
   const { resolveConfig } = await import('../config.js');
-  return resolveConfig(argv);
+  // The resolver reads FLEETVAULT_* itself and can then say where a value came from
+  // (`fleetvault status`: "from FLEETVAULT_ADDRESS", not "from --address").
+  const flags: Record<string, unknown> = { ...argv };
+  for (const k of filledFromEnv) delete flags[k];
+  return resolveConfig(flags as GlobalArgs);
 }
 
 export async function vaultFrom(argv: GlobalArgs) {
@@ -199,5 +206,6 @@ export function fillFlagsFromEnv(argv: Record<string, unknown>, y: Argv<unknown>
     const camel = key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
     argv[key] = value;
     argv[camel] = value;
+    filledFromEnv.add(camel);
   }
 }
