@@ -82,9 +82,16 @@ export const loginCommand: Command = {
       const { storeToken } = await import('../../auth/token-store.js');
       // Remember the server (and how we logged in) so a new shell talks to it, not the default.
       const { rememberLogin } = await import('../../contexts.js');
-      const remembered = rememberLogin({ config, method, authPath: argv.path });
-      context = remembered.context;
-      stored = storeToken({ path: remembered.tokenFile, token: result.token });
+      let tokenFile = config.tokenFile;
+      try {
+        const remembered = rememberLogin({ config, method, authPath: argv.path });
+        context = remembered.context;
+        tokenFile = remembered.tokenFile;
+      } catch (e) {
+        // The login itself worked: keep the token where it always went, and say what was not saved.
+        note(`fleetvault: note: the server was not remembered (${e instanceof Error ? e.message : String(e)}); set VAULT_ADDR in new shells`);
+      }
+      stored = storeToken({ path: tokenFile, token: result.token });
       if (config.tokenSource && config.tokenSource !== config.tokenFile) {
         note(`fleetvault: note: ${config.tokenSource} is set and takes precedence over ${stored}; unset it to use this login`);
       }
