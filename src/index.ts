@@ -5,10 +5,13 @@ export { resolveConfig, durationToSeconds, formatDuration, DEFAULT_LAYOUT, type 
 export { VaultClient, type VaultClientOptions, type RequestOptions } from './vault/client.js';
 export { connect, appRoleLogin, clientFromSettings } from './vault/connect.js';
 export { bootstrapVault, readCaPublicKey, type BootstrapChange, type BootstrapResult } from './vault/bootstrap.js';
+export { findIssuerDrift, type IssuerDrift } from './vault/issuer-drift.js';
 export { policyText, allPolicies } from './vault/policies.js';
 export { getCaPublicKey, type CaPublicKey } from './ca/public-key.js';
 export { authorizedKeyLine } from './ca/authorized-key.js';
-export { rotateCa, type RotateOptions, type RotateReport, type StageReport } from './ca/rotate.js';
+export { rotateCa, resolveRotationJournal, type RotateOptions, type RotateReport, type StageReport } from './ca/rotate.js';
+export { rotationStatus, type RotationStatusReport } from './ca/rotate-status.js';
+export { abortRotation, type AbortOptions, type AbortReport } from './ca/rotate-abort.js';
 export { signUserKey, type SignedCertificate, type SignUserKeyOptions } from './ssh/sign.js';
 export { parseCertificate, describeCertificate, verifyIssuedCertificate, type CertificateInfo } from './ssh/certificate.js';
 export { generateEd25519KeyPair, parseUserPublicKey } from './ssh/keys.js';

@@ -1,6 +1,8 @@
-// Proof that signing switched: a fresh certificate from the live role must be signed by the new
-// CA, and must log into devices. Same shape as the rollout's verification, run on its own because
-// after distribute there is nothing left to write (rollout only verifies devices it changed).
+// Proof that signing switched, and the eyes of the retire stage: a fresh certificate from the live
+// role, signed by the CA the fleet must trust now, and nothing else. Never the operator's own
+// access: after a switch that may be an old-CA certificate in ssh-agent, which retire makes
+// useless — checking with it reported failures that had not happened. So the key is passed with
+// IdentitiesOnly=yes and IdentityAgent=none (remote-config's sshExec does that for an identity).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,18 +17,37 @@ export interface SwitchVerification {
   devices: { name: string; ok: boolean; reason?: string }[];
 }
 
+export interface FreshAccess {
+  /** Device access with only the fresh certificate: no agent, no ~/.ssh keys. */
+  access: SshAccess;
+  /** The CA that signed it: what the role signs with right now. */
+  signingKeyFingerprint: string;
+}
+
+/**
+ * Run `fn` with a fresh 15-minute certificate from `mount`'s role; the key pair lives in a 0700 temp
+ * dir that is removed however `fn` ends.
+ */
+export async function withFreshCertificate<T>(o: { client: VaultClient; mount: string; role: string; base: SshAccess; reason: string }, fn: (f: FreshAccess) => Promise<T>): Promise<T> {
+  const pair = generateEd25519KeyPair('fleetvault-rotate-verify');
+  const signed = await signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 900, reason: o.reason });
+  const dir = mkdtempSync(join(tmpdir(), 'fleetvault-rotate-'));
+  try {
+    const key = join(dir, 'id_ed25519');
+    writeFileSync(key, pair.privateKey, { mode: 0o600 });
+    writeFileSync(`${key}-cert.pub`, signed.certificate, { mode: 0o600 });
+    const access: SshAccess = { ...o.base, identity: key, certificate: `${key}-cert.pub`, strictHostKeyChecking: 'yes' };
+    return await fn({ access, signingKeyFingerprint: signed.info.signingKeyFingerprint });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function verifySigningCa(o: {
   client: VaultClient; mount: string; role: string; devices: DeviceTarget[]; access: SshAccess;
   concurrency?: number; timeoutMs?: number;
 }): Promise<SwitchVerification> {
-  const dir = mkdtempSync(join(tmpdir(), 'fleetvault-rotate-'));
-  try {
-    const pair = generateEd25519KeyPair('fleetvault-rotate-verify');
-    const signed = await signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 900, reason: 'fleetvault ca rotate verification' });
-    const key = join(dir, 'id_ed25519');
-    writeFileSync(key, pair.privateKey, { mode: 0o600 });
-    writeFileSync(`${key}-cert.pub`, signed.certificate, { mode: 0o600 });
-    const access: SshAccess = { ...o.access, identity: key, certificate: `${key}-cert.pub`, strictHostKeyChecking: 'yes' };
+  return withFreshCertificate({ ...o, base: o.access, reason: 'fleetvault ca rotate verification' }, async ({ access, signingKeyFingerprint }) => {
     const results: SwitchVerification['devices'] = new Array(o.devices.length);
     let next = 0;
     const worker = async () => {
@@ -43,8 +64,6 @@ export async function verifySigningCa(o: {
       }
     };
     await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 16, o.devices.length) }, worker));
-    return { signingKeyFingerprint: signed.info.signingKeyFingerprint, devices: results };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    return { signingKeyFingerprint, devices: results };
+  });
 }

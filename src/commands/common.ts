@@ -151,10 +151,15 @@ export async function configFrom(argv: GlobalArgs): Promise<FleetvaultConfig> {
   return resolveConfig(flags as GlobalArgs);
 }
 
-export async function vaultFrom(argv: GlobalArgs) {
+/**
+ * Config and an authenticated client. Only commands that pass `appRole: true` (the flasher's
+ * unseal) log in with FLEETVAULT_ROLE_ID: every AppRole login spends one use of a factory batch,
+ * and a batch token may do nothing but decrypt, so any other command would burn a use and fail.
+ */
+export async function vaultFrom(argv: GlobalArgs, o: { appRole?: boolean } = {}) {
   const config = await configFrom(argv);
   const { connect } = await import('../vault/connect.js');
-  return { config, client: await connect(config) };
+  return { config, client: await connect(config, { appRole: o.appRole ?? false }) };
 }
 
 /** Print data as JSON (--json) or as the human rendering. Strings from outside are escaped. */

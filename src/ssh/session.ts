@@ -10,7 +10,7 @@ import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from './keys.js';
 import { signUserKey } from './sign.js';
 import { validatePrincipal } from './principals.js';
-import { addToAgent, findReusableCertificate, requireAgent } from './agent.js';
+import { addToAgent, requireAgent, reusableAgentCertificate } from './agent.js';
 
 export type StrictHostKeyChecking = 'yes' | 'no' | 'ask' | 'accept-new';
 
@@ -91,7 +91,9 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
   let validFrom: string | undefined;
   let reused = false;
   try {
-    const reusable = o.agent ? await guarded(findReusableCertificate({ user, env })) : undefined;
+    // Only a certificate from the CA the server signs with now: after a rotation the agent's old-CA
+    // certificate is refused by every device that retired that CA.
+    const reusable = o.agent ? await guarded(reusableAgentCertificate({ client: o.client, mount: o.mount, user, env })) : undefined;
     if (reusable) {
       reused = true;
       validFrom = reusable.validAfter;

@@ -14,7 +14,10 @@ export interface BadCase {
   stdinFile?: string;
   /** Added to the per-test Vault env; null removes a variable. */
   env?: Record<string, string | null>;
-  expectExit: 1 | 2;
+  /** 0 only for inputs that must be shown, not refused (a forever or forged certificate). */
+  expectExit: 0 | 1 | 2;
+  /** A multiline regex stdout must match; without it stdout must be empty. */
+  stdoutMatches?: string;
   /** Paths that must not exist afterwards (the snapshots catch the rest). */
   mustNotCreate?: string[];
 }

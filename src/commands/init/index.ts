@@ -21,7 +21,9 @@ export const initCommand: Command = {
     render(argv, { changes: r.changes }, () =>
       r.changes.length === 0
         ? `${config.address} already matches the fleetvault layout; nothing changed`
-        : r.changes.map((c) => `${argv.dryRun ? 'would be ' : ''}${c.action} ${c.kind} ${c.path}${c.fields ? ` (${c.fields.join(', ')})` : ''}`).join('\n'));
+        : r.changes.map((c) => c.action === 'drift'
+          ? `drift (left as is): ${c.detail ?? `${c.kind} ${c.path}`}`
+          : `${argv.dryRun ? 'would be ' : ''}${c.action} ${c.kind} ${c.path}${c.fields ? ` (${c.fields.join(', ')})` : ''}`).join('\n'));
     // A dry run that finds drift fails, so `fleetvault init --dry-run` can gate CI.
     if (argv.dryRun && r.changes.length > 0) {
       const { DriftFound } = await import('../../errors.js');

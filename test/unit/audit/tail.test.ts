@@ -1,6 +1,6 @@
 // `audit tail` on real files: appends, a partial line completed later, rotation by rename, and
 // truncation in place — with real records, no server needed.
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -58,6 +58,7 @@ it('follows appends, rotation and truncation like tail -F, and stops on abort', 
 
   ac.abort();
   const stats = await done;
+  rmSync(dir, { recursive: true, force: true });
   expect(stats.files).toBe(2);
   expect(stats.malformed).toBe(0);
 });
