@@ -17,7 +17,7 @@ export function usageMessage(msg: string, path: string[], args: string[], usage 
   const choices = [...flat.matchAll(/Argument: ([^,]+), Given: (.+?), Choices: (.+?)(?= Argument:|$)/g)];
   if (choices.length) {
     const [, name, given, list] = choices[0]!;
-    return new UsageError(`invalid --${name} ${given}`, { hint: `choose one of ${list!.replace(/"/g, '').replace(/, /g, ', ')}; ${help}` });
+    return new UsageError(`invalid --${name} ${given}`, { hint: `choose one of ${list!.replace(/"/g, '')}; ${help}` });
   }
   const unknown = /^Unknown arguments?: (.+)$/.exec(flat);
   if (unknown && path.length === 0 && args.find((a) => !a.startsWith('-')) === unknown[1]) {
