@@ -49,6 +49,15 @@ export class DeviceError extends FleetvaultError {
   }
 }
 
+export const EXIT_DRIFT = 3;
+
+/** `init --dry-run` found the server different from the layout: exit 3, so it can gate CI. */
+export class DriftFound extends FleetvaultError {
+  constructor(message: string, opts: { hint?: string } = {}) {
+    super(message, { exitCode: EXIT_DRIFT, hint: opts.hint });
+  }
+}
+
 /**
  * Not an error to report: a child's exit status to pass through (`fleetvault ssh` returns ssh's
  * own status). Printed as nothing; only the exit code matters.

@@ -286,6 +286,13 @@ export class VaultClient {
         path: cleanPath, hint: 'check the network or raise --timeout',
       });
     }
+    // https:// to a plain-HTTP listener: the TLS handshake gets an HTTP answer ("wrong version
+    // number"). That is not a verification failure, and --ca-cert would not help.
+    if (this.address.startsWith('https:') && (code === 'EPROTO' || /wrong version number|packet length too long|http request/i.test(err?.message ?? ''))) {
+      return new VaultError(`Vault at ${this.address} speaks plain HTTP, not TLS`, {
+        path: cleanPath, hint: `use ${this.address.replace(/^https:/, 'http:')} (VAULT_ADDR / --address), or enable TLS on the listener`,
+      });
+    }
     if (/certificate|self[- ]signed|SSL|TLS|UNABLE_TO_VERIFY|CERT_/i.test(`${code} ${err?.message ?? ''}`)) {
       return new VaultError(`TLS verification of ${this.address} failed (${code || err?.message})`, {
         path: cleanPath, hint: 'pass the server CA with --ca-cert / VAULT_CACERT',
