@@ -71,13 +71,13 @@ describe('README command 1 and the quick start, on a fresh clone', () => {
     // A second `dev` while the first runs, then stop, then stop again.
     const twice = await fv(['dev', '--detach']);
     expect(twice.code).toBe(1);
-    expect(twice.stderr).toMatch(/^fleetvault: a fleetvault dev server is already running at http:\/\/127\.0\.0\.1:\d+ \(pid \d+\) \(stop it with fleetvault dev stop\)$/m);
+    expect(twice.stderr).toMatch(/^fleetvault: a fleetvault dev server is already running at http:\/\/127\.0\.0\.1:\d+ \(pid \d+\) \(stop it with fleetvault dev stop; see fleetvault dev --help\)$/m);
     const stop = await fv(['dev', 'stop']);
     expect(stop.code, stop.stderr).toBe(0);
     expect(stop.stdout).toMatch(/^stopped the dev server at http:\/\/127\.0\.0\.1:\d+ \(pids \d+, \d+\)$/m);
     const stopAgain = await fv(['dev', 'stop']);
     expect(stopAgain.code).toBe(1);
-    expect(messages(stopAgain.stderr)).toEqual(['fleetvault: no fleetvault dev server is recorded as running (start one with fleetvault dev --detach)']);
+    expect(messages(stopAgain.stderr)).toEqual(['fleetvault: no fleetvault dev server is recorded as running (start one with fleetvault dev --detach; see fleetvault dev stop --help)']);
     expect(existsSync(join(home, '.local/state/fleetvault/dev'))).toBe(false);
   }, 300_000);
 
@@ -125,7 +125,7 @@ describe('README command 1 and the quick start, on a fresh clone', () => {
     expect(ssh.stderr).toBe('fleetvault: no Vault token for http://127.0.0.1:8200 (set VAULT_TOKEN or run fleetvault login)\n');
     const stop = await fv(['dev', 'stop']);
     expect(stop.code).toBe(1);
-    expect(stop.stderr).toBe('fleetvault: no fleetvault dev server is recorded as running (start one with fleetvault dev --detach)\n');
+    expect(stop.stderr).toBe('fleetvault: no fleetvault dev server is recorded as running (start one with fleetvault dev --detach; see fleetvault dev stop --help)\n');
     expect(existsSync(join(home, '.local'))).toBe(false);
   });
 });
