@@ -98,3 +98,33 @@ path "sys/locked-users" {
 path "sys/locked-users/+/unlock/+" {
   capabilities = ["update"]
 }
+
+# Scoped access (`fleetvault access grant|revoke|list`): per-scope SSH roles live under the SSH
+# mount (above) and per-scope policies under the policy prefix (above). The grant itself is an
+# internal identity group <prefix>-access-<principal> holding only such a policy; the groups and
+# entities granted become its members. User groups are read (name → id), never written.
+path "identity/group/name/fleetvault-access-*" {
+  capabilities = ["create", "read", "update", "delete"]
+  allowed_parameters = {
+    "policies"          = ["fleetvault-access-*"]
+    "member_group_ids"  = []
+    "member_entity_ids" = []
+    "type"              = ["internal"]
+    "metadata"          = []
+  }
+}
+path "identity/group/name" {
+  capabilities = ["list"]
+}
+path "identity/group/name/*" {
+  capabilities = ["read"]
+}
+path "identity/group/id/*" {
+  capabilities = ["read"]
+}
+path "identity/entity/name/*" {
+  capabilities = ["read"]
+}
+path "identity/entity/id/*" {
+  capabilities = ["read"]
+}

@@ -19,6 +19,7 @@ import { loginCommand } from './commands/login/index.js';
 import { auditCommand } from './commands/audit/index.js';
 import { provisionCommand } from './commands/provision/index.js';
 import { factoryCommand } from './commands/factory/index.js';
+import { accessCommand } from './commands/access/index.js';
 
 // Node ≥ 22.1 can cache compiled code between runs; start-up is most of a short command's time.
 // (Absent on Node 20, where this is a no-op.)
@@ -53,6 +54,7 @@ export async function main(args: string[]): Promise<void> {
     .command(auditCommand)
     .command(provisionCommand)
     .command(factoryCommand)
+    .command(accessCommand)
     .demandCommand(1, 'name a command (see fleetvault --help)')
     .strict()
     .recommendCommands()

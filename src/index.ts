@@ -37,3 +37,7 @@ export { registerOutOfBand, readBalenaCredentials, type RegisterResult } from '.
 export { stripProvisioningKey } from './provision/strip.js';
 export { findDevice, registerDevice as registerBalenaDevice, type FoundDevice } from './balena/sdk.js';
 export { readBootFile, readBootFileOptional, writeBootFile, BOOT_PARTITION } from './image/boot-partition.js';
+export {
+  devicePrincipal, fleetPrincipal, devicePrincipals, encodeFleetSlug, decodeFleetSlug, normalizeFleetSlug, normalizeUuid, scopePrincipal,
+  BREAK_GLASS_PRINCIPAL, grantAccess, revokeAccess, listAccess, signScoped, type Scope, type Grantee, type AccessGrant, type AccessResult,
+} from './access/index.js';
