@@ -103,15 +103,12 @@ path "sys/locked-users/+/unlock/+" {
 # mount (above) and per-scope policies under the policy prefix (above). The grant itself is an
 # internal identity group <prefix>-access-<principal> holding only such a policy; the groups and
 # entities granted become its members. User groups are read (name → id), never written.
+# No allowed_parameters on "policies": Vault matches a parameter glob against the whole
+# comma-separated string ("fleetvault-access-x,other" passes "fleetvault-access-*") and refuses
+# the list form outright, so such a constraint would only look like one. Whoever writes
+# fleetvault-* policies is root-like anyway (see the top of this file).
 path "identity/group/name/fleetvault-access-*" {
   capabilities = ["create", "read", "update", "delete"]
-  allowed_parameters = {
-    "policies"          = ["fleetvault-access-*"]
-    "member_group_ids"  = []
-    "member_entity_ids" = []
-    "type"              = ["internal"]
-    "metadata"          = []
-  }
 }
 path "identity/group/name" {
   capabilities = ["list"]

@@ -109,7 +109,6 @@ export function renderPolicy(text: string, l: LayoutSettings): string {
     .replaceAll('"ssh-client-signer-', `"${l.sshMount}-`)
     .replaceAll('"auth/approle/', `"auth/${l.approleMount}/`)
     .replaceAll('"sys/policies/acl/fleetvault-', `"sys/policies/acl/${l.policyPrefix}-`)
-    // Scoped access groups and the policies they may hold (admin.hcl).
-    .replaceAll('"identity/group/name/fleetvault-access-', `"identity/group/name/${l.policyPrefix}-access-`)
-    .replaceAll('["fleetvault-access-*"]', `["${l.policyPrefix}-access-*"]`);
+    // Scoped access groups (admin.hcl).
+    .replaceAll('"identity/group/name/fleetvault-access-', `"identity/group/name/${l.policyPrefix}-access-`);
 }
