@@ -24,7 +24,7 @@ locals {
   # search string that starts AND ends with "/" as a regular expression, so the one such pattern
   # ("/balena-provisioning/") is written as an explicit, escaped regex.
   policies = {
-    for persona, file in local.policy_files : "${var.policy_prefix}-${persona}" => replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+    for persona, file in local.policy_files : "${var.policy_prefix}-${persona}" => replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
       file("${local.policies_dir}/${file}"),
       "\"ssh-client-signer/sign/engineer\"", "\"${var.ssh_mount}/sign/${var.ssh_role}\""),
       "\"ssh-client-signer/roles/engineer\"", "\"${var.ssh_mount}/roles/${var.ssh_role}\""),
@@ -40,7 +40,8 @@ locals {
       "\"sys/auth/approle", "\"sys/auth/${var.approle_mount}"),
       "\"ssh-client-signer-", "\"${var.ssh_mount}-"),
       "\"auth/approle/", "\"auth/${var.approle_mount}/"),
-    "\"sys/policies/acl/fleetvault-", "\"sys/policies/acl/${var.policy_prefix}-")
+      "\"sys/policies/acl/fleetvault-", "\"sys/policies/acl/${var.policy_prefix}-"),
+    "\"identity/group/name/fleetvault-access-", "\"identity/group/name/${var.policy_prefix}-access-")
   }
 
   # Request fields the audit log shows in clear (SSH_AUDIT_NON_HMAC_* etc. in src/vault/layout.ts):
