@@ -271,3 +271,79 @@ resource "vault_audit" "file" {
     mode      = "0600"
   }
 }
+
+# --- scoped access (fleet_access; src/access/: the same roles, policies and groups) ------------
+
+locals {
+  # Principal per scope, as src/access/principals.ts: fleet slugs lower-cased and encoded
+  # `_` → `_5f`, `.` → `_2e`, then `/` → `.` (in this order, so no escape is escaped again).
+  fleet_access = {
+    for a in var.fleet_access : (
+      a.break_glass ? "break-glass" : a.device != null ? "device-${lower(a.device)}" :
+      "fleet-${replace(replace(replace(lower(a.fleet), "_", "_5f"), ".", "_2e"), "/\\//", ".")}"
+    ) => a
+  }
+  access_groups = toset(flatten([for a in var.fleet_access : a.groups]))
+}
+
+data "vault_identity_group" "access" {
+  for_each   = local.access_groups
+  group_name = each.key
+}
+
+resource "vault_ssh_secret_backend_role" "access" {
+  for_each                 = local.fleet_access
+  backend                  = vault_mount.ssh.path
+  name                     = each.key
+  key_type                 = "ca"
+  algorithm_signer         = "default"
+  allow_user_certificates  = true
+  allow_host_certificates  = false
+  allowed_users            = each.key
+  default_user             = each.key
+  ttl                      = tostring(min(1800, each.value.max_ttl))
+  max_ttl                  = tostring(each.value.max_ttl)
+  allowed_extensions       = "permit-pty"
+  default_extensions       = {}
+  allowed_critical_options = "source-address"
+  allow_empty_principals   = false
+  allow_user_key_ids       = false
+  key_id_format            = "fleetvault-{{token_display_name}}-{{public_key_hash}}"
+
+  depends_on = [vault_ssh_secret_backend_ca.this]
+}
+
+# Same text as accessPolicyText() in src/access/vault-objects.ts: change both.
+resource "vault_policy" "access" {
+  for_each = local.fleet_access
+  name     = "${var.policy_prefix}-access-${each.key}"
+  policy   = <<-EOT
+    # ${var.policy_prefix}-access-${each.key}: fleetvault scoped access. Sign certificates for
+    # principal ${each.key} (role ${each.key}) and nothing else.
+    path "${var.ssh_mount}/sign/${each.key}" {
+      capabilities = ["update"]
+      required_parameters = ${each.key == "break-glass" ? "[\"valid_principals\", \"reason\"]" : "[\"valid_principals\"]"}
+      denied_parameters = {
+        "valid_principals" = [""]${each.key == "break-glass" ? "\n    \"reason\"           = [\"\"]" : ""}
+      }
+    }
+    path "${var.ssh_mount}/roles/${each.key}" {
+      capabilities = ["read"]
+    }
+    path "${var.ssh_mount}/public_key" {
+      capabilities = ["read"]
+    }
+    path "${var.ssh_mount}/config/ca" {
+      capabilities = ["read"]
+    }
+  EOT
+}
+
+resource "vault_identity_group" "access" {
+  for_each         = local.fleet_access
+  name             = "${var.policy_prefix}-access-${each.key}"
+  type             = "internal"
+  policies         = [vault_policy.access[each.key].name]
+  member_group_ids = [for g in each.value.groups : data.vault_identity_group.access[g].group_id]
+  metadata         = { "fleetvault-principal" = each.key }
+}

@@ -35,7 +35,7 @@ function checkGrantee(g: Grantee): void {
 }
 
 /** The grantee's identity id; a missing group or entity is refused before anything is written. */
-async function resolveGrantee(client: VaultClient, g: Grantee): Promise<string> {
+export async function resolveGrantee(client: VaultClient, g: Grantee): Promise<string> {
   checkGrantee(g);
   const path = `identity/${g.kind}/name/${g.name}`;
   let found;

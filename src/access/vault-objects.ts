@@ -41,7 +41,8 @@ export function accessPolicyText(l: LayoutSettings, principal: string): string {
   // Break-glass: Vault itself demands a non-empty reason, which the audit log shows in clear.
   const required = breakGlass ? '["valid_principals", "reason"]' : '["valid_principals"]';
   const deniedReason = breakGlass ? '\n    "reason"           = [""]' : '';
-  return `# ${accessName(l, principal)}: written by \`fleetvault access grant\`. Sign certificates for
+  // terraform/main.tf (vault_policy.access) writes this same text: change both.
+  return `# ${accessName(l, principal)}: fleetvault scoped access. Sign certificates for
 # principal ${principal} (role ${principal}) and nothing else.
 path "${l.sshMount}/sign/${principal}" {
   capabilities = ["update"]
