@@ -19,6 +19,8 @@ export interface AccessOptions {
   grantee: Grantee;
   /** Maximum certificate validity for this scope (the role's max_ttl; shared by all its grantees). */
   maxTtlSeconds?: number;
+  /** Bind the scope's certificates to these source CIDRs (default: keep the role's binding, or none). */
+  sourceCidrs?: string[];
 }
 
 export interface AccessResult { principal: string; scope: Scope; grantee: Grantee; changes: AccessChange[] }
@@ -69,7 +71,9 @@ export async function grantAccess(o: AccessOptions): Promise<AccessResult> {
     const rolePath = accessRolePath(l, principal);
     const haveRole = (await client.readOptional(rolePath))?.data;
     const maxTtl = o.maxTtlSeconds ?? (haveRole?.max_ttl as number | undefined) ?? DEFAULT_MAX_TTL_SECONDS;
-    const wantRole = accessRoleSettings(principal, maxTtl);
+    const haveCidrs = ((haveRole?.default_critical_options as Record<string, string> | undefined)?.['source-address'] ?? '').split(',').filter(Boolean);
+    const cidrs = o.sourceCidrs ?? haveCidrs;
+    const wantRole = accessRoleSettings(principal, maxTtl, cidrs);
     // Fields the server does not return are fields it does not know (see bootstrap.ts): not drift.
     if (differingFields(wantRole, haveRole).filter((k) => !haveRole || k in haveRole).length) {
       await client.write(rolePath, wantRole);
@@ -77,7 +81,7 @@ export async function grantAccess(o: AccessOptions): Promise<AccessResult> {
     }
     // Policy: use of that role.
     const policyPath = `sys/policies/acl/${name}`;
-    const wantPolicy = accessPolicyText(l, principal);
+    const wantPolicy = accessPolicyText(l, principal, cidrs.length > 0);
     const havePolicy = (await client.readOptional<{ policy: string }>(policyPath))?.data?.policy;
     if (havePolicy !== wantPolicy) {
       await client.write(policyPath, { policy: wantPolicy });
@@ -135,6 +139,8 @@ export interface AccessGrant {
   groups: string[];
   entities: string[];
   maxTtlSeconds?: number;
+  /** Source addresses the scope's certificates are bound to; empty: any. */
+  sourceCidrs: string[];
 }
 
 export interface ListAccessOptions { client: VaultClient; layout: LayoutSettings; scope?: Scope; grantee?: Grantee }
@@ -163,7 +169,8 @@ export async function listAccess(o: ListAccessOptions): Promise<AccessGrant[]> {
       const entities = await Promise.all((g.member_entity_ids ?? []).map((id) => resolveName('entity', id)));
       if (o.grantee && !(o.grantee.kind === 'group' ? groups : entities).includes(o.grantee.name)) continue;
       const role = (await client.readOptional(accessRolePath(l, principal)))?.data;
-      out.push({ principal, scope, groups: groups.sort(), entities: entities.sort(), maxTtlSeconds: role?.max_ttl as number | undefined });
+      const sourceCidrs = ((role?.default_critical_options as Record<string, string> | undefined)?.['source-address'] ?? '').split(',').filter(Boolean);
+      out.push({ principal, scope, groups: groups.sort(), entities: entities.sort(), maxTtlSeconds: role?.max_ttl as number | undefined, sourceCidrs });
     }
     return out;
   } catch (e) {

@@ -14,6 +14,8 @@ export interface SignScopedOptions {
   ttlSeconds?: number;
   permitPty?: boolean;
   reason?: string;
+  /** --from: narrow the certificate to these source CIDRs (refused on scopes whose grant binds them). */
+  sourceAddress?: string;
 }
 
 /** The grant command an administrator would run to let someone ask for this scope. */
@@ -36,11 +38,16 @@ export async function signScoped(o: SignScopedOptions): Promise<SignedCertificat
   try {
     const signed = await signUserKey({
       client: o.client, mount: o.mount, role: principal, publicKey: o.publicKey, principals: [principal],
-      ttlSeconds: o.ttlSeconds, permitPty: o.permitPty, reason: o.reason,
+      ttlSeconds: o.ttlSeconds, permitPty: o.permitPty, reason: o.reason, sourceAddress: o.sourceAddress,
     });
     return { ...signed, principal };
   } catch (e) {
     // 403: the token's policies do not reach sign/<principal>; 404: nobody was ever granted it.
+    if (e instanceof VaultError && e.status === 403 && o.sourceAddress) {
+      throw new VaultError(`failed to sign a certificate for ${describeScope(o.scope)} from ${o.sourceAddress}: no grant for principal ${principal}, or its grant binds source addresses itself`, {
+        path: e.path, status: e.status, errors: e.errors, hint: `retry without --from; if still refused, ask an administrator: ${grantCommandFor(o.scope)}`,
+      });
+    }
     if (e instanceof VaultError && (e.status === 403 || e.status === 404)) {
       throw new VaultError(`failed to sign a certificate for ${describeScope(o.scope)}: your Vault identity has no grant for principal ${principal}`, {
         path: e.path, status: e.status, errors: e.errors, hint: `ask an administrator: ${grantCommandFor(o.scope)}`,

@@ -25,7 +25,12 @@ export function accessRolePath(l: LayoutSettings, principal: string): string {
   return `${l.sshMount}/roles/${principal}`;
 }
 
-export function accessRoleSettings(principal: string, maxTtlSeconds = DEFAULT_MAX_TTL_SECONDS): Record<string, unknown> {
+/**
+ * sourceCidrs binds every certificate of the scope to those source addresses: the role's default
+ * source-address critical option. Vault drops role defaults as soon as a request names any critical
+ * option, so the scope's policy then refuses critical_options outright (accessPolicyText).
+ */
+export function accessRoleSettings(principal: string, maxTtlSeconds = DEFAULT_MAX_TTL_SECONDS, sourceCidrs: string[] = []): Record<string, unknown> {
   return {
     ...sshRoleSettings(),
     // Exactly one principal, and it is the default: a request naming none gets this one, never root.
@@ -33,14 +38,15 @@ export function accessRoleSettings(principal: string, maxTtlSeconds = DEFAULT_MA
     default_user: principal,
     ttl: Math.min(DEFAULT_TTL_SECONDS, maxTtlSeconds),
     max_ttl: maxTtlSeconds,
+    default_critical_options: sourceCidrs.length ? { 'source-address': sourceCidrs.join(',') } : {},
   };
 }
 
-export function accessPolicyText(l: LayoutSettings, principal: string): string {
+export function accessPolicyText(l: LayoutSettings, principal: string, bound = false): string {
   const breakGlass = principal === BREAK_GLASS_PRINCIPAL;
   // Break-glass: Vault itself demands a non-empty reason, which the audit log shows in clear.
   const required = breakGlass ? '["valid_principals", "reason"]' : '["valid_principals"]';
-  const deniedReason = breakGlass ? '\n    "reason"           = [""]' : '';
+  const deniedReason = (breakGlass ? '\n    "reason"           = [""]' : '') + (bound ? '\n    "critical_options" = []' : '');
   // terraform/main.tf (vault_policy.access) writes this same text: change both.
   return `# ${accessName(l, principal)}: fleetvault scoped access. Sign certificates for
 # principal ${principal} (role ${principal}) and nothing else.

@@ -4,6 +4,7 @@
 // device grant opens exactly one device, and break-glass (with a reason) opens all.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { test, expect, type VaultFixture } from '../../support/context.js';
@@ -13,6 +14,7 @@ import { defaultDeviceConfig, type Device } from '../../../src/dev/device.js';
 import { policyName } from '../../../src/vault/layout.js';
 
 const uuid = () => randomBytes(16).toString('hex');
+const readKey = (key: string) => readFileSync(`${key}.pub`, 'utf8');
 
 /** A person: a userpass user whose login makes a Vault entity, member of an internal group. */
 async function member(vault: VaultFixture, slug: string, group: string): Promise<{ token: string; entityId: string }> {
@@ -172,4 +174,47 @@ test('bad grants: exit 1 or 2, one line, nothing changed in Vault', async ({ vau
     expect(r.stdout).toBe('');
   }
   expect(await state()).toBe(initial);
+});
+
+test('source addresses: a grant binds certificates to CIDRs the client cannot widen; --from narrows an unbound scope', async ({ vault, devices, tmp, slug }) => {
+  const group = `oncall-${slug}`;
+  cleanGroups(vault, group);
+  const alice = await member(vault, slug, group);
+  const admin = { ...vault.env, VAULT_TOKEN: await adminToken(vault) };
+  const asAlice = { ...vault.env, VAULT_TOKEN: alice.token };
+  const id = uuid();
+  const line = (await runCli(['ca', 'authorized-key', '--device', id, '--fleet', 'acme/a'], { env: vault.env })).stdout.trim();
+  const config = defaultDeviceConfig(id);
+  (config.os as { sshKeys: string[] }).sshKeys = [line];
+  const device = await devices.start({ config });
+  const kh = knownHostsFor(tmp, [device]);
+  const key = join(tmp, 'id');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+  // The client's source address is chosen with BindAddress: 127.0.0.1 inside, 127.0.0.254 outside.
+  const loginFrom = async (source: string) => (await sshLogin({ device, key, cert: `${key}-cert.pub`, knownHosts: kh, command: 'true', extra: ['-o', `BindAddress=${source}`] })).code;
+
+  // Fleet bound to 127.0.0.1/32 by its grant.
+  const g = await runCli(['access', 'grant', '--fleet', 'acme/a', '--group', group, '--cidr', '127.0.0.1/32'], { env: admin });
+  expect(g.code, g.stderr).toBe(0);
+  const s = await runCli(['cert', 'sign', '--public-key', `${key}.pub`, '--fleet', 'acme/a', '--json'], { env: asAlice });
+  expect(s.code, s.stderr).toBe(0);
+  expect(JSON.parse(s.stdout).criticalOptions).toEqual({ 'source-address': '127.0.0.1/32' });
+  expect(await loginFrom('127.0.0.1')).toBe(0);
+  expect(await loginFrom('127.0.0.254')).toBe(255);
+  // The client cannot replace the binding: --from (or any critical option) is refused by Vault.
+  const widen = await runCli(['cert', 'sign', '--public-key', `${key}.pub`, '--fleet', 'acme/a', '--from', '0.0.0.0/0'], { env: asAlice });
+  expect(widen.code).toBe(2);
+  oneLine(widen);
+  const direct = await vault.root.write(`${vault.layout.sshMount}/sign/fleet-acme.a`, { public_key: readKey(key), valid_principals: 'fleet-acme.a', critical_options: { 'source-address': '0.0.0.0/0' } }, { token: alice.token })
+    .catch((e: { status: number }) => e.status);
+  expect(direct).toBe(403);
+  expect(JSON.parse((await runCli(['access', 'list', '--json'], { env: admin })).stdout)[0].sourceCidrs).toEqual(['127.0.0.1/32']);
+
+  // An unbound scope (the device): --from narrows the one certificate.
+  expect((await runCli(['access', 'grant', '--device', id, '--group', group], { env: admin })).code).toBe(0);
+  const n = await runCli(['cert', 'sign', '--public-key', `${key}.pub`, '--device', id, '--from', '127.0.0.1', '--json'], { env: asAlice });
+  expect(n.code, n.stderr).toBe(0);
+  expect(JSON.parse(n.stdout).criticalOptions).toEqual({ 'source-address': '127.0.0.1/32' });
+  expect(await loginFrom('127.0.0.1')).toBe(0);
+  expect(await loginFrom('127.0.0.254')).toBe(255);
 });
