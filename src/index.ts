@@ -39,5 +39,5 @@ export { findDevice, registerDevice as registerBalenaDevice, type FoundDevice } 
 export { readBootFile, readBootFileOptional, writeBootFile, BOOT_PARTITION } from './image/boot-partition.js';
 export {
   devicePrincipal, fleetPrincipal, devicePrincipals, encodeFleetSlug, decodeFleetSlug, normalizeFleetSlug, normalizeUuid, scopePrincipal,
-  BREAK_GLASS_PRINCIPAL, grantAccess, revokeAccess, listAccess, signScoped, type Scope, type Grantee, type AccessGrant, type AccessResult,
+  BREAK_GLASS_PRINCIPAL, grantAccess, revokeAccess, listAccess, signScoped, whoCan, type Scope, type Grantee, type AccessGrant, type AccessResult,
 } from './access/index.js';

@@ -128,6 +128,16 @@ test('a fleet grant opens that fleet\'s devices only; device grants open one dev
   expect(bg.code, bg.stderr).toBe(0);
   expect(await opens()).toEqual({ a1: true, a2: true, b1: true });
 
+  // audit who-can: what reaches a1 (its device, its fleet, break-glass) and b1 (break-glass only).
+  const whoA1 = await runCli(['audit', 'who-can', a1.uuid, '--fleet', A, '--json'], { env: admin });
+  expect(whoA1.code, whoA1.stderr).toBe(0);
+  expect((JSON.parse(whoA1.stdout) as { principal: string }[]).map((g) => g.principal)).toEqual(['break-glass', `device-${a1.uuid}`, 'fleet-acme.fleet-a']);
+  const whoB1 = await runCli(['audit', 'who-can', b1.uuid, '--fleet', B, '--json'], { env: admin });
+  expect((JSON.parse(whoB1.stdout) as { principal: string; groups: string[] }[]).map((g) => [g.principal, g.groups])).toEqual([['break-glass', [group]]]);
+  const badWho = await runCli(['audit', 'who-can', 'acme/b,x'], { env: admin });
+  expect(badWho.code).toBe(1);
+  oneLine(badWho);
+
   // list shows the three grants; revoke takes fleet A back (and is idempotent).
   const list = JSON.parse((await runCli(['access', 'list', '--json'], { env: admin })).stdout) as { principal: string; groups: string[] }[];
   expect(list.map((g) => [g.principal, g.groups])).toEqual([
