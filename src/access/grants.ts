@@ -30,7 +30,7 @@ interface IdentityGroup { id: string; name: string; policies?: string[] | null; 
 // Vault identity names go into a path: keep them to characters that need no escaping.
 const IDENTITY_NAME = /^[A-Za-z0-9._@+=-]{1,128}$/;
 
-function checkGrantee(g: Grantee): void {
+export function checkGrantee(g: Grantee): void {
   if (!IDENTITY_NAME.test(g.name)) {
     throw new UsageError(`${g.kind} name ${JSON.stringify(g.name.slice(0, 80))} refused`, { hint: 'Vault identity names here may use A-Z a-z 0-9 . _ @ + = -' });
   }

@@ -18,6 +18,10 @@ export const accessGrantCommand: Command = {
     const { durationToSeconds } = await import('../../config.js');
     const { scope, grantee } = await requireScopeAndGrantee(argv);
     const maxTtlSeconds = argv.maxTtl === undefined ? undefined : durationToSeconds(argv.maxTtl, 'max-ttl');
+    if (maxTtlSeconds !== undefined && !(maxTtlSeconds > 0)) {
+      const { UsageError } = await import('../../errors.js');
+      throw new UsageError('--max-ttl must be positive', { hint: 'e.g. --max-ttl 15m' });
+    }
     const { validateCidrs } = await import('../../provision/cidr.js');
     const sourceCidrs = argv.cidr === undefined ? undefined : validateCidrs(argv.cidr);
     const { config, client } = await vaultFrom(argv);

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import type { Grantee } from '../../access/grants.js';
 import type { Scope } from '../../access/principals.js';
-import { scopeFrom, type ScopeArgs } from './scope-flags.js';
+import { scopeFrom, single, type ScopeArgs } from './scope-flags.js';
 
 export interface GranteeArgs { group?: string; entity?: string }
 
@@ -13,10 +13,14 @@ export function granteeOptions<T>(y: Argv<T>) {
 
 export async function granteeFrom(argv: GranteeArgs): Promise<Grantee | undefined> {
   const { UsageError } = await import('../../errors.js');
-  if (argv.group !== undefined && argv.entity !== undefined) throw new UsageError('name one grantee: --group or --entity');
-  if (argv.group !== undefined) return { kind: 'group', name: argv.group };
-  if (argv.entity !== undefined) return { kind: 'entity', name: argv.entity };
-  return undefined;
+  const { checkGrantee } = await import('../../access/grants.js');
+  const group = await single(argv.group, 'group');
+  const entity = await single(argv.entity, 'entity');
+  if (group !== undefined && entity !== undefined) throw new UsageError('name one grantee: --group or --entity');
+  const grantee: Grantee | undefined = group !== undefined ? { kind: 'group', name: group } : entity !== undefined ? { kind: 'entity', name: entity } : undefined;
+  // Checked here too, so a malformed name is refused before Vault is contacted.
+  if (grantee) checkGrantee(grantee);
+  return grantee;
 }
 
 /** grant and revoke need both: checked before Vault is contacted. */

@@ -11,9 +11,17 @@ export function scopeOptions<T>(y: Argv<T>, o: { breakGlass: string }) {
     .option('break-glass', { type: 'boolean', describe: o.breakGlass, group: 'Scope:' });
 }
 
+/** A repeated string flag arrives as an array: one scope, one grantee, so refuse it. */
+export async function single(value: unknown, flag: string): Promise<string | undefined> {
+  if (value === undefined || typeof value === 'string') return value;
+  const { UsageError } = await import('../../errors.js');
+  throw new UsageError(`--${flag} given more than once`, { hint: 'name one; run the command once per scope or grantee' });
+}
+
 /** The one scope named, or undefined when none is; two at once is a usage error. */
 export async function scopeFrom(argv: ScopeArgs): Promise<Scope | undefined> {
   const { UsageError } = await import('../../errors.js');
+  argv = { ...argv, device: await single(argv.device, 'device'), fleet: await single(argv.fleet, 'fleet') };
   const { normalizeUuid, normalizeFleetSlug } = await import('../../access/principals.js');
   const named = [argv.device !== undefined, argv.fleet !== undefined, argv.breakGlass === true].filter(Boolean).length;
   if (named > 1) throw new UsageError('name one scope: --device, --fleet or --break-glass');

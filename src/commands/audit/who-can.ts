@@ -13,6 +13,8 @@ export const auditWhoCanCommand: Command = {
   handler: async (argv: Args) => {
     const { UsageError } = await import('../../errors.js');
     const { normalizeFleetSlug, normalizeUuid, describeScope } = await import('../../access/principals.js');
+    const { single } = await import('../access/scope-flags.js');
+    argv.fleet = await single(argv.fleet, 'fleet');
     const isFleet = argv.target.includes('/');
     if (isFleet && argv.fleet !== undefined) throw new UsageError('--fleet is for a device target; the target is already a fleet');
     const device = isFleet ? undefined : normalizeUuid(argv.target);

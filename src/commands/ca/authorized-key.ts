@@ -26,7 +26,8 @@ export const caAuthorizedKeyCommand: Command = {
       if (argv.device === undefined || argv.fleet === undefined) throw new UsageError('a scoped line needs both --device UUID and --fleet SLUG');
       if (argv.principals !== undefined) throw new UsageError('--principals cannot be combined with --device/--fleet: the scope names the principals');
       const { devicePrincipals } = await import('../../access/principals.js');
-      principals = devicePrincipals({ uuid: argv.device, fleet: argv.fleet });
+      const { single } = await import('../access/scope-flags.js');
+      principals = devicePrincipals({ uuid: (await single(argv.device, 'device'))!, fleet: (await single(argv.fleet, 'fleet'))! });
     } else principals = validatePrincipals(argv.principals ?? ['root']);
     const { config, client } = await vaultFrom(argv);
     const { getCaPublicKey } = await import('../../ca/public-key.js');

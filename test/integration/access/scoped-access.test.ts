@@ -174,6 +174,11 @@ test('bad grants: exit 1 or 2, one line, nothing changed in Vault', async ({ vau
     [['--group', group], 1],
     [['--fleet', 'acme/a', '--group', 'bad group'], 1],
     [['--fleet', 'acme/a', '--group', group, '--max-ttl', 'soon'], 1],
+    [['--fleet', 'acme/a', '--group', group, '--max-ttl', '0s'], 1],
+    [['--fleet', 'acme/a', '--fleet', 'acme/b', '--group', group], 1],
+    [['--fleet', 'acme/a', '--group', group, '--group', group], 1],
+    [['--fleet', 'acme/a', '--group', 'x/../../sys/policies'], 1],
+    [['--fleet', 'acme/a', '--group', group, '--cidr', '10.0.0.0/33'], 1],
     [['--fleet', 'acme/a', '--group', `no-such-group-${slug}`], 2],
     [['--fleet', 'acme/a', '--entity', `no-such-entity-${slug}`], 2],
   ];
