@@ -225,8 +225,11 @@ test('source addresses: a grant binds certificates to CIDRs the client cannot wi
   expect(direct).toBe(403);
   expect(JSON.parse((await runCli(['access', 'list', '--json'], { env: admin })).stdout)[0].sourceCidrs).toEqual(['127.0.0.1/32']);
 
-  // An unbound scope (the device): --from narrows the one certificate.
-  expect((await runCli(['access', 'grant', '--device', id, '--group', group], { env: admin })).code).toBe(0);
+  // An unbound scope (the device), granted to her entity alone: --from narrows the one certificate.
+  const entity = (await vault.root.read<{ name: string }>(`identity/entity/id/${alice.entityId}`)).data.name;
+  const ge = await runCli(['access', 'grant', '--device', id, '--entity', entity, '--json'], { env: admin });
+  expect(ge.code, ge.stderr).toBe(0);
+  expect(JSON.parse((await runCli(['access', 'list', '--device', id, '--json'], { env: admin })).stdout)).toMatchObject([{ entities: [entity], groups: [] }]);
   const n = await runCli(['cert', 'sign', '--public-key', `${key}.pub`, '--device', id, '--from', '127.0.0.1', '--json'], { env: asAlice });
   expect(n.code, n.stderr).toBe(0);
   expect(JSON.parse(n.stdout).criticalOptions).toEqual({ 'source-address': '127.0.0.1/32' });
