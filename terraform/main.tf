@@ -306,6 +306,7 @@ resource "vault_ssh_secret_backend_role" "access" {
   allowed_extensions       = "permit-pty"
   default_extensions       = {}
   allowed_critical_options = "source-address"
+  default_critical_options = length(each.value.source_cidrs) > 0 ? { "source-address" = join(",", each.value.source_cidrs) } : {}
   allow_empty_principals   = false
   allow_user_key_ids       = false
   key_id_format            = "fleetvault-{{token_display_name}}-{{public_key_hash}}"
@@ -324,7 +325,7 @@ resource "vault_policy" "access" {
       capabilities = ["update"]
       required_parameters = ${each.key == "break-glass" ? "[\"valid_principals\", \"reason\"]" : "[\"valid_principals\"]"}
       denied_parameters = {
-        "valid_principals" = [""]${each.key == "break-glass" ? "\n    \"reason\"           = [\"\"]" : ""}
+        "valid_principals" = [""]${each.key == "break-glass" ? "\n    \"reason\"           = [\"\"]" : ""}${length(each.value.source_cidrs) > 0 ? "\n    \"critical_options\" = []" : ""}
       }
     }
     path "${var.ssh_mount}/roles/${each.key}" {

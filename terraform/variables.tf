@@ -262,13 +262,16 @@ variable "audit_device_path" {
 }
 
 variable "fleet_access" {
-  description = "Scoped access grants, the twin of `fleetvault init --fleet-access` and `fleetvault access grant`: each entry names one scope (fleet = balena slug org/fleet, device = balena uuid, or break_glass = true) and the existing Vault identity groups whose members may sign certificates for it; max_ttl in seconds. Creates per scope an SSH role named after the principal, a policy and an internal group <policy_prefix>-access-<principal> with these groups as members."
+  description = "Scoped access grants, the twin of `fleetvault init --fleet-access` and `fleetvault access grant`: each entry names one scope (fleet = balena slug org/fleet, device = balena uuid, or break_glass = true) and the existing Vault identity groups whose members may sign certificates for it; max_ttl in seconds; source_cidrs binds its certificates to source addresses. Creates per scope an SSH role named after the principal, a policy and an internal group <policy_prefix>-access-<principal> with these groups as members."
   type = list(object({
     fleet       = optional(string)
     device      = optional(string)
     break_glass = optional(bool, false)
     groups      = list(string)
     max_ttl     = optional(number, 3600)
+    # Bind the scope's certificates to these source CIDRs (source-address; the policy then refuses
+    # any client-sent critical option, so it cannot be widened or dropped).
+    source_cidrs = optional(list(string), [])
   }))
   default = []
   validation {

@@ -6,9 +6,10 @@ import type { LayoutSettings } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import { grantAccess, resolveGrantee, type AccessChange } from './grants.js';
+import { validateCidrs } from '../provision/cidr.js';
 import { normalizeFleetSlug, normalizeUuid, type Scope } from './principals.js';
 
-export interface FleetAccessEntry { scope: Scope; groups: string[]; maxTtlSeconds?: number }
+export interface FleetAccessEntry { scope: Scope; groups: string[]; maxTtlSeconds?: number; sourceCidrs?: string[] }
 
 /** Parse and validate every entry before anything is written. */
 export function parseFleetAccess(json: string, source: string): FleetAccessEntry[] {
@@ -19,8 +20,8 @@ export function parseFleetAccess(json: string, source: string): FleetAccessEntry
     const at = `${source} entry ${i + 1}`;
     if (!e || typeof e !== 'object') throw new UsageError(`${at}: expected an object`);
     const o = e as Record<string, unknown>;
-    const unknown = Object.keys(o).filter((k) => !['fleet', 'device', 'break_glass', 'groups', 'max_ttl'].includes(k));
-    if (unknown.length) throw new UsageError(`${at}: unknown field ${unknown[0]}`, { hint: 'fields: fleet | device | break_glass, groups, max_ttl (seconds)' });
+    const unknown = Object.keys(o).filter((k) => !['fleet', 'device', 'break_glass', 'groups', 'max_ttl', 'source_cidrs'].includes(k));
+    if (unknown.length) throw new UsageError(`${at}: unknown field ${unknown[0]}`, { hint: 'fields: fleet | device | break_glass, groups, max_ttl (seconds), source_cidrs' });
     const named = [o.fleet !== undefined, o.device !== undefined, o.break_glass === true].filter(Boolean).length;
     if (named !== 1) throw new UsageError(`${at}: name exactly one of fleet, device, break_glass`);
     const scope: Scope = typeof o.fleet === 'string' ? { kind: 'fleet', slug: normalizeFleetSlug(o.fleet) }
@@ -28,7 +29,10 @@ export function parseFleetAccess(json: string, source: string): FleetAccessEntry
       : o.break_glass === true ? { kind: 'break-glass' } : (() => { throw new UsageError(`${at}: fleet and device are strings`); })();
     if (!Array.isArray(o.groups) || o.groups.length === 0 || !o.groups.every((g) => typeof g === 'string')) throw new UsageError(`${at}: groups must be a non-empty list of group names`);
     if (o.max_ttl !== undefined && !(typeof o.max_ttl === 'number' && Number.isInteger(o.max_ttl) && o.max_ttl > 0)) throw new UsageError(`${at}: max_ttl is a positive number of seconds`);
-    return { scope, groups: o.groups as string[], maxTtlSeconds: o.max_ttl as number | undefined };
+    if (o.source_cidrs !== undefined && !(Array.isArray(o.source_cidrs) && o.source_cidrs.every((c) => typeof c === 'string'))) throw new UsageError(`${at}: source_cidrs must be a list of CIDRs`);
+    // As written (terraform stores them verbatim too); an empty list removes a binding.
+    const sourceCidrs = o.source_cidrs === undefined ? undefined : (o.source_cidrs as string[]).length ? (validateCidrs(o.source_cidrs as string[]), o.source_cidrs as string[]) : [];
+    return { scope, groups: o.groups as string[], maxTtlSeconds: o.max_ttl as number | undefined, sourceCidrs };
   });
 }
 
@@ -44,7 +48,7 @@ export async function applyFleetAccess(o: { client: VaultClient; layout: LayoutS
   const changes: GrantChange[] = [];
   for (const e of o.entries) {
     for (const name of e.groups) {
-      const r = await grantAccess({ client: o.client, layout: o.layout, scope: e.scope, grantee: { kind: 'group', name }, maxTtlSeconds: e.maxTtlSeconds });
+      const r = await grantAccess({ client: o.client, layout: o.layout, scope: e.scope, grantee: { kind: 'group', name }, maxTtlSeconds: e.maxTtlSeconds, sourceCidrs: e.sourceCidrs });
       // A grant only creates or updates.
       changes.push(...r.changes.filter((c): c is GrantChange => c.action !== 'deleted'));
     }

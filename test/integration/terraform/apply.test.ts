@@ -44,7 +44,7 @@ const oncallGroup = `oncall-${slugA}`;
 const DEVICE = 'ab'.repeat(16);
 const FLEET_ACCESS = [
   { fleet: 'My_Org/fleet.a', groups: [oncallGroup] },
-  { device: DEVICE, groups: [oncallGroup], max_ttl: 900 },
+  { device: DEVICE, groups: [oncallGroup], max_ttl: 900, source_cidrs: ['127.0.0.0/8'] },
   { break_glass: true, groups: [oncallGroup] },
 ];
 const ACCESS_PRINCIPALS = ['fleet-my_5forg.fleet_2ea', `device-${DEVICE}`, 'break-glass'];
@@ -205,7 +205,8 @@ describe('terraform/', () => {
     const access = a.access as Record<string, { policy: string; role: { allowed_users: string; max_ttl: number }; group: { member_group_ids: string[] } }>;
     expect(Object.keys(access)).toEqual(ACCESS_PRINCIPALS);
     expect(access['break-glass']!.policy).toContain('required_parameters = ["valid_principals", "reason"]');
-    expect(access[`device-${DEVICE}`]!.role).toMatchObject({ allowed_users: `device-${DEVICE}`, max_ttl: 900 });
+    expect(access[`device-${DEVICE}`]!.role).toMatchObject({ allowed_users: `device-${DEVICE}`, max_ttl: 900, default_critical_options: { 'source-address': '127.0.0.0/8' } });
+    expect(access[`device-${DEVICE}`]!.policy).toContain('"critical_options" = []');
     expect(access['fleet-my_5forg.fleet_2ea']!.group.member_group_ids).toHaveLength(1);
     expect(a).toEqual(b);
 
