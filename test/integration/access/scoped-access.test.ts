@@ -124,9 +124,14 @@ test('a fleet grant opens that fleet\'s devices only; device grants open one dev
   oneLine(noReason);
   const direct = await vault.root.write(`${vault.layout.sshMount}/sign/break-glass`, { public_key: 'x', valid_principals: 'break-glass' }, { token: alice.token }).catch((e: { status: number }) => e.status);
   expect(direct).toBe(403);
-  const bg = await sign('--break-glass', '--reason', 'INC-42 fleet B offline');
+  const bg = await sign('--break-glass', '--reason', `INC-42 ${slug}`);
   expect(bg.code, bg.stderr).toBe(0);
   expect(await opens()).toEqual({ a1: true, a2: true, b1: true });
+  // ...and shows up in the audit anomalies of the real audit log, with its reason.
+  const anomalies = await runCli(['audit', 'anomalies', '--log', vault.auditLog, '--since', '10m', '--json'], { env: admin });
+  expect(anomalies.code, anomalies.stderr).toBe(0);
+  expect((JSON.parse(anomalies.stdout) as { type: string; message: string }[]).filter((a) => a.type === 'break-glass' && a.message.includes(slug)))
+    .toEqual([expect.objectContaining({ message: `break-glass certificate (reason: INC-42 ${slug})` })]);
 
   // audit who-can: what reaches a1 (its device, its fleet, break-glass) and b1 (break-glass only).
   const whoA1 = await runCli(['audit', 'who-can', a1.uuid, '--fleet', A, '--json'], { env: admin });
