@@ -74,19 +74,26 @@ export async function grantAccess(o: AccessOptions): Promise<AccessResult> {
     const haveCidrs = ((haveRole?.default_critical_options as Record<string, string> | undefined)?.['source-address'] ?? '').split(',').filter(Boolean);
     const cidrs = o.sourceCidrs ?? haveCidrs;
     const wantRole = accessRoleSettings(principal, maxTtl, cidrs);
-    // Fields the server does not return are fields it does not know (see bootstrap.ts): not drift.
-    if (differingFields(wantRole, haveRole).filter((k) => !haveRole || k in haveRole).length) {
-      await client.write(rolePath, wantRole);
-      changes.push({ kind: 'ssh-role', path: rolePath, action: haveRole ? 'updated' : 'created' });
-    }
+    const writeRole = async () => {
+      // Fields the server does not return are fields it does not know (see bootstrap.ts): not drift.
+      if (differingFields(wantRole, haveRole).filter((k) => !haveRole || k in haveRole).length) {
+        await client.write(rolePath, wantRole);
+        changes.push({ kind: 'ssh-role', path: rolePath, action: haveRole ? 'updated' : 'created' });
+      }
+    };
     // Policy: use of that role.
     const policyPath = `sys/policies/acl/${name}`;
     const wantPolicy = accessPolicyText(l, principal, cidrs.length > 0);
     const havePolicy = (await client.readOptional<{ policy: string }>(policyPath))?.data?.policy;
-    if (havePolicy !== wantPolicy) {
-      await client.write(policyPath, { policy: wantPolicy });
-      changes.push({ kind: 'policy', path: policyPath, action: havePolicy === undefined ? 'created' : 'updated' });
-    }
+    const writePolicy = async () => {
+      if (havePolicy !== wantPolicy) {
+        await client.write(policyPath, { policy: wantPolicy });
+        changes.push({ kind: 'policy', path: policyPath, action: havePolicy === undefined ? 'created' : 'updated' });
+      }
+    };
+    // Never a moment where a client could replace a source binding: when binding, the policy that
+    // refuses client critical options goes first; when unbinding, the role's default goes first.
+    if (cidrs.length > 0) { await writePolicy(); await writeRole(); } else { await writeRole(); await writePolicy(); }
     // Group: membership is the grant.
     const group = await readAccessGroup(client, name);
     const key = o.grantee.kind === 'group' ? 'member_group_ids' : 'member_entity_ids';
