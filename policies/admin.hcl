@@ -98,3 +98,30 @@ path "sys/locked-users" {
 path "sys/locked-users/+/unlock/+" {
   capabilities = ["update"]
 }
+
+# Scoped access (`fleetvault access grant|revoke|list`): per-scope SSH roles live under the SSH
+# mount (above) and per-scope policies under the policy prefix (above). The grant itself is an
+# internal identity group <prefix>-access-<principal> holding only such a policy; the groups and
+# entities granted become its members. User groups are read (name → id), never written.
+# No allowed_parameters on "policies": Vault matches a parameter glob against the whole
+# comma-separated string ("fleetvault-access-x,other" passes "fleetvault-access-*") and refuses
+# the list form outright, so such a constraint would only look like one. Whoever writes
+# fleetvault-* policies is root-like anyway (see the top of this file).
+path "identity/group/name/fleetvault-access-*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+path "identity/group/name" {
+  capabilities = ["list"]
+}
+path "identity/group/name/*" {
+  capabilities = ["read"]
+}
+path "identity/group/id/*" {
+  capabilities = ["read"]
+}
+path "identity/entity/name/*" {
+  capabilities = ["read"]
+}
+path "identity/entity/id/*" {
+  capabilities = ["read"]
+}

@@ -12,7 +12,10 @@ path "ssh-client-signer/roles/*" {
 path "ssh-client-signer/roles" {
   capabilities = ["list"]
 }
-path "ssh-client-signer/sign/*" {
+# Sign with the engineer role only: scoped roles (device-*, fleet-*, break-glass) are reached
+# through `fleetvault access grant` like anyone else's, or the operator would bypass every grant
+# and break-glass's reason.
+path "ssh-client-signer/sign/engineer" {
   capabilities = ["update"]
   # Defence in depth: HashiCorp Vault 1.14 signs a certificate with NO principals when a client
   # calling the API directly sends an empty valid_principals — on OpenSSH < 10.3 such a certificate

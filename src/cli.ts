@@ -26,6 +26,7 @@ import { provisionCommand } from './commands/provision/index.js';
 import { factoryCommand } from './commands/factory/index.js';
 import { tunnelCommand } from './commands/tunnel/index.js';
 import { splitAttachedSshFlags } from './ssh/pass-through.js';
+import { accessCommand } from './commands/access/index.js';
 
 // Node ≥ 22.1 can cache compiled code between runs; start-up is most of a short command's time.
 // (Absent on Node 20, where this is a no-op.)
@@ -42,7 +43,7 @@ function fail(err: unknown): void {
 const COMMANDS = [
   devCommand, initCommand, caCommand, certCommand, sshCommand, sshConfigCommand, sshProxyCommand,
   loginCommand, logoutCommand, whoamiCommand, statusCommand, contextCommand,
-  auditCommand, provisionCommand, factoryCommand, tunnelCommand,
+  auditCommand, provisionCommand, factoryCommand, tunnelCommand, accessCommand,
 ].map(withCommandHelp);
 
 /** A usage error from our own checks, pointing at the help of the command it concerns. */

@@ -40,3 +40,7 @@ export { routeToDevice, tunnelAddressFor, type DeviceRoute, type TunnelRoute, ty
 export { openTunnel, parseTunnelAddress, type TunnelAddress } from './device/tunnel.js';
 export { balenaApiUrl, findBalenaToken } from './balena/settings.js';
 export { readBootFile, readBootFileOptional, writeBootFile, BOOT_PARTITION } from './image/boot-partition.js';
+export {
+  devicePrincipal, fleetPrincipal, devicePrincipals, encodeFleetSlug, decodeFleetSlug, normalizeFleetSlug, normalizeUuid, scopePrincipal,
+  BREAK_GLASS_PRINCIPAL, grantAccess, revokeAccess, listAccess, signScoped, whoCan, type Scope, type Grantee, type AccessGrant, type AccessResult,
+} from './access/index.js';

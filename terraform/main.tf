@@ -24,7 +24,7 @@ locals {
   # search string that starts AND ends with "/" as a regular expression, so the one such pattern
   # ("/balena-provisioning/") is written as an explicit, escaped regex.
   policies = {
-    for persona, file in local.policy_files : "${var.policy_prefix}-${persona}" => replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+    for persona, file in local.policy_files : "${var.policy_prefix}-${persona}" => replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
       file("${local.policies_dir}/${file}"),
       "\"ssh-client-signer/sign/engineer\"", "\"${var.ssh_mount}/sign/${var.ssh_role}\""),
       "\"ssh-client-signer/roles/engineer\"", "\"${var.ssh_mount}/roles/${var.ssh_role}\""),
@@ -40,7 +40,8 @@ locals {
       "\"sys/auth/approle", "\"sys/auth/${var.approle_mount}"),
       "\"ssh-client-signer-", "\"${var.ssh_mount}-"),
       "\"auth/approle/", "\"auth/${var.approle_mount}/"),
-    "\"sys/policies/acl/fleetvault-", "\"sys/policies/acl/${var.policy_prefix}-")
+      "\"sys/policies/acl/fleetvault-", "\"sys/policies/acl/${var.policy_prefix}-"),
+    "\"identity/group/name/fleetvault-access-", "\"identity/group/name/${var.policy_prefix}-access-")
   }
 
   # Request fields the audit log shows in clear (SSH_AUDIT_NON_HMAC_* etc. in src/vault/layout.ts):
@@ -269,4 +270,81 @@ resource "vault_audit" "file" {
     file_path = var.audit_file_path
     mode      = "0600"
   }
+}
+
+# --- scoped access (fleet_access; src/access/: the same roles, policies and groups) ------------
+
+locals {
+  # Principal per scope, as src/access/principals.ts: fleet slugs lower-cased and encoded
+  # `_` → `_5f`, `.` → `_2e`, then `/` → `.` (in this order, so no escape is escaped again).
+  fleet_access = {
+    for a in var.fleet_access : (
+      a.break_glass ? "break-glass" : a.device != null ? "device-${lower(a.device)}" :
+      "fleet-${replace(replace(replace(lower(a.fleet), "_", "_5f"), ".", "_2e"), "/\\//", ".")}"
+    ) => a
+  }
+  access_groups = toset(flatten([for a in var.fleet_access : a.groups]))
+}
+
+data "vault_identity_group" "access" {
+  for_each   = local.access_groups
+  group_name = each.key
+}
+
+resource "vault_ssh_secret_backend_role" "access" {
+  for_each                 = local.fleet_access
+  backend                  = vault_mount.ssh.path
+  name                     = each.key
+  key_type                 = "ca"
+  algorithm_signer         = "default"
+  allow_user_certificates  = true
+  allow_host_certificates  = false
+  allowed_users            = each.key
+  default_user             = each.key
+  ttl                      = tostring(min(1800, each.value.max_ttl))
+  max_ttl                  = tostring(each.value.max_ttl)
+  allowed_extensions       = "permit-pty"
+  default_extensions       = {}
+  allowed_critical_options = "source-address"
+  default_critical_options = length(each.value.source_cidrs) > 0 ? { "source-address" = join(",", each.value.source_cidrs) } : {}
+  allow_empty_principals   = false
+  allow_user_key_ids       = false
+  key_id_format            = "fleetvault-{{token_display_name}}-{{public_key_hash}}"
+
+  depends_on = [vault_ssh_secret_backend_ca.this]
+}
+
+# Same text as accessPolicyText() in src/access/vault-objects.ts: change both.
+resource "vault_policy" "access" {
+  for_each = local.fleet_access
+  name     = "${var.policy_prefix}-access-${each.key}"
+  policy   = <<-EOT
+    # ${var.policy_prefix}-access-${each.key}: fleetvault scoped access. Sign certificates for
+    # principal ${each.key} (role ${each.key}) and nothing else.
+    path "${var.ssh_mount}/sign/${each.key}" {
+      capabilities = ["update"]
+      required_parameters = ${each.key == "break-glass" ? "[\"valid_principals\", \"reason\"]" : "[\"valid_principals\"]"}
+      denied_parameters = {
+        "valid_principals" = [""]${each.key == "break-glass" ? "\n    \"reason\"           = [\"\"]" : ""}${length(each.value.source_cidrs) > 0 ? "\n    \"critical_options\" = []" : ""}
+      }
+    }
+    path "${var.ssh_mount}/roles/${each.key}" {
+      capabilities = ["read"]
+    }
+    path "${var.ssh_mount}/public_key" {
+      capabilities = ["read"]
+    }
+    path "${var.ssh_mount}/config/ca" {
+      capabilities = ["read"]
+    }
+  EOT
+}
+
+resource "vault_identity_group" "access" {
+  for_each         = local.fleet_access
+  name             = "${var.policy_prefix}-access-${each.key}"
+  type             = "internal"
+  policies         = [vault_policy.access[each.key].name]
+  member_group_ids = [for g in each.value.groups : data.vault_identity_group.access[g].group_id]
+  metadata         = { "fleetvault-principal" = each.key }
 }

@@ -114,6 +114,8 @@ export interface ExpectedCertificate {
   principals: string[];
   ttlSeconds: number;
   extensions: string[];
+  /** Critical options the certificate must carry exactly (default: none). */
+  criticalOptions?: Record<string, string>;
   /** Allowed clock difference between us and Vault, seconds. */
   skewSeconds?: number;
   now?: Date;
@@ -160,6 +162,10 @@ export function verifyIssuedCertificate(certText: string, want: ExpectedCertific
   }
   const extra = info.extensions.filter((e) => !want.extensions.includes(e));
   if (extra.length) throw refuse(`unexpected extensions ${extra.join(', ')}`);
-  if (Object.keys(info.criticalOptions).length) throw refuse(`unexpected critical options ${Object.keys(info.criticalOptions).join(', ')}`);
+  // Exactly the critical options asked for (or the role's defaults, e.g. a scope bound to source-address).
+  const wantCritical = want.criticalOptions ?? {};
+  const criticalDiffers = Object.keys(info.criticalOptions).length !== Object.keys(wantCritical).length ||
+    Object.entries(wantCritical).some(([k, v]) => info.criticalOptions[k] !== v);
+  if (criticalDiffers) throw refuse(`unexpected critical options ${JSON.stringify(info.criticalOptions)}`);
   return info;
 }

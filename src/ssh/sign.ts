@@ -22,6 +22,8 @@ export interface SignUserKeyOptions {
   permitPortForwarding?: boolean;
   /** Why: recorded in the audit log (and in the key id where the role allows user key ids). */
   reason?: string;
+  /** Bind the certificate to these source addresses (critical option source-address, comma-separated CIDRs). */
+  sourceAddress?: string;
 }
 
 export interface SignedCertificate {
@@ -38,6 +40,7 @@ interface SshRole {
   allowed_users?: string;
   allow_user_key_ids?: boolean;
   allowed_extensions?: string;
+  default_critical_options?: Record<string, string>;
 }
 
 export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertificate> {
@@ -84,6 +87,9 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
     ttl: `${ttlSeconds}s`,
     extensions,
   };
+  // Vault applies the role's default_critical_options only when a request names none: a request
+  // with --from replaces them (scoped roles that bind addresses refuse critical_options by policy).
+  if (o.sourceAddress) body.critical_options = { 'source-address': o.sourceAddress };
   if (o.reason) {
     body.reason = o.reason;
     if (role?.allow_user_key_ids) body.key_id = `fleetvault:${o.reason}`.slice(0, 200);
@@ -123,6 +129,7 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
     principals,
     ttlSeconds,
     extensions: Object.keys(extensions),
+    criticalOptions: o.sourceAddress ? { 'source-address': o.sourceAddress } : (role?.default_critical_options ?? {}),
   });
   return {
     certificate: signed.trim() + '\n',

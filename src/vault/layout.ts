@@ -108,5 +108,7 @@ export function renderPolicy(text: string, l: LayoutSettings): string {
     .replaceAll('"sys/auth/approle', `"sys/auth/${l.approleMount}`)
     .replaceAll('"ssh-client-signer-', `"${l.sshMount}-`)
     .replaceAll('"auth/approle/', `"auth/${l.approleMount}/`)
-    .replaceAll('"sys/policies/acl/fleetvault-', `"sys/policies/acl/${l.policyPrefix}-`);
+    .replaceAll('"sys/policies/acl/fleetvault-', `"sys/policies/acl/${l.policyPrefix}-`)
+    // Scoped access groups (admin.hcl).
+    .replaceAll('"identity/group/name/fleetvault-access-', `"identity/group/name/${l.policyPrefix}-access-`);
 }
