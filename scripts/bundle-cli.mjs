@@ -4,6 +4,18 @@
 // .d.ts files for the library (`import … from 'fleetvault'`).
 import { build } from 'esbuild';
 import { chmodSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+// cliui's ESM entry (what yargs' ESM build imports) wraps help text at exactly the column width,
+// mid-word ("idempoten t", "ba\nlenaOS"); its CommonJS build wraps at word boundaries with
+// wrap-ansi. Bundle the CommonJS one.
+const require = createRequire(import.meta.url);
+const cliuiWordWrap = {
+  name: 'cliui-word-wrap',
+  setup(b) {
+    b.onResolve({ filter: /^cliui$/ }, () => ({ path: require.resolve('cliui') }));
+  },
+};
 
 // yargs imports node:assert for two internal invariant checks; loading node:assert (not in Node's
 // startup snapshot: it pulls util/comparisons and the AssertionError machinery) cost more than
@@ -34,11 +46,12 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   plugins: [yargsAssertShim],
   // Heavy or native-ish dependencies stay in node_modules and load only when a command needs them.
-  external: ['node-vault', 'balena-sdk', 'balena-image-fs', 'sshpk', 'oidc-provider', 'testcontainers'],
+  external: ['node-vault', 'balena-sdk', 'balena-image-fs', 'sshpk', 'oidc-provider'],
   minifySyntax: true,
   minifyWhitespace: true,
   sourcemap: 'linked',
   logLevel: 'warning',
+  plugins: [cliuiWordWrap],
 });
 chmodSync('dist/cli.js', 0o755);
 

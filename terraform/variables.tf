@@ -113,7 +113,7 @@ variable "kv_mount" {
 }
 
 variable "policy_prefix" {
-  description = "Policies are named <prefix>-engineer, <prefix>-operator, <prefix>-flasher and <prefix>-auditor (FLEETVAULT_POLICY_PREFIX)."
+  description = "Policies are named <prefix>-engineer, <prefix>-operator, <prefix>-flasher, <prefix>-auditor and <prefix>-admin (FLEETVAULT_POLICY_PREFIX)."
   type        = string
   default     = "fleetvault"
   validation {
@@ -123,7 +123,7 @@ variable "policy_prefix" {
 }
 
 variable "policies_dir" {
-  description = "Directory holding engineer.hcl, fleet-operator.hcl, flasher.hcl and auditor.hcl. Null: the policies/ directory next to this module (the same files `fleetvault init` uses)."
+  description = "Directory holding engineer.hcl, fleet-operator.hcl, flasher.hcl, auditor.hcl and admin.hcl. Null: the policies/ directory next to this module (the same files `fleetvault init` uses)."
   type        = string
   default     = null
 }
@@ -259,4 +259,28 @@ variable "audit_device_path" {
   description = "Path (name) of the file audit device. Used when create_audit_device."
   type        = string
   default     = "fleetvault-file"
+}
+
+variable "fleet_access" {
+  description = "Scoped access grants, the twin of `fleetvault init --fleet-access` and `fleetvault access grant`: each entry names one scope (fleet = balena slug org/fleet, device = balena uuid, or break_glass = true) and the existing Vault identity groups whose members may sign certificates for it; max_ttl in seconds; source_cidrs binds its certificates to source addresses. Creates per scope an SSH role named after the principal, a policy and an internal group <policy_prefix>-access-<principal> with these groups as members."
+  type = list(object({
+    fleet       = optional(string)
+    device      = optional(string)
+    break_glass = optional(bool, false)
+    groups      = list(string)
+    max_ttl     = optional(number, 3600)
+    # Bind the scope's certificates to these source CIDRs (source-address; the policy then refuses
+    # any client-sent critical option, so it cannot be widened or dropped).
+    source_cidrs = optional(list(string), [])
+  }))
+  default = []
+  validation {
+    condition     = alltrue([for a in var.fleet_access : (a.fleet != null ? 1 : 0) + (a.device != null ? 1 : 0) + (a.break_glass ? 1 : 0) == 1 && length(a.groups) > 0 && a.max_ttl > 0])
+    error_message = "Each fleet_access entry names exactly one of fleet, device or break_glass, at least one group, and a positive max_ttl."
+  }
+  validation {
+    # The principal rules of src/access/principals.ts: balena slugs of a-z 0-9 . _ - and 32/62-hex uuids.
+    condition     = alltrue([for a in var.fleet_access : (a.fleet == null || can(regex("^[a-z0-9._-]{1,100}/[a-z0-9._-]{1,100}$", lower(a.fleet)))) && (a.device == null || can(regex("^([0-9a-f]{32}|[0-9a-f]{62})$", lower(a.device))))])
+    error_message = "fleet must be a balena slug org/fleet of a-z 0-9 . _ - ; device a balena uuid (32 or 62 hex characters)."
+  }
 }

@@ -2,14 +2,17 @@
 //   decrypt-outside-factory  a successful transit decrypt from an address outside the factory CIDRs
 //   burst                    an actor making more than maxPerMinute requests within 60 s
 //   unusual-principals       a certificate for principals outside the expected set (default root)
+//                            and outside the scoped ones grants hand out (device-<uuid>, fleet-<slug>)
+//   break-glass              every break-glass certificate, with its reason
 //   long-ttl                 a certificate requested for longer than maxTtl (default 1h)
 //   refusals                 refused requests, totalled per source address
 // Memory: per-actor sliding windows hold at most maxPerMinute timestamps each; refusals are one
 // counter per source address.
 import { cidrSet, type CidrSet } from '../provision/cidr.js';
 import type { AuditEvent } from './events.js';
+import { BREAK_GLASS_PRINCIPAL, parseScopePrincipal } from '../access/principals.js';
 
-export type AnomalyType = 'decrypt-outside-factory' | 'burst' | 'unusual-principals' | 'long-ttl' | 'refusals';
+export type AnomalyType = 'decrypt-outside-factory' | 'burst' | 'unusual-principals' | 'long-ttl' | 'refusals' | 'break-glass';
 
 export interface Anomaly {
   type: AnomalyType;
@@ -62,7 +65,13 @@ export class AnomalyDetector {
       found.push({ type: 'decrypt-outside-factory', ...base, message: `decrypt from ${e.remoteAddress ?? 'an unknown address'}, outside the factory ranges` });
     }
     if (e.kind === 'ssh-sign' && e.ok) {
-      const odd = (e.details.principals ?? []).filter((p) => !this.expected.has(p));
+      const principals = e.details.principals ?? [];
+      // Every break-glass certificate is reported, with the reason its policy demanded.
+      if (principals.includes(BREAK_GLASS_PRINCIPAL)) {
+        found.push({ type: 'break-glass', ...base, message: `break-glass certificate${e.details.reason ? ` (reason: ${e.details.reason})` : ''}` });
+      }
+      // Scoped principals (device-<uuid>, fleet-<slug>) are what grants hand out: not unusual.
+      const odd = principals.filter((p) => !this.expected.has(p) && p !== BREAK_GLASS_PRINCIPAL && parseScopePrincipal(p) === undefined);
       if (odd.length) found.push({ type: 'unusual-principals', ...base, message: `certificate for principals ${odd.join(',')}` });
       if (e.details.ttl !== undefined && e.details.ttl > this.maxTtl) {
         found.push({ type: 'long-ttl', ...base, message: `certificate requested for ${e.details.ttl}s (more than ${this.maxTtl}s)` });

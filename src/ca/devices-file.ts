@@ -7,6 +7,10 @@ export interface DeviceTarget {
   host: string;
   port: number;
   configPath: string;
+  /** ssh's ProxyCommand for this device (balena's tunnel: `fleetvault tunnel <uuid> …`). */
+  proxyCommand?: string;
+  /** known_hosts name when host is not the device's own address (tunnelled devices). */
+  hostKeyAlias?: string;
 }
 
 export const DEFAULT_CONFIG_PATH = '/mnt/boot/config.json';

@@ -32,6 +32,8 @@ export function sshExec(t: DeviceTarget, a: SshAccess, remoteCommand: string, st
   ];
   if (a.identity) args.push('-i', a.identity, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none');
   if (a.certificate) args.push('-o', `CertificateFile=${a.certificate}`);
+  if (t.proxyCommand) args.push('-o', `ProxyCommand=${t.proxyCommand}`);
+  if (t.hostKeyAlias) args.push('-o', `HostKeyAlias=${t.hostKeyAlias}`);
   args.push('--', t.host, remoteCommand);
   return new Promise((resolve) => {
     const c = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -77,6 +79,9 @@ export function writeCommand(path: string, o: { newSha: string; expectSha: strin
 
 export function describeSshFailure(r: ExecResult): string {
   const e = r.stderr;
+  // The tunnel's ProxyCommand says why it could not connect (407/404/503/TLS) on a line of its own.
+  const tunnel = /^fleetvault: (failed to reach .*)$/m.exec(e);
+  if (r.code === 255 && tunnel) return `unreachable: ${tunnel[1]!.slice(0, 240)}`;
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/.test(e)) return 'host key changed (refusing: possible impersonation)';
   if (/Connection refused/.test(e)) return 'unreachable (connection refused)';
   if (/timed out|No route to host/.test(e)) return 'unreachable (timeout)';

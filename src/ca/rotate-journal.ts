@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } 
 import { dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { readJson } from '../fs/json.js';
 import { fleetvaultStateDir } from './targets.js';
 
 export const ROTATION_STAGES = ['prepare', 'distribute', 'switch', 'retire'] as const;
@@ -88,14 +89,13 @@ export function archiveAbortedRotation(path: string, at: Date): string {
 
 export function readRotation(path: string): RotationState | undefined {
   if (!existsSync(path)) return undefined;
-  let s: RotationState;
-  try {
-    s = JSON.parse(readFileSync(path, 'utf8')) as RotationState;
-  } catch (e) {
-    throw new UsageError(`rotation journal ${path} is not valid JSON (${(e as Error).message}); left unchanged`, {
+  const read = readJson(readFileSync(path));
+  if (!read.ok) {
+    throw new UsageError(`rotation journal ${path} ${read.why}; left unchanged`, {
       hint: 'fix or move it away; the CA state in Vault is unchanged by reading it',
     });
   }
+  const s = read.value as RotationState;
   if (s?.version !== 1 || !s.old?.fingerprint || !s.next?.mount || !s.stages) {
     throw new UsageError(`rotation journal ${path} is not a fleetvault rotation journal (version 1); left unchanged`);
   }

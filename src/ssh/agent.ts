@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { UsageError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
-import { describeWireCertificate, type CertificateInfo } from './certificate.js';
+import { describeCertificate, type CertificateInfo } from './certificate.js';
 import { parseCertificateLine } from './openssh-wire.js';
 
 const run = promisify(execFile);
@@ -42,7 +42,7 @@ async function listAgentCertificates(env: NodeJS.ProcessEnv): Promise<AgentCerti
       // The wire parser, not sshpk: this is the reuse path, which must stay cheaper than a fresh login.
       const cert = parseCertificateLine(line);
       const subjectKeyLine = `${cert.certType.replace('-cert-v01@openssh.com', '')} ${cert.subjectBlob.toString('base64')}`;
-      certs.push({ info: describeWireCertificate(cert), line: line.trim(), comment: line.trim().split(' ').slice(2).join(' '), subjectKeyLine });
+      certs.push({ info: describeCertificate(cert), line: line.trim(), comment: line.trim().split(' ').slice(2).join(' '), subjectKeyLine });
     } catch { /* not ours to judge */ }
   }
   return certs;

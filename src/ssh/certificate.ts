@@ -1,18 +1,9 @@
 // OpenSSH user certificates: parse, describe (cert inspect) and verify what Vault returned before
 // anything uses it. We trust Vault, but a compromised proxy or a misconfigured role must not be able
-// to hand us a certificate wider than what we asked for.
-import { createRequire } from 'node:module';
-import type sshpkTypes from 'sshpk';
+// to hand us a certificate wider than what we asked for. Parsing and the signature check are
+// openssh-wire.ts (node:crypto, no sshpk: the sign path must not load it).
 import { UsageError, VaultError } from '../errors.js';
 import { parseCertificateLine, parsePublicKeyLine, verifyCertificateSignature, type WireCertificate } from './openssh-wire.js';
-
-// sshpk loads on first use only: the sign path (verifyIssuedCertificate with an ed25519 CA) never
-// needs it, and loading it cost more than the sign request itself.
-const require = createRequire(import.meta.url);
-let sshpkModule: typeof sshpkTypes | undefined;
-const sshpk = new Proxy({} as typeof sshpkTypes, {
-  get: (_t, name) => (sshpkModule ??= require('sshpk') as typeof sshpkTypes)[name as keyof typeof sshpkTypes],
-});
 
 export interface CertificateInfo {
   type: 'user' | 'host';
@@ -20,58 +11,65 @@ export interface CertificateInfo {
   /** Decimal, as ssh-keygen -L prints it. */
   serial: string;
   principals: string[];
+  /** ISO 8601; the epoch for certificates valid "always". */
   validAfter: string;
+  /** ISO 8601, or "forever" (`ssh-keygen -V …:forever`, and ssh-keygen's default). */
   validBefore: string;
   extensions: string[];
   criticalOptions: Record<string, string>;
   signingKeyFingerprint: string;
   /** Fingerprint of the certified (subject) public key. */
   publicKeyFingerprint: string;
+  /** The signature verifies under the CA key the certificate names (signingKeyFingerprint). */
+  signatureValid: boolean;
+  signatureAlgorithm: string;
+  /** Why signatureValid is false. */
+  signatureError?: string;
+  expired: boolean;
+  notYetValid: boolean;
 }
 
-export function parseCertificate(text: string | Buffer, source = 'certificate'): sshpkTypes.Certificate {
+export const FOREVER = 'forever';
+
+// 8.64e15 ms is the last instant a Date holds; OpenSSH writes 2^64-1 for "forever", and anything
+// past what a Date holds means the same in practice.
+const MAX_DATE_SECONDS = 8_640_000_000_000n;
+
+function certTime(seconds: bigint): string {
+  return seconds > MAX_DATE_SECONDS ? FOREVER : new Date(Number(seconds) * 1000).toISOString();
+}
+
+/** One `<type>-cert-v01@openssh.com <base64> [comment]` line; UsageError naming `source` otherwise. */
+export function parseCertificate(text: string | Buffer, source = 'certificate'): WireCertificate {
   try {
-    const buf = typeof text === 'string' ? Buffer.from(text.trim()) : text;
-    return sshpk.parseCertificate(buf, 'openssh');
+    return parseCertificateLine(typeof text === 'string' ? text : text.toString('utf8'));
   } catch (e) {
     throw new UsageError(`${source} is not an OpenSSH certificate (${(e as Error).message.split('\n')[0]})`);
   }
 }
 
-interface OpensshSig {
-  keyId?: string;
-  exts?: { name: string; critical: boolean; data: Buffer }[];
-}
-
-function sshString(data: Buffer): string {
-  // Critical option values are themselves SSH strings (uint32 length + bytes).
-  if (data.length >= 4) {
-    const n = data.readUInt32BE(0);
-    if (n === data.length - 4) return data.subarray(4).toString('utf8');
-  }
-  return data.toString('utf8');
-}
-
-export function describeCertificate(cert: sshpkTypes.Certificate): CertificateInfo {
-  const sig = (cert.signatures as { openssh?: OpensshSig }).openssh ?? {};
-  const exts = sig.exts ?? [];
-  const subjects = cert.subjects ?? [];
-  const isHost = subjects.some((s) => (s as unknown as { type: string }).type === 'host');
-  const principals = subjects.map((s) => {
-    const id = s as unknown as { type: string; uid?: string; hostname?: string };
-    return (id.type === 'host' ? id.hostname : id.uid) ?? s.toString();
-  });
+/** What a certificate says and whether it holds: signature, validity at `now`. */
+export function describeCertificate(cert: WireCertificate, now: Date = new Date()): CertificateInfo {
+  const check = verifyCertificateSignature(cert);
+  const validAfter = certTime(cert.validAfter);
+  const validBefore = certTime(cert.validBefore);
   return {
-    type: isHost ? 'host' : 'user',
-    keyId: sig.keyId ?? '',
-    serial: BigInt('0x' + (cert.serial.toString('hex') || '0')).toString(),
-    principals,
-    validAfter: cert.validFrom.toISOString(),
-    validBefore: cert.validUntil.toISOString(),
-    extensions: exts.filter((e) => !e.critical).map((e) => e.name),
-    criticalOptions: Object.fromEntries(exts.filter((e) => e.critical).map((e) => [e.name, sshString(e.data)])),
-    signingKeyFingerprint: cert.issuerKey ? cert.issuerKey.fingerprint('sha256').toString() : '',
-    publicKeyFingerprint: cert.subjectKey.fingerprint('sha256').toString(),
+    type: cert.type,
+    keyId: cert.keyId,
+    serial: cert.serial.toString(),
+    principals: cert.principals,
+    validAfter,
+    validBefore,
+    extensions: cert.extensions,
+    criticalOptions: cert.criticalOptions,
+    signingKeyFingerprint: cert.signatureKeyFingerprint,
+    publicKeyFingerprint: cert.subjectFingerprint,
+    signatureValid: check.valid,
+    signatureAlgorithm: check.algorithm,
+    ...(check.reason ? { signatureError: check.reason } : {}),
+    // OpenSSH: valid while valid_after <= now < valid_before.
+    expired: validBefore !== FOREVER && Date.parse(validBefore) <= now.getTime(),
+    notYetValid: validAfter === FOREVER || Date.parse(validAfter) > now.getTime(),
   };
 }
 
@@ -81,6 +79,8 @@ export interface ExpectedCertificate {
   principals: string[];
   ttlSeconds: number;
   extensions: string[];
+  /** Critical options the certificate must carry exactly (default: none). */
+  criticalOptions?: Record<string, string>;
   /** Allowed clock difference between us and Vault, seconds. */
   skewSeconds?: number;
   now?: Date;
@@ -99,16 +99,19 @@ export function verifyIssuedCertificate(certText: string, want: ExpectedCertific
   } catch (e) {
     throw refuse(`not an OpenSSH certificate (${(e as Error).message})`);
   }
-  const info = describeWireCertificate(cert);
+  const info = describeCertificate(cert, want.now);
   let ca: ReturnType<typeof parsePublicKeyLine>;
   try {
     ca = parsePublicKeyLine(want.caPublicKey);
   } catch (e) {
     throw refuse(`the CA public key is unreadable (${(e as Error).message})`);
   }
-  // The signature itself, with node:crypto (sshpk's isSignedByKey only compares the CA key).
-  const signedByCa = verifyCertificateSignature(cert, ca.blob);
-  if (!signedByCa) throw refuse(`not signed by the CA Vault publishes (${ca.fingerprint})`);
+  if (!cert.signatureKey.equals(ca.blob) || !info.signatureValid) {
+    throw refuse(`not signed by the CA Vault publishes (${ca.fingerprint})${cert.signatureKey.equals(ca.blob) && info.signatureError ? `: ${info.signatureError}` : ''}`);
+  }
+  // Valid, but every device (OpenSSH >= 8.2) refuses SHA-1 CA signatures.
+  if (info.signatureAlgorithm === 'ssh-rsa') throw refuse('it is signed with ssh-rsa (SHA-1), which OpenSSH 8.2 and later refuse; set the role\'s algorithm_signer to rsa-sha2-256');
+  if (info.validBefore === FOREVER) throw refuse('it never expires');
   let subjectFingerprint: string;
   try {
     subjectFingerprint = parsePublicKeyLine(want.subjectPublicKey).fingerprint;
@@ -132,28 +135,10 @@ export function verifyIssuedCertificate(certText: string, want: ExpectedCertific
   }
   const extra = info.extensions.filter((e) => !want.extensions.includes(e));
   if (extra.length) throw refuse(`unexpected extensions ${extra.join(', ')}`);
-  if (Object.keys(info.criticalOptions).length) throw refuse(`unexpected critical options ${Object.keys(info.criticalOptions).join(', ')}`);
+  // Exactly the critical options asked for (or the role's defaults, e.g. a scope bound to source-address).
+  const wantCritical = want.criticalOptions ?? {};
+  const criticalDiffers = Object.keys(info.criticalOptions).length !== Object.keys(wantCritical).length ||
+    Object.entries(wantCritical).some(([k, v]) => info.criticalOptions[k] !== v);
+  if (criticalDiffers) throw refuse(`unexpected critical options ${JSON.stringify(info.criticalOptions)}`);
   return info;
-}
-
-/** OpenSSH prints "forever" as 0xffffffffffffffff; Date cannot hold it. */
-function certTime(t: bigint): string {
-  const ms = t > 8_640_000_000_000n ? 8_640_000_000_000_000 : Number(t) * 1000;
-  return new Date(ms).toISOString();
-}
-
-/** describeCertificate's answer from the wire parse (no sshpk). */
-export function describeWireCertificate(cert: WireCertificate): CertificateInfo {
-  return {
-    type: cert.type,
-    keyId: cert.keyId,
-    serial: cert.serial.toString(),
-    principals: cert.principals,
-    validAfter: certTime(cert.validAfter),
-    validBefore: certTime(cert.validBefore),
-    extensions: cert.extensions,
-    criticalOptions: cert.criticalOptions,
-    signingKeyFingerprint: cert.signatureKeyFingerprint,
-    publicKeyFingerprint: cert.subjectFingerprint,
-  };
 }

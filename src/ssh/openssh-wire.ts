@@ -1,8 +1,10 @@
-// The OpenSSH wire formats the sign path needs — public keys, user certificates
-// (PROTOCOL.certkeys) and the openssh-key-v1 private key file (PROTOCOL.key) — on node:crypto
-// alone. sshpk does all of this too, but loading it costs more than a whole sign request; the
-// hot path (keygen, parse, verify an ed25519 CA's signature) stays here and everything else
-// (RSA/ECDSA CAs, `cert inspect`) still goes through sshpk.
+// The OpenSSH wire formats — public keys, certificates (PROTOCOL.certkeys) and the openssh-key-v1
+// private key file (PROTOCOL.key) — on node:crypto alone: the one parser and the one signature
+// verifier for certificates (cert sign, ssh, cert inspect, the agent listing). Why not sshpk:
+// - loading it costs more than a whole sign request;
+// - its Certificate.isSignedByKey() only compares the embedded CA key, never the signature;
+// - it keeps no copy of the signed bytes, and re-encoding would hide what a forgery changed.
+// Validity times stay uint64: `ssh-keygen -V always:forever` writes 0 and 2^64-1.
 import { createHash, createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 
 class Reader {
@@ -44,6 +46,7 @@ function skipKeyFields(r: Reader, type: string): void {
   if (type === 'ssh-ed25519') r.bytes();
   else if (type === 'ssh-rsa') { r.bytes(); r.bytes(); }
   else if (type.startsWith('ecdsa-sha2-')) { r.bytes(); r.bytes(); }
+  else if (type === 'ssh-dss') { r.bytes(); r.bytes(); r.bytes(); r.bytes(); }
   else if (type === 'sk-ssh-ed25519@openssh.com') { r.bytes(); r.bytes(); }
   else if (type === 'sk-ecdsa-sha2-nistp256@openssh.com') { r.bytes(); r.bytes(); r.bytes(); }
   else throw new Error(`unsupported key type ${type}`);
@@ -122,6 +125,7 @@ export function parseCertificateLine(text: string): WireCertificate {
   const parts = text.trim().split(/\s+/);
   if (parts.length < 2 || !parts[0]!.endsWith('-cert-v01@openssh.com')) throw new Error('not an OpenSSH certificate line');
   const blob = Buffer.from(parts[1]!, 'base64');
+  if (blob.toString('base64').replace(/=+$/, '') !== parts[1]!.replace(/=+$/, '')) throw new Error('invalid base64');
   const r = new Reader(blob);
   const certType = r.string();
   if (certType !== parts[0]) throw new Error(`certificate type ${parts[0]} does not match its blob (${certType})`);
@@ -149,9 +153,11 @@ export function parseCertificateLine(text: string): WireCertificate {
   if (signerType.endsWith('-cert-v01@openssh.com')) throw new Error(`Unknown algorithm ${signerType} as signing key: a certificate cannot sign certificates`);
   const signed = blob.subarray(0, r.offset);
   const sr = new Reader(r.bytes());
-  if (!r.done) throw new Error('trailing data in certificate');
+  // OpenSSH refuses trailing data too (sshkey_from_blob: "unexpected trailing data").
+  if (!r.done) throw new Error('trailing data after the signature');
   const signatureType = sr.string();
   const signature = sr.bytes();
+  if (!sr.done) throw new Error('trailing data in the signature');
   return {
     certType, subjectBlob, subjectFingerprint: blobFingerprint(subjectBlob), serial,
     type: kind === 1 ? 'user' : 'host', keyId, principals, validAfter, validBefore,
@@ -172,57 +178,78 @@ function unsignedMpint(b: Buffer): Buffer {
   return b.subarray(i);
 }
 
+function leftPad(b: Buffer, size: number): Buffer | undefined {
+  const u = unsignedMpint(b);
+  return u.length > size ? undefined : Buffer.concat([Buffer.alloc(size - u.length), u]);
+}
+
 const EC_CURVES: Record<string, { crv: string; hash: string; size: number }> = {
-  nistp256: { crv: 'P-256', hash: 'sha256', size: 32 },
-  nistp384: { crv: 'P-384', hash: 'sha384', size: 48 },
-  nistp521: { crv: 'P-521', hash: 'sha512', size: 66 },
+  'ecdsa-sha2-nistp256': { crv: 'P-256', hash: 'sha256', size: 32 },
+  'ecdsa-sha2-nistp384': { crv: 'P-384', hash: 'sha384', size: 48 },
+  'ecdsa-sha2-nistp521': { crv: 'P-521', hash: 'sha512', size: 66 },
 };
 
-const RSA_SIGNATURES: Record<string, string> = { 'rsa-sha2-256': 'sha256', 'rsa-sha2-512': 'sha512' };
+// ssh-rsa (SHA-1) verifies here, as in ssh-keygen -L; cert inspect says devices refuse it and
+// verifyIssuedCertificate refuses it.
+const RSA_HASHES: Record<string, string> = { 'rsa-sha2-256': 'sha256', 'rsa-sha2-512': 'sha512', 'ssh-rsa': 'sha1' };
+
+export interface SignatureCheck {
+  valid: boolean;
+  /** As the certificate names it: ssh-ed25519, rsa-sha2-512, ecdsa-sha2-nistp256, … */
+  algorithm: string;
+  /** Why it is not valid (absent when it is). */
+  reason?: string;
+}
 
 /**
- * Whether `cert` carries a valid signature by the CA key `caBlob`, checked with node:crypto for
- * ed25519, RSA (rsa-sha2-256/512; SHA-1 `ssh-rsa` signatures are refused as OpenSSH does) and
- * ECDSA CAs; false for any other CA type. Note: sshpk's Certificate.isSignedByKey does NOT do
- * this for OpenSSH certificates — it only compares the embedded CA key, so a certificate with a
- * forged signature passes it.
+ * Whether `cert`'s signature verifies under the CA key the certificate itself names
+ * (cert.signatureKey), the way sshd checks it before anything else; whether that key is the
+ * expected CA is the caller's comparison. node:crypto for ed25519, RSA and ECDSA CAs; DSA and
+ * security-key CAs are reported as not verifiable. Never throws. Note: sshpk's
+ * Certificate.isSignedByKey does NOT do this for OpenSSH certificates — it only compares the
+ * embedded CA key, so a certificate with a forged signature passes it.
  */
-export function verifyCertificateSignature(cert: WireCertificate, caBlob: Buffer): boolean {
-  if (!cert.signatureKey.equals(caBlob)) return false;
+export function verifyCertificateSignature(cert: WireCertificate): SignatureCheck {
+  const algorithm = cert.signatureType;
+  const invalid = (reason: string): SignatureCheck => ({ valid: false, algorithm, reason });
   try {
-    const r = new Reader(caBlob);
+    const r = new Reader(cert.signatureKey);
     const caType = r.string();
+    let ok: boolean;
     if (caType === 'ssh-ed25519') {
-      return cert.signatureType === 'ssh-ed25519' && verify(null, cert.signed, ed25519KeyObject(caBlob), cert.signature);
-    }
-    if (caType === 'ssh-rsa') {
-      const hash = RSA_SIGNATURES[cert.signatureType];
-      if (!hash) return false;
+      if (algorithm !== 'ssh-ed25519') return invalid(`${algorithm} signature from an ed25519 CA key`);
+      ok = cert.signature.length === 64 && verify(null, cert.signed, ed25519KeyObject(cert.signatureKey), cert.signature);
+    } else if (caType === 'ssh-rsa') {
+      const hash = RSA_HASHES[algorithm];
+      if (!hash) return invalid(`${algorithm} signature from an RSA CA key`);
       const e = unsignedMpint(r.bytes());
       const n = unsignedMpint(r.bytes());
       const key = createPublicKey({ key: { kty: 'RSA', n: n.toString('base64url'), e: e.toString('base64url') }, format: 'jwk' });
-      return verify(hash, cert.signed, key, cert.signature);
-    }
-    const ec = /^ecdsa-sha2-(nistp\d+)$/.exec(caType);
-    if (ec) {
-      const curve = EC_CURVES[ec[1]!];
-      if (!curve || cert.signatureType !== caType || r.string() !== ec[1]) return false;
+      // OpenSSH accepts signatures shorter than the modulus (leading zeros dropped); OpenSSL does not.
+      const padded = leftPad(cert.signature, n.length);
+      ok = !!padded && verify(hash, cert.signed, key, padded);
+    } else if (EC_CURVES[caType]) {
+      const curve = EC_CURVES[caType]!;
+      if (algorithm !== caType) return invalid(`${algorithm} signature from an ${caType} CA key`);
+      r.string(); // curve name, implied by the type
       const q = r.bytes();
-      if (q[0] !== 4 || q.length !== 1 + 2 * curve.size) return false;
+      if (q[0] !== 4 || q.length !== 1 + 2 * curve.size) return invalid(`malformed ${caType} CA key`);
       const key = createPublicKey({ key: {
         kty: 'EC', crv: curve.crv,
         x: q.subarray(1, 1 + curve.size).toString('base64url'), y: q.subarray(1 + curve.size).toString('base64url'),
       }, format: 'jwk' });
       const sr = new Reader(cert.signature);
-      const pad = (b: Buffer) => { const u = unsignedMpint(b); return u.length > curve.size ? undefined : Buffer.concat([Buffer.alloc(curve.size - u.length), u]); };
-      const rr = pad(sr.bytes());
-      const ss = pad(sr.bytes());
-      if (!rr || !ss || !sr.done) return false;
-      return verify(curve.hash, cert.signed, { key, dsaEncoding: 'ieee-p1363' }, Buffer.concat([rr, ss]));
+      const rr = leftPad(sr.bytes(), curve.size);
+      const ss = leftPad(sr.bytes(), curve.size);
+      if (!rr || !ss || !sr.done) return invalid('malformed ECDSA signature');
+      ok = verify(curve.hash, cert.signed, { key, dsaEncoding: 'ieee-p1363' }, Buffer.concat([rr, ss]));
+    } else {
+      // DSA is disabled in current OpenSSH; security-key (sk-*) CAs sign a different message layout.
+      return invalid(`cannot verify signatures by a ${caType} CA key`);
     }
-    return false;
-  } catch {
-    return false;
+    return ok ? { valid: true, algorithm } : invalid('the signature does not verify under the CA key the certificate names');
+  } catch (e) {
+    return invalid(`malformed signature or CA key (${(e as Error).message.split('\n')[0]})`);
   }
 }
 

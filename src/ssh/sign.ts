@@ -17,10 +17,14 @@ export interface SignUserKeyOptions {
   principals: string[];
   /** Requested validity in seconds; default: the role's ttl. */
   ttlSeconds?: number;
-  /** permit-pty for interactive sessions; nothing else is ever requested. */
+  /** permit-pty for interactive sessions. */
   permitPty?: boolean;
+  /** permit-port-forwarding, for `ssh -L/-R/-J`; Vault grants it only where the role allows it. */
+  permitPortForwarding?: boolean;
   /** Why: recorded in the audit log (and in the key id where the role allows user key ids). */
   reason?: string;
+  /** Bind the certificate to these source addresses (critical option source-address, comma-separated CIDRs). */
+  sourceAddress?: string;
 }
 
 export interface SignedCertificate {
@@ -45,7 +49,10 @@ async function readSigningLimits(o: SignUserKeyOptions): Promise<SigningCacheEnt
   let role: CachedSshRole | null = null;
   if (roleResult.status === 'fulfilled') {
     const d = roleResult.value.data ?? {};
-    role = { ttl: d.ttl, max_ttl: d.max_ttl, allowed_users: d.allowed_users, allow_user_key_ids: d.allow_user_key_ids };
+    role = {
+      ttl: d.ttl, max_ttl: d.max_ttl, allowed_users: d.allowed_users, allow_user_key_ids: d.allow_user_key_ids,
+      default_critical_options: d.default_critical_options,
+    };
   } else {
     const e = roleResult.reason;
     if (e instanceof VaultError && e.status === 404) {
@@ -115,7 +122,10 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
   // Without --ttl and with a cached role, send no ttl: Vault applies the role's ttl as it is now,
   // so a default lowered since the cache was written is never widened by it.
   const sendTtl = o.ttlSeconds !== undefined || !fromCache;
-  const extensions = o.permitPty ? { 'permit-pty': '' } : {};
+  const extensions: Record<string, string> = {
+    ...(o.permitPty ? { 'permit-pty': '' } : {}),
+    ...(o.permitPortForwarding ? { 'permit-port-forwarding': '' } : {}),
+  };
   const body: Record<string, unknown> = {
     public_key: o.publicKey.trim(),
     valid_principals: principals.join(','),
@@ -123,6 +133,9 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
     extensions,
   };
   if (sendTtl) body.ttl = `${ttlSeconds}s`;
+  // Vault applies the role's default_critical_options only when a request names none: a request
+  // with --from replaces them (scoped roles that bind addresses refuse critical_options by policy).
+  if (o.sourceAddress) body.critical_options = { 'source-address': o.sourceAddress };
   if (o.reason) {
     body.reason = o.reason;
     if (role?.allow_user_key_ids) body.key_id = `fleetvault:${o.reason}`.slice(0, 200);
@@ -160,6 +173,11 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
         path: e.path, status: 400, errors: e.errors,
       });
     }
+    if (e instanceof VaultError && e.status === 400 && o.permitPortForwarding && /extensions .*not on allowed list/i.test(e.errors.join(' '))) {
+      throw new VaultError(`failed to sign the public key: role ${o.role} does not allow port forwarding (permit-port-forwarding), which -L, -R and -J need`, {
+        path: e.path, status: 400, errors: e.errors, hint: 'connect without -L/-R/-J, or ask your Vault admin for a role that allows permit-port-forwarding',
+      });
+    }
     throw failedTo('sign the public key', e);
   }
   const verifyAgainst = (l: SigningCacheEntry, ttl: number) => verifyIssuedCertificate(signed, {
@@ -168,6 +186,7 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
     principals,
     ttlSeconds: ttl,
     extensions: Object.keys(extensions),
+    criticalOptions: o.sourceAddress ? { 'source-address': o.sourceAddress } : (l.role?.default_critical_options ?? {}),
   });
   let info: CertificateInfo;
   try {

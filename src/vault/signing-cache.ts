@@ -20,6 +20,8 @@ export interface CachedSshRole {
   max_ttl?: number;
   allowed_users?: string;
   allow_user_key_ids?: boolean;
+  /** What Vault puts in a certificate whose request names no critical options (scoped roles). */
+  default_critical_options?: Record<string, string>;
 }
 
 export interface SigningCacheEntry {
@@ -36,7 +38,8 @@ export interface SigningCacheKey {
   role: string;
 }
 
-const VERSION = 1;
+// 2: the role carries default_critical_options.
+const VERSION = 2;
 export const DEFAULT_SIGNING_CACHE_TTL_SECONDS = 300;
 const MAX_BYTES = 64 * 1024;
 

@@ -4,6 +4,7 @@ import { auditTailCommand } from './tail.js';
 import { auditSummaryCommand } from './summary.js';
 import { auditAnomaliesCommand } from './anomalies.js';
 import { auditResolveCommand } from './resolve.js';
+import { auditWhoCanCommand } from './who-can.js';
 
 // Rows rendered per table block: the table streams, so memory stays flat on any log size.
 const TABLE_BLOCK = 500;
@@ -16,6 +17,7 @@ export const auditCommand: Command = {
     .command(auditSummaryCommand)
     .command(auditAnomaliesCommand)
     .command(auditResolveCommand)
+    .command(auditWhoCanCommand)
     .example('$0 audit --since 24h', 'certificates, decrypts, logins and refusals of the last day')
     .example('$0 audit --log /var/log/bao/audit.log.1.gz --log /var/log/bao/audit.log --kind denied --json', 'refusals across a rotation, as JSON')
     .epilogue('Exit codes: 0 ok · 1 bad flag or unreadable log. A summary (events, malformed lines skipped) goes to stderr.'),

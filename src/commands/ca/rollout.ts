@@ -5,6 +5,7 @@ interface Args extends FleetArgs {
   fleet?: string; devices?: string; configPath?: string; identity?: string; concurrency?: number; canary?: number;
   maxFailures?: number; dryRun?: boolean; journal?: string; strictHostKeyChecking?: 'yes' | 'accept-new';
   userKnownHostsFile?: string; principals?: string[]; removeCa?: string[]; verifyTimeout?: string; balenaUrl?: string; port?: number;
+  allowForeignCa?: boolean;
 }
 
 export const caRolloutCommand: Command = {
@@ -17,6 +18,7 @@ export const caRolloutCommand: Command = {
     .option('journal', { type: 'string', describe: 'journal file; a re-run skips devices it lists as done', defaultDescription: '~/.local/state/fleetvault/rollout-<ca>.jsonl' })
     .option('principals', { type: 'string', array: true, describe: 'principals of the CA line', defaultDescription: 'root' })
     .option('remove-ca', { type: 'string', array: true, describe: 'also remove cert-authority lines with this fingerprint' })
+    .option('allow-foreign-ca', { type: 'boolean', describe: 'roll out even when Vault signs with an issuer fleetvault did not generate (an imported key)' })
     .option('verify-timeout', { type: 'string', describe: 'how long to retry the verification login', defaultDescription: '20s' })
     .example('$0 ca rollout --devices fleet.txt --identity ~/.ssh/id_ed25519 --canary 2 --max-failures 10', '')
     .example('$0 ca rollout --devices fleet.txt --dry-run', 'what would change where')
@@ -34,6 +36,13 @@ export const caRolloutCommand: Command = {
     const { rolloutCa } = await import('../../ca/rollout.js');
     const { progressBar } = await import('../progress.js');
     const ca = await getCaPublicKey({ client, mount: config.sshMount });
+    // Publishing a CA whose key may be known outside Vault hands the fleet to whoever knows it.
+    const { findIssuerDrift } = await import('../../vault/issuer-drift.js');
+    const foreign = (await findIssuerDrift(client, config.sshMount)).find((d) => d.isDefault);
+    if (foreign && !argv.allowForeignCa) {
+      const { VaultError } = await import('../../errors.js');
+      throw new VaultError(`refusing to roll out: ${foreign.message}`, { path: `${config.sshMount}/config/issuers`, hint: 'pass --allow-foreign-ca only if you made that issuer yourself' });
+    }
     const paths = rolloutPaths({ caFingerprint: ca.fingerprint, journal: argv.journal, knownHosts: argv.userKnownHostsFile });
     const bar = progressBar('rollout');
     const report = await rolloutCa({

@@ -61,7 +61,7 @@ test('ssh --agent after a CA rotation replaces the old-CA certificate instead of
     await trustOnlyCurrentCa(vault.env, d);
     const afterRotation = await runCli(args, { env });
     expect(afterRotation.code, afterRotation.stderr).toBe(0);
-    expect(JSON.parse(afterRotation.stdout)).toMatchObject({ reusedAgentCertificate: false, exitCode: 0 });
+    expect(JSON.parse(afterRotation.stderr.trim().split('\n').pop()!)).toMatchObject({ reusedAgentCertificate: false, exitCode: 0 });
     const now = agentCerts(sock).filter((l) => l !== ownCert);
     expect(now).toHaveLength(1); // the stale certificate was removed, not kept beside the new one
     expect(now[0]).not.toBe(oldCert[0]);
@@ -72,7 +72,7 @@ test('ssh --agent after a CA rotation replaces the old-CA certificate instead of
     const signs = countSigns(vault);
     const again = await runCli(args, { env });
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ reusedAgentCertificate: true });
+    expect(JSON.parse(again.stderr.trim().split('\n').pop()!)).toMatchObject({ reusedAgentCertificate: true });
     await new Promise((r) => setTimeout(r, 300));
     expect(countSigns(vault)).toBe(signs);
   } finally {

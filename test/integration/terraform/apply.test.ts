@@ -39,6 +39,15 @@ const B = customLayout(slugFor('terraform-init'));
 const userpassMount = `userpass-${slugA}`;
 const oidcMount = `oidc-${slugA}`;
 const engineerUser = 'alice';
+// Scoped access (issue 14): the same grants through terraform's fleet_access and `init --fleet-access`.
+const oncallGroup = `oncall-${slugA}`;
+const DEVICE = 'ab'.repeat(16);
+const FLEET_ACCESS = [
+  { fleet: 'My_Org/fleet.a', groups: [oncallGroup] },
+  { device: DEVICE, groups: [oncallGroup], max_ttl: 900, source_cidrs: ['127.0.0.0/8'] },
+  { break_glass: true, groups: [oncallGroup] },
+];
+const ACCESS_PRINCIPALS = ['fleet-my_5forg.fleet_2ea', `device-${DEVICE}`, 'break-glass'];
 
 let dir: string;
 let ws: TofuWorkspace;
@@ -57,6 +66,8 @@ beforeAll(async () => {
   oidcPort = await freePort();
   // OpenBao fetches the discovery document during apply: the provider must already be serving.
   oidc = await startOidcProvider({ redirectUris: [`http://127.0.0.1:${oidcPort}/oidc/callback`] });
+  // fleet_access names existing groups (OIDC group claims map to such groups).
+  await root.write(`identity/group/name/${oncallGroup}`, { type: 'internal' });
   ws = tofuWorkspace({
     parent: dir, address: v.address, token: v.rootToken,
     vars: {
@@ -70,6 +81,7 @@ beforeAll(async () => {
       oidc_allowed_redirect_uris: [`http://127.0.0.1:${oidcPort}/oidc/callback`],
       // Low enough that a burst trips it, high enough that single flows never do.
       create_decrypt_quota: true, decrypt_rate_limit: 5, decrypt_rate_limit_interval: 1,
+      fleet_access: FLEET_ACCESS,
     },
   });
   await ws.must(['init', '-input=false', '-no-color']);
@@ -83,10 +95,15 @@ afterAll(async () => {
     for (const m of [l.sshMount, l.transitMount, l.kvMount]) await root.delete(`sys/mounts/${m}`).catch(() => {});
     await root.delete(`sys/auth/${l.approleMount}`).catch(() => {});
     for (const p of Object.keys(POLICY_FILES) as Persona[]) await root.delete(`sys/policies/acl/${policyName(l, p)}`).catch(() => {});
+    for (const p of ACCESS_PRINCIPALS) {
+      await root.delete(`identity/group/name/${l.policyPrefix}-access-${p}`).catch(() => {});
+      await root.delete(`sys/policies/acl/${l.policyPrefix}-access-${p}`).catch(() => {});
+    }
   }
   for (const m of [userpassMount, oidcMount]) await root.delete(`sys/auth/${m}`).catch(() => {});
   await root.delete(`sys/quotas/rate-limit/${A.policyPrefix}-transit-decrypt`).catch(() => {});
   await root.delete(`identity/group/name/${A.policyPrefix}-engineers`).catch(() => {});
+  await root.delete(`identity/group/name/${oncallGroup}`).catch(() => {});
   await root.delete(`identity/entity/name/${A.policyPrefix}-${engineerUser}`).catch(() => {});
   await oidc?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -105,7 +122,17 @@ async function readBack(l: LayoutSettings): Promise<Record<string, unknown>> {
   for (const p of Object.keys(POLICY_FILES) as Persona[]) {
     policies[p] = (await root.read<{ policy: string }>(`sys/policies/acl/${policyName(l, p)}`)).data.policy;
   }
+  const access: Record<string, unknown> = {};
+  for (const p of ACCESS_PRINCIPALS) {
+    const g = (await root.read<Record<string, unknown>>(`identity/group/name/${l.policyPrefix}-access-${p}`)).data;
+    access[p] = {
+      role: (await root.read(`${l.sshMount}/roles/${p}`)).data,
+      policy: (await root.read<{ policy: string }>(`sys/policies/acl/${l.policyPrefix}-access-${p}`)).data.policy,
+      group: { name: g.name, type: g.type, policies: g.policies, member_group_ids: g.member_group_ids, member_entity_ids: g.member_entity_ids ?? [], metadata: g.metadata },
+    };
+  }
   const raw = {
+    access,
     mounts: {
       ssh: mount(mounts[`${l.sshMount}/`]!), transit: mount(mounts[`${l.transitMount}/`]!), kv: mount(mounts[`${l.kvMount}/`]!),
       approle: mount(auths[`${l.approleMount}/`]!),
@@ -151,7 +178,7 @@ describe('terraform/', () => {
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
     expect(plan.stdout).toMatch(/No changes/);
     expect(outputs.fleetvault_env).toEqual(layoutEnv(A));
-    expect(outputs.policy_names).toEqual({ engineer: `${A.policyPrefix}-engineer`, operator: `${A.policyPrefix}-operator`, flasher: `${A.policyPrefix}-flasher`, auditor: `${A.policyPrefix}-auditor` });
+    expect(outputs.policy_names).toEqual({ engineer: `${A.policyPrefix}-engineer`, operator: `${A.policyPrefix}-operator`, flasher: `${A.policyPrefix}-flasher`, auditor: `${A.policyPrefix}-auditor`, admin: `${A.policyPrefix}-admin` });
     expect(outputs.ca_public_key).toMatch(/^ssh-ed25519 AAAA\S+$/);
     expect(outputs.audit_device ?? null).toBeNull(); // create_audit_device defaults to off (OpenBao ≥ 2.4 refuses it)
     const quota = (await root.read(`sys/quotas/rate-limit/${outputs.decrypt_quota}`)).data;
@@ -160,11 +187,13 @@ describe('terraform/', () => {
 
   test('fleetvault init finds nothing to change on the terraform layout, and builds an identical one', async () => {
     const env = { VAULT_ADDR: v.address, VAULT_TOKEN: v.rootToken };
-    const again = await runCli(['init', '--json', '--factory-cidr', ...FACTORY], { env: { ...env, ...layoutEnv(A) } });
+    const accessFile = join(dir, 'fleet-access.json');
+    writeFileSync(accessFile, JSON.stringify(FLEET_ACCESS));
+    const again = await runCli(['init', '--json', '--factory-cidr', ...FACTORY, '--fleet-access', accessFile], { env: { ...env, ...layoutEnv(A) } });
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toEqual({ changes: [] });
 
-    const made = await runCli(['init', '--json', '--factory-cidr', ...FACTORY], { env: { ...env, ...layoutEnv(B) } });
+    const made = await runCli(['init', '--json', '--factory-cidr', ...FACTORY, '--fleet-access', accessFile], { env: { ...env, ...layoutEnv(B) } });
     expect(made.code, made.stderr).toBe(0);
     expect(JSON.parse(made.stdout).changes.length).toBeGreaterThan(5);
 
@@ -172,6 +201,13 @@ describe('terraform/', () => {
     const b = await readBack(B);
     // Section by section, so a drift names what drifted.
     for (const k of Object.keys(b)) expect(a[k], `terraform vs fleetvault init: ${k}`).toEqual(b[k]);
+    // The scoped-access section really holds the grants (fleet_access vs --fleet-access).
+    const access = a.access as Record<string, { policy: string; role: { allowed_users: string; max_ttl: number }; group: { member_group_ids: string[] } }>;
+    expect(Object.keys(access)).toEqual(ACCESS_PRINCIPALS);
+    expect(access['break-glass']!.policy).toContain('required_parameters = ["valid_principals", "reason"]');
+    expect(access[`device-${DEVICE}`]!.role).toMatchObject({ allowed_users: `device-${DEVICE}`, max_ttl: 900, default_critical_options: { 'source-address': '127.0.0.0/8' } });
+    expect(access[`device-${DEVICE}`]!.policy).toContain('"critical_options" = []');
+    expect(access['fleet-my_5forg.fleet_2ea']!.group.member_group_ids).toHaveLength(1);
     expect(a).toEqual(b);
 
     // And both match the source of truth in src/vault/layout.ts, not merely each other.

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair, checkUserPublicKey } from '../../../src/ssh/keys.js';
 import { parseCertificateLine, parsePublicKeyLine, verifyCertificateSignature } from '../../../src/ssh/openssh-wire.js';
-import { verifyIssuedCertificate } from '../../../src/ssh/certificate.js';
+import { parseCertificate, verifyIssuedCertificate } from '../../../src/ssh/certificate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fv-wire-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,7 +42,8 @@ describe('certificates', () => {
       const caLine = readFileSync(`${ca}.pub`, 'utf8');
       const want = { caPublicKey: caLine, subjectPublicKey: pair.publicKey, principals: ['ops', 'root'], ttlSeconds: 1800, extensions: ['permit-pty'] };
       expect(verifyIssuedCertificate(text, want).principals).toEqual(['root', 'ops']);
-      expect(verifyCertificateSignature(cert, parsePublicKeyLine(caLine).blob)).toBe(true);
+      expect(cert.signatureKey.equals(parsePublicKeyLine(caLine).blob)).toBe(true);
+      expect(verifyCertificateSignature(cert)).toMatchObject({ valid: true });
 
       // One flipped bit in the signature: refused, whichever verifier judged it.
       const blob = Buffer.from(text.split(' ')[1]!, 'base64');
@@ -65,3 +66,36 @@ describe('checkUserPublicKey', () => {
     expect(() => checkUserPublicKey('-----BEGIN OPENSSH PRIVATE KEY-----')).toThrow(/private key/);
   });
 });
+
+describe('one parser, one verifier (cert inspect and the sign path agree)', () => {
+  it('an ssh-rsa (SHA-1) CA signature verifies for inspect, but an issued certificate with it is refused', () => {
+    const ca = join(dir, 'ca-sha1');
+    keygen('-q', '-t', 'rsa', '-b', '3072', '-N', '', '-f', ca);
+    const pair = generateEd25519KeyPair('u');
+    writeFileSync(join(dir, 'sha1.pub'), pair.publicKey + '\n');
+    keygen('-q', '-s', ca, '-t', 'ssh-rsa', '-I', 'x', '-n', 'root', '-V', '-1m:+30m', '-O', 'clear', '-O', 'permit-pty', join(dir, 'sha1.pub'));
+    const text = readFileSync(join(dir, 'sha1-cert.pub'), 'utf8');
+    expect(verifyCertificateSignature(parseCertificateLine(text))).toEqual({ valid: true, algorithm: 'ssh-rsa' });
+    const want = { caPublicKey: readFileSync(`${ca}.pub`, 'utf8'), subjectPublicKey: pair.publicKey, principals: ['root'], ttlSeconds: 1800, extensions: ['permit-pty'] };
+    expect(() => verifyIssuedCertificate(text, want)).toThrow(/ssh-rsa \(SHA-1\), which OpenSSH 8.2 and later refuse/);
+  });
+  it('refuses bytes after the signature and inside the signature blob, as OpenSSH does', () => {
+    const ca = join(dir, 'ca-trail');
+    keygen('-q', '-t', 'ed25519', '-N', '', '-f', ca);
+    const pair = generateEd25519KeyPair('u');
+    writeFileSync(join(dir, 'trail.pub'), pair.publicKey + '\n');
+    keygen('-q', '-s', ca, '-I', 'x', '-n', 'root', join(dir, 'trail.pub'));
+    const [type, b64] = readFileSync(join(dir, 'trail-cert.pub'), 'utf8').trim().split(/\s+/);
+    const blob = Buffer.from(b64!, 'base64');
+    const after = Buffer.concat([blob, Buffer.from([0, 0, 0, 0])]);
+    expect(() => parseCertificate(`${type} ${after.toString('base64')}`, 'c.pub')).toThrow(/c\.pub is not an OpenSSH certificate \(trailing data after the signature\)/);
+    // Grow the signature blob by 4 bytes (its length field is the 4 bytes before its 4+4+11+4+64 bytes).
+    const sigAt = blob.length - (4 + 4 + 11 + 4 + 64);
+    const sig = blob.subarray(sigAt + 4);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(sig.length + 4);
+    const inside = Buffer.concat([blob.subarray(0, sigAt), len, sig, Buffer.from([0, 0, 0, 0])]);
+    expect(() => parseCertificate(`${type} ${inside.toString('base64')}`)).toThrow(/trailing data in the signature/);
+  });
+});
+

@@ -1,0 +1,109 @@
+// The scoped principals a device trusts and a certificate carries. balenaOS maps every login name
+// to root (libnss-ato), so the principal is free to carry scope: a device's cert-authority line
+// says principals="device-<uuid>,fleet-<org>.<app>,break-glass" and sshd accepts a certificate
+// holding any one of them, whatever the login name.
+//
+// Every principal stays within [A-Za-z0-9._-] (ASCII user-name characters): no `,` (principals=
+// list separator, CVE-2026-35414), no `"`, no `*`/`?` patterns, no whitespace or control
+// characters — stricter than src/ssh/principals.ts, so it holds when that validator tightens.
+// The same string is the Vault SSH role name (Vault role names allow exactly [A-Za-z0-9_.-]).
+import { UsageError } from '../errors.js';
+import { validatePrincipal } from '../ssh/principals.js';
+
+export const DEVICE_PREFIX = 'device-';
+export const FLEET_PREFIX = 'fleet-';
+/** The one principal every fleetvault device trusts for emergencies; its role demands a reason. */
+export const BREAK_GLASS_PRINCIPAL = 'break-glass';
+
+export type Scope =
+  | { kind: 'device'; uuid: string }
+  | { kind: 'fleet'; slug: string }
+  | { kind: 'break-glass' };
+
+// balena device uuids: 32 lowercase hex characters (62 on devices registered by old clients).
+const UUID = /^(?:[0-9a-f]{32}|[0-9a-f]{62})$/;
+
+/** A balena device uuid, lower-cased; anything else is refused (exit 1). */
+export function normalizeUuid(uuid: string): string {
+  const u = uuid.trim().toLowerCase();
+  if (!UUID.test(u)) {
+    throw new UsageError(`malformed device uuid ${JSON.stringify(uuid.slice(0, 80))}`, { hint: 'a balena uuid is 32 (or 62) hexadecimal characters' });
+  }
+  return u;
+}
+
+// A balena fleet slug is `<org handle>/<fleet name>`, lower case. balena compares slugs without
+// case, so input is lower-cased first; what remains may hold only these characters.
+const SLUG_PART = /^[a-z0-9._-]{1,100}$/;
+
+/** `org/fleet`, lower-cased, or a one-line UsageError saying which character is not allowed. */
+export function normalizeFleetSlug(slug: string): string {
+  const s = slug.toLowerCase();
+  const parts = s.split('/');
+  if (parts.length !== 2 || !parts.every((p) => SLUG_PART.test(p))) {
+    const bad = [...s].find((c) => !/[a-z0-9._\-/]/.test(c));
+    throw new UsageError(
+      `fleet slug ${JSON.stringify(slug.slice(0, 80))} refused: ${bad !== undefined ? `character ${JSON.stringify(bad)} is not allowed` : 'expected <org>/<fleet>'}`,
+      { hint: 'a balena fleet slug is <org>/<fleet> of a-z 0-9 . _ -' },
+    );
+  }
+  return s;
+}
+
+/**
+ * Fleet slug → principal body, injective on normalized slugs: `/` → `.`; `.` → `_2e`; `_` → `_5f`;
+ * a-z 0-9 - stay. The only raw `.` is the org/fleet separator and every `_` starts a two-digit
+ * escape, so decodeFleetSlug reads it back unambiguously (which is what makes it injective).
+ * e.g. acme/sensors → acme.sensors, my_org/v1.2 → my_5forg.v1_2e2
+ */
+export function encodeFleetSlug(slug: string): string {
+  const s = normalizeFleetSlug(slug);
+  return s.replace(/[._/]/g, (c) => (c === '/' ? '.' : `_${c.charCodeAt(0).toString(16)}`));
+}
+
+export function decodeFleetSlug(encoded: string): string {
+  if (!/^(?:[a-z0-9-]|_(?:2e|5f))+\.(?:[a-z0-9-]|_(?:2e|5f))+$/.test(encoded)) {
+    throw new UsageError(`${JSON.stringify(encoded.slice(0, 80))} is not an encoded fleet slug`);
+  }
+  return encoded.replace(/_(2e|5f)|\./g, (m, hex: string | undefined) => (hex ? String.fromCharCode(parseInt(hex, 16)) : '/'));
+}
+
+export function devicePrincipal(uuid: string): string {
+  return checked(DEVICE_PREFIX + normalizeUuid(uuid));
+}
+
+export function fleetPrincipal(slug: string): string {
+  return checked(FLEET_PREFIX + encodeFleetSlug(slug));
+}
+
+export function scopePrincipal(s: Scope): string {
+  if (s.kind === 'device') return devicePrincipal(s.uuid);
+  if (s.kind === 'fleet') return fleetPrincipal(s.slug);
+  return BREAK_GLASS_PRINCIPAL;
+}
+
+/** The principal back to its scope (for listing grants); undefined for principals not ours. */
+export function parseScopePrincipal(p: string): Scope | undefined {
+  if (p === BREAK_GLASS_PRINCIPAL) return { kind: 'break-glass' };
+  try {
+    if (p.startsWith(DEVICE_PREFIX)) return { kind: 'device', uuid: normalizeUuid(p.slice(DEVICE_PREFIX.length)) };
+    if (p.startsWith(FLEET_PREFIX)) return { kind: 'fleet', slug: decodeFleetSlug(p.slice(FLEET_PREFIX.length)) };
+  } catch { /* not one of ours */ }
+  return undefined;
+}
+
+export function describeScope(s: Scope): string {
+  if (s.kind === 'device') return `device ${s.uuid}`;
+  if (s.kind === 'fleet') return `fleet ${s.slug}`;
+  return 'break-glass';
+}
+
+/** What a device of this fleet trusts: its own principal, its fleet's, and break-glass. */
+export function devicePrincipals(o: { uuid: string; fleet: string }): string[] {
+  return [devicePrincipal(o.uuid), fleetPrincipal(o.fleet), BREAK_GLASS_PRINCIPAL];
+}
+
+function checked(p: string): string {
+  if (!/^[A-Za-z0-9._-]{1,256}$/.test(p)) throw new UsageError(`principal ${JSON.stringify(p.slice(0, 80))} is outside [A-Za-z0-9._-]`);
+  return validatePrincipal(p);
+}
