@@ -12,6 +12,10 @@ export function runCli(args: string[], o: { env?: Record<string, string | undefi
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8' };
     // The run's private temp dir (global setup), so the CLI's own temp dirs are checked for leaks too.
     if (process.env.TMPDIR) env.TMPDIR = process.env.TMPDIR;
+    // The signing cache writes under $XDG_CACHE_HOME or ~/.cache: off unless the test gives the CLI
+    // its own HOME or cache dir (or asks for the cache by name), so no run leaves files in /root/.cache.
+    const own = (k: string) => o.env !== undefined && k in o.env && o.env[k] !== undefined;
+    if (!own('HOME') && !own('XDG_CACHE_HOME') && !own('FLEETVAULT_SIGNING_CACHE')) env.FLEETVAULT_SIGNING_CACHE = '0';
     for (const [k, v] of Object.entries(o.env ?? {})) if (v !== undefined) env[k] = v; else delete env[k];
     const child = spawn(process.execPath, [CLI, ...args], { env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

@@ -81,7 +81,9 @@ export const test = base.extend<Fixtures>({
     await bootstrapVault({ client: root, layout, factoryCidrs: ['127.0.0.0/8'] });
     await use({
       address: v.address, rootToken: v.rootToken, auditLog: v.auditLog, root, layout,
-      env: { VAULT_ADDR: v.address, VAULT_TOKEN: v.rootToken, ...layoutEnv(layout) },
+      // No signing cache unless a test asks for it (FLEETVAULT_SIGNING_CACHE: '1' with its own HOME):
+      // CLIs spawned with the real HOME would otherwise leave files in ~/.cache.
+      env: { VAULT_ADDR: v.address, VAULT_TOKEN: v.rootToken, ...layoutEnv(layout), FLEETVAULT_SIGNING_CACHE: '0' },
     });
     // Unmount so a long run does not accumulate hundreds of mounts.
     for (const m of [layout.sshMount, layout.transitMount, layout.kvMount]) await root.delete(`sys/mounts/${m}`).catch(() => {});

@@ -1,7 +1,7 @@
 // The signing cache (SSH role + CA kept between `cert sign` runs) on real OpenBao servers: used
 // for the same server/mount/role only, dropped when the CA rotates, and a tampered file is refused
 // — never trusted to widen what a user may ask for. Every run has its own HOME, as a user would.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect, slugFor, testLayout, layoutEnv } from '../../support/context.js';
@@ -29,7 +29,7 @@ const signingCa = (certPath: string) => /Signing CA: \S+ (SHA256:\S+)/.exec(exec
 const caFingerprint = (client: VaultClient, mount: string) => currentCaFingerprint(client, mount);
 
 test('the second cert sign sends only the sign request; another server or mount never uses that cache', { timeout: 120_000 }, async ({ vault, tmp }) => {
-  const env = { ...vault.env, HOME: tmp };
+  const env = { ...vault.env, HOME: tmp, FLEETVAULT_SIGNING_CACHE: '1' };
   const key = userKey(tmp);
   const { sshMount: m } = vault.layout;
   const sign = (e: Record<string, string>) => runCli(['cert', 'sign', '--public-key', `${key}.pub`, '--json'], { env: e });
@@ -88,7 +88,7 @@ test('the second cert sign sends only the sign request; another server or mount 
 });
 
 test('after a CA rotation the cached CA is dropped: the certificate is verified against the new CA', { timeout: 60_000 }, async ({ vault, tmp }) => {
-  const env = { ...vault.env, HOME: tmp };
+  const env = { ...vault.env, HOME: tmp, FLEETVAULT_SIGNING_CACHE: '1' };
   const key = userKey(tmp);
   const m = vault.layout.sshMount;
   expect((await runCli(['cert', 'sign', '--public-key', `${key}.pub`], { env })).code).toBe(0);
@@ -111,7 +111,7 @@ test('after a CA rotation the cached CA is dropped: the certificate is verified 
 });
 
 test('a tampered cache file is refused: a forged max_ttl never lets a longer TTL through', { timeout: 60_000 }, async ({ vault, tmp }) => {
-  const env = { ...vault.env, HOME: tmp };
+  const env = { ...vault.env, HOME: tmp, FLEETVAULT_SIGNING_CACHE: '1' };
   const key = userKey(tmp);
   const m = vault.layout.sshMount;
   expect((await runCli(['cert', 'sign', '--public-key', `${key}.pub`], { env })).code).toBe(0);
@@ -142,7 +142,7 @@ test('a tampered cache file is refused: a forged max_ttl never lets a longer TTL
 });
 
 test('a role narrowed after the cache was written is never widened by it', { timeout: 60_000 }, async ({ vault, tmp }) => {
-  const env = { ...vault.env, HOME: tmp };
+  const env = { ...vault.env, HOME: tmp, FLEETVAULT_SIGNING_CACHE: '1' };
   const key = userKey(tmp);
   const m = vault.layout.sshMount;
   expect((await runCli(['cert', 'sign', '--public-key', `${key}.pub`], { env })).code).toBe(0);
@@ -157,4 +157,37 @@ test('a role narrowed after the cache was written is never widened by it', { tim
   const long = await runCli(['cert', 'sign', '--public-key', `${key}.pub`, '--ttl', '30m'], { env });
   expect(long.code).toBe(1);
   expect(long.stderr).toMatch(/above role engineer's maximum of 10m/);
+});
+
+test('a role with default critical options (a scope bound to source addresses): cached runs still verify it', { timeout: 60_000 }, async ({ vault, tmp }) => {
+  const env = { ...vault.env, HOME: tmp, FLEETVAULT_SIGNING_CACHE: '1' };
+  const key = userKey(tmp);
+  const m = vault.layout.sshMount;
+  await vault.root.write(`${m}/roles/bound`, { ...sshRoleSettings(), default_critical_options: { 'source-address': '10.0.0.0/8' } });
+  const sign = () => runCli(['cert', 'sign', '--public-key', `${key}.pub`, '--ssh-role', 'bound', '--json'], { env });
+  const first = await sign();
+  expect(first.code, first.stderr).toBe(0);
+  const reads = count(vault.auditLog, `${m}/roles/bound`);
+  const second = await sign();
+  expect(second.code, second.stderr).toBe(0);
+  // From the cache, and the critical option checked against the cached role's defaults.
+  expect(count(vault.auditLog, `${m}/roles/bound`)).toBe(reads);
+  expect(JSON.parse(second.stdout).criticalOptions).toEqual({ 'source-address': '10.0.0.0/8' });
+});
+
+test('cert sign and cert inspect never load sshpk (the wire parser and node:crypto do it all)', { timeout: 60_000 }, async ({ vault, tmp }) => {
+  const probe = join(tmp, 'probe.cjs');
+  writeFileSync(probe, "process.on('exit', () => { if (Object.keys(require.cache).some((k) => k.includes('/node_modules/sshpk/'))) process.stderr.write('sshpk was loaded\\n'); });\n");
+  const env = { ...vault.env, HOME: tmp, FLEETVAULT_SIGNING_CACHE: '1', NODE_OPTIONS: `--require ${probe}` };
+  const key = userKey(tmp);
+  const signed = await runCli(['cert', 'sign', '--public-key', `${key}.pub`], { env });
+  expect(signed.code, signed.stderr).toBe(0);
+  expect(signed.stderr).not.toMatch(/sshpk was loaded/);
+  const inspected = await runCli(['cert', 'inspect', `${key}-cert.pub`], { env });
+  expect(inspected.code, inspected.stderr).toBe(0);
+  expect(inspected.stdout).toMatch(/^Signature: +valid \(ssh-ed25519\)$/m);
+  expect(inspected.stderr).not.toMatch(/sshpk was loaded/);
+  // The probe itself works: a process that loads sshpk is seen.
+  const sanity = spawnSync(process.execPath, ['-r', probe, '-e', "require('sshpk')"], { encoding: 'utf8' });
+  expect(sanity.stderr).toMatch(/sshpk was loaded/);
 });
