@@ -75,7 +75,7 @@ export const sshCommand: Command = {
     // The balena lookup (SDK load + API) and the Vault connection do not depend on each other.
     const [{ config, client }, device] = await Promise.all([vaultFrom(argv), routeToDevice(routeOptions)]);
     // The tunnel is tried while Vault signs: a refusal ends here with exit 2, before ssh runs.
-    const scope = scopeKnown ?? await scopeFor(argv, { uuid: device.uuid });
+    const scope = scopeKnown ?? await scopeFor(argv, { uuid: device.uuid, fleet: device.fleet });
     const ready = device.kind === 'tunnel' ? checkTunnelRoute(device) : undefined;
     ready?.catch(() => {});
     const r = await runSshSession({

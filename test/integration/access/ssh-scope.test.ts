@@ -9,6 +9,7 @@ import { onTestFinished } from 'vitest';
 import { test, expect, type VaultFixture } from '../../support/context.js';
 import { runCli, type CliResult } from '../../support/cli.js';
 import { knownHostsFor } from '../../support/ssh.js';
+import { startBalenaApi } from '../../support/balena-api.js';
 import { defaultDeviceConfig, type Device } from '../../../src/dev/device.js';
 import { policyName } from '../../../src/vault/layout.js';
 
@@ -140,4 +141,35 @@ test('ssh scope flags: bad combinations are exit 1, one line, before balena or V
     expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
     if (!args.includes('everything')) oneLine(r);
   }
+});
+
+test('ssh <short uuid> --scope device|fleet: uuid and fleet come from the balena lookup', async ({ vault, devices, tmp, slug }) => {
+  const group = `oncall-${slug}`;
+  const aliceToken = await member(vault, slug, group);
+  const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
+  const api = await startBalenaApi({ fleetSlug: 'acme/Sensors' });
+  onTestFinished(() => api.stop());
+  const id = uuid();
+  const line = await runCli(['ca', 'authorized-key', '--device', id, '--fleet', 'acme/sensors'], { env: vault.env });
+  const config = defaultDeviceConfig(id);
+  (config.os as { sshKeys: string[] }).sshKeys = [line.stdout.trim()];
+  const d = await devices.start({ config, name: id.slice(0, 8) });
+  api.addDevice({ uuid: id, ip_address: d.host, is_online: true });
+  const kh = knownHostsFor(tmp, [d]);
+  const env = { ...vault.env, VAULT_TOKEN: aliceToken, BALENA_TOKEN: api.apiKey };
+  const ssh = (...extra: string[]) => runCli(['ssh', id.slice(0, 7), '--via', 'direct', '--balena-url', api.url, '--port', String(d.port), '--user-known-hosts-file', kh, ...extra, '--', 'true'], { env });
+
+  // The refusal names the fleet balena reported (slugs compare without case).
+  const before = await ssh('--scope', 'fleet');
+  expect(before.code).toBe(2);
+  oneLine(before);
+  expect(before.stderr).toContain('no grant for principal fleet-acme.sensors');
+  expect((await runCli(['access', 'grant', '--fleet', 'acme/sensors', '--group', group], { env: admin })).code).toBe(0);
+  expect((await runCli(['access', 'grant', '--device', id, '--group', group], { env: admin })).code).toBe(0);
+  const fleet = await ssh('--scope', 'fleet');
+  expect(fleet.code, fleet.stderr).toBe(0);
+  const device = await ssh('--scope', 'device');
+  expect(device.code, device.stderr).toBe(0);
+  expect(api.requests.some((q) => q.path === '/v7/device' && /\$expand=belongs_to__application\(\$select=slug\)/.test(q.query))).toBe(true);
+  expect(api.unhandled).toEqual([]);
 });
