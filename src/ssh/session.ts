@@ -173,7 +173,7 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
     sshRunning = true;
     const r = await spawnSsh(args, env);
     const diagnosis = diagnoseLogin({
-      exitCode: r.exitCode, sshStderr: r.stderrTail, host, port, user, validAfter: validFrom, validBefore: validUntil,
+      exitCode: r.exitCode, sshStderr: r.stderrTail, host, port, user, principal: principal === user ? undefined : principal, validAfter: validFrom, validBefore: validUntil,
       deviceLog: o.deviceLog ? { path: o.deviceLog, text: readFrom(o.deviceLog, logStart) } : undefined, deviceLoginUser: o.deviceLoginUser,
     });
     return { exitCode: r.signal ? (SIGNAL_EXIT[r.signal] ?? 1) : r.exitCode, diagnosis, reusedAgentCertificate: reused, serial, signal: r.signal };

@@ -85,7 +85,8 @@ export const sshCommand: Command = {
       ...(device.kind === 'tunnel' ? { proxyCommand: device.proxyCommand, hostKeyAlias: device.hostKeyAlias } : deviceEvidence(devDevice(device.host, device.port))),
     });
     if (r.diagnosis) note(`fleetvault: ${r.diagnosis}`);
-    const summary = { exitCode: r.exitCode, host: device.host, via: device.kind, uuid: device.uuid, serial: r.serial, reusedAgentCertificate: r.reusedAgentCertificate, diagnosis: r.diagnosis };
+    const { scopePrincipal } = await import('../../access/principals.js');
+    const summary = { exitCode: r.exitCode, principal: scope ? scopePrincipal(scope) : argv.user ?? 'root', host: device.host, via: device.kind, uuid: device.uuid, serial: r.serial, reusedAgentCertificate: r.reusedAgentCertificate, diagnosis: r.diagnosis };
     // stdout belongs to the remote session: the summary never goes there.
     if (argv.jsonFile) {
       const { writeFileAtomic } = await import('../../fs/atomic.js');

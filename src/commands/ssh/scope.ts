@@ -18,10 +18,10 @@ export interface RouteFacts { uuid?: string; fleet?: string }
 export async function checkScopeFlags(a: SshScopeArgs): Promise<void> {
   const { UsageError } = await import('../../errors.js');
   const { single } = await import('../access/scope-flags.js');
-  if (a.breakGlass && a.scope !== undefined && a.scope !== 'root') {
+  if (a.breakGlass && a.scope !== undefined) {
     throw new UsageError(`--break-glass cannot be combined with --scope ${a.scope}`, { hint: 'break-glass is its own scope: drop --scope' });
   }
-  const { requireBreakGlassReason, } = await import('../../access/sign.js');
+  const { requireBreakGlassReason } = await import('../../access/sign.js');
   if (a.breakGlass) requireBreakGlassReason({ kind: 'break-glass' }, a.reason);
   const { normalizeUuid, normalizeFleetSlug } = await import('../../access/principals.js');
   const uuid = await single(a.deviceUuid, 'device-uuid');

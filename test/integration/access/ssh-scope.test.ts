@@ -37,7 +37,7 @@ function oneLine(r: CliResult): void {
   expect(r.stderr).toMatch(/^fleetvault: /);
 }
 
-const lastJson = (stderr: string) => JSON.parse(stderr.trim().split('\n').pop()!) as { reusedAgentCertificate: boolean; exitCode: number };
+const lastJson = (stderr: string) => JSON.parse(stderr.trim().split('\n').pop()!) as { reusedAgentCertificate: boolean; exitCode: number; principal: string };
 
 test('ssh --scope fleet|device|--break-glass: each certificate opens only what its scope names', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
@@ -96,11 +96,11 @@ test('ssh --scope fleet|device|--break-glass: each certificate opens only what i
 
   // --agent: a fleet certificate is reused for the fleet, never for a device-scoped login.
   const f1 = await ssh(a2, '--scope', 'fleet', '--fleet', A, '--agent', '--json');
-  expect(lastJson(f1.stderr)).toMatchObject({ exitCode: 0, reusedAgentCertificate: false });
+  expect(lastJson(f1.stderr)).toMatchObject({ exitCode: 0, reusedAgentCertificate: false, principal: 'fleet-acme.fleet-a' });
   const f2 = await ssh(a1, '--scope', 'fleet', '--fleet', A, '--agent', '--json');
   expect(lastJson(f2.stderr)).toMatchObject({ exitCode: 0, reusedAgentCertificate: true });
   const dv = await ssh(a1, '--scope', 'device', '--agent', '--json');
-  expect(lastJson(dv.stderr)).toMatchObject({ exitCode: 0, reusedAgentCertificate: false });
+  expect(lastJson(dv.stderr)).toMatchObject({ exitCode: 0, reusedAgentCertificate: false, principal: `device-${a1.uuid}` });
   const d3 = await ssh(a1, '--scope', 'device', '--agent', '--json');
   expect(lastJson(d3.stderr)).toMatchObject({ exitCode: 0, reusedAgentCertificate: true });
   // A device grant for a2 is missing: the agent's a1 and fleet certificates are not offered as reuse.
@@ -127,6 +127,8 @@ test('ssh scope flags: bad combinations are exit 1, one line, before balena or V
     ['ssh', id, '--host', '127.0.0.1', '--break-glass'],
     ['ssh', id, '--host', '127.0.0.1', '--break-glass', '--reason', ' '],
     ['ssh', id, '--host', '127.0.0.1', '--break-glass', '--reason', 'x', '--scope', 'fleet', '--fleet', 'acme/a'],
+    ['ssh', id, '--host', '127.0.0.1', '--break-glass', '--reason', 'x', '--scope', 'root'],
+    ['ssh', id, '--host', '127.0.0.1', '--scope', 'device', '--device-uuid', id, '--device-uuid', id],
     ['ssh', id.slice(0, 7), '--host', '127.0.0.1', '--scope', 'device'],
     ['ssh', '10.0.0.1', '--scope', 'device'],
     ['ssh', id, '--host', '127.0.0.1', '--scope', 'device', '--device-uuid', 'nope'],
