@@ -7,6 +7,11 @@ export interface DeviceTarget {
   host: string;
   port: number;
   configPath: string;
+  /** How ssh reaches the device when not directly (balena's tunnel): passed as -o ProxyCommand=… */
+  proxyCommand?: string;
+  /** The name its host key is pinned under in known_hosts (default: the device name), so a
+   *  device that changes address keeps its pin. */
+  hostKeyAlias?: string;
 }
 
 export const DEFAULT_CONFIG_PATH = '/mnt/boot/config.json';

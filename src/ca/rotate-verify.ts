@@ -8,7 +8,9 @@ import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from '../ssh/keys.js';
 import { signUserKey } from '../ssh/sign.js';
 import type { DeviceTarget } from './devices-file.js';
-import { describeSshFailure, sshExec, type SshAccess } from './remote-config.js';
+import { describeSshFailure, sshExec, type SshAccess } from '../device/remote-config.js';
+import { prepareKnownHosts } from '../device/known-hosts.js';
+import { guardInterrupts } from '../device/interrupt.js';
 
 export interface SwitchVerification {
   signingKeyFingerprint: string;
@@ -19,8 +21,21 @@ export async function verifySigningCa(o: {
   client: VaultClient; mount: string; role: string; devices: DeviceTarget[]; access: SshAccess;
   concurrency?: number; timeoutMs?: number;
 }): Promise<SwitchVerification> {
-  const dir = mkdtempSync(join(tmpdir(), 'fleetvault-rotate-'));
+  prepareKnownHosts(o.access.knownHostsFile);
+  let dir: string | undefined = mkdtempSync(join(tmpdir(), 'fleetvault-rotate-'));
+  const cleanup = () => { if (dir) rmSync(dir, { recursive: true, force: true }); dir = undefined; };
+  // Ctrl-C mid-verification: the key and its certificate go at once.
+  const guard = guardInterrupts(cleanup, 'ca rotate');
   try {
+    return await Promise.race([verifyWith(o, dir), guard.interrupted]);
+  } finally {
+    guard.dispose();
+    cleanup();
+  }
+}
+
+async function verifyWith(o: Parameters<typeof verifySigningCa>[0], dir: string): Promise<SwitchVerification> {
+  {
     const pair = generateEd25519KeyPair('fleetvault-rotate-verify');
     const signed = await signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 900, reason: 'fleetvault ca rotate verification' });
     const key = join(dir, 'id_ed25519');
@@ -44,7 +59,5 @@ export async function verifySigningCa(o: {
     };
     await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 16, o.devices.length) }, worker));
     return { signingKeyFingerprint: signed.info.signingKeyFingerprint, devices: results };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }

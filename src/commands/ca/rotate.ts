@@ -1,4 +1,4 @@
-import { fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
+import { fleetAccess, fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
 import { render, vaultFrom, note, type GlobalArgs, type Command } from '../common.js';
 
 interface Args extends FleetArgs {
@@ -54,7 +54,7 @@ export const caRotateCommand: Command = {
     let barStage = '';
     const report = await rotateCa({
       client, mount: config.sshMount, role: config.sshRole, devices, journalPath: journal,
-      access: { identity: argv.identity, knownHostsFile: knownHosts, strictHostKeyChecking: argv.strictHostKeyChecking ?? 'accept-new' },
+      access: await fleetAccess(argv, knownHosts),
       stage: (argv.stage ?? 'all') as 'all', strategy: (argv.strategy ?? 'auto') as 'auto', principals,
       concurrency: argv.concurrency, canary: argv.canary, maxFailuresPercent: argv.maxFailures, verifyTimeoutMs, dryRun: argv.dryRun,
       allowPartial: argv.allowPartial, deleteOldIssuer: argv.deleteOldIssuer, verifySample: argv.verifySample, newRotation: argv.newRotation,

@@ -1,4 +1,4 @@
-import { fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
+import { fleetAccess, fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
 import { render, vaultFrom, type GlobalArgs, type Command } from '../common.js';
 
 interface Args extends FleetArgs {
@@ -21,7 +21,7 @@ export const caStatusCommand: Command = {
     const { caStatus } = await import('../../ca/status.js');
     const ca = await getCaPublicKey({ client, mount: config.sshMount });
     const { knownHosts } = rolloutPaths({ caFingerprint: ca.fingerprint, knownHosts: argv.userKnownHostsFile });
-    const r = await caStatus({ devices, caFingerprint: ca.fingerprint, access: { identity: argv.identity, knownHostsFile: knownHosts }, concurrency: argv.concurrency });
+    const r = await caStatus({ devices, caFingerprint: ca.fingerprint, access: await fleetAccess(argv, knownHosts), concurrency: argv.concurrency });
     render(argv, r, () => [
       ...r.devices.map((d) => `${d.name.padEnd(20)} ${(d.host + ':' + d.port).padEnd(22)} ${d.reachable ? (d.trustsCurrent ? 'trusts current CA' : 'MISSING current CA') : 'unreachable'}${d.cas.length ? '  [' + d.cas.map((c) => c.fingerprint.slice(0, 19) + (c.fleetvault ? '' : ' (foreign)')).join(', ') + ']' : ''}${d.error ? '  ' + escapeControl(d.error) : ''}`),
       '',

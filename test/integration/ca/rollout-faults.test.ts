@@ -35,7 +35,7 @@ test('50 random kills of the remote write never leave a truncated or empty confi
         // a random moment later: before, during or after the upload, backup, sync or rename.
         // The remote shell (`bash -c set -eu<newline>p='…'`), not the local ssh client whose argv
         // carries the same script; the path keeps other tests' writes out of reach.
-        const pattern = `^[^ ]*sh -c set -eu.p='${d.configPath.replace(/[.]/g, '[.]')}'`;
+        const pattern = `^[^ ]*sh -c set -u.umask 077.p='${d.configPath.replace(/[.]/g, '[.]')}'`;
         const started = Date.now();
         const poll = setInterval(() => {
           let found = false;
