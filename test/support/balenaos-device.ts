@@ -11,11 +11,11 @@
 // - libnss-ato: any login name is root. The trick: an LD_PRELOAD shim (balenaos/nss-ato.c, built
 //   once per test dir with gcc) loaded only into this device's sshd maps unknown names to root's
 //   passwd entry. Tests run as root, so sshd can switch to uid 0 for any name.
-// - optional clock skew through libfaketime (FAKETIME for sshd only).
+// - optional clock skew through libfaketime (FAKETIME for sshd only); an optional slow `sync`.
 // The plain device (src/dev/device.ts) stays for the simple cases.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultDeviceConfig, findSshd } from '../../src/dev/device.js';
@@ -60,6 +60,10 @@ export interface BalenaOsDevice {
   writeConfig(text: string): void;
   authorizedKeys(): string[];
   supervisorRunning(): boolean;
+  stopSupervisor(): void;
+  startSupervisor(): void;
+  /** Make every sync on the device take this long (an SD card); 0 to stop. */
+  setSyncDelay(seconds: number): void;
   /** Write-backs the supervisor made so far. */
   supervisorWrites(): number;
   /** Lines of the device's systemctl log ("<time> start" / "<time> stop"). */
@@ -201,6 +205,9 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
     writeConfig: (text) => { const mode = statSync(configPath).mode & 0o7777; writeFileSync(`${configPath}.test`, text, { mode }); renameSync(`${configPath}.test`, configPath); },
     authorizedKeys: () => readLines(authorizedKeysFile),
     supervisorRunning: () => systemctl('is-active'),
+    stopSupervisor: () => { systemctl('stop'); },
+    startSupervisor: () => { systemctl('start'); },
+    setSyncDelay: (seconds) => { if (seconds > 0) writeFileSync(join(o.dir, 'sync-delay'), String(seconds)); else rmSync(join(o.dir, 'sync-delay'), { force: true }); },
     supervisorWrites: () => readLines(join(o.dir, 'supervisor-writes.log')).length,
     systemctlLog: () => readLines(join(o.dir, 'systemctl.log')),
     socketTrips: () => trips,
