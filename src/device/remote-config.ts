@@ -128,6 +128,7 @@ export function describeSshFailure(r: ExecResult, o: { maxBytes?: number } = {})
   if (/kex_exchange_identification|ssh_exchange_identification|Bad packet length|invalid format|protocol identification/i.test(e)) return 'not an SSH server (bad answer to the SSH handshake)';
   if (/Connection closed by|Connection reset/.test(e) && r.code === 255) return 'the device closed the connection';
   if (/Permission denied/.test(e)) return 'access denied (operator key not accepted)';
+  if (/control master|mux_client/i.test(e)) return 'the device dropped the connection right after login';
   const known = REMOTE_FAILURES[r.code];
   if (known) {
     // Our own scripts say precisely which step failed ("fleetvault: cannot stop balena-supervisor").

@@ -19,7 +19,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, re
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultDeviceConfig, findSshd } from '../../src/dev/device.js';
-import { freePort } from '../../src/dev/free-port.js';
+import { freePort, waitForPort } from '../../src/dev/free-port.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BIN = join(HERE, 'balenaos', 'bin');
@@ -167,7 +167,7 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
   let triggers: number[] = [];
   let trips = 0;
   let stopped = false;
-  let server: Server;
+  let server: Server | undefined;
   const listen = () => new Promise<void>((resolve, reject) => {
     server = createServer({ pauseOnConnect: true }, (sock: Socket) => {
       const now = Date.now();
@@ -177,7 +177,7 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
         sock.destroy();
         trips++;
         triggers = [];
-        server.close();
+        server?.close();
         setTimeout(() => { if (!stopped) listen().catch(() => {}); }, limit.recoverAfterMs);
         return;
       }
@@ -192,7 +192,19 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
     server.once('error', reject);
     server.listen(port, o.host, () => resolve());
   });
-  await listen();
+  let daemon: ChildProcess | undefined;
+  if (o.clockSkew) {
+    // libfaketime in an `sshd -i` trips the seccomp sandbox of the preauth child (SIGSYS: its
+    // time calls start after the sandbox is up). A skewed device runs a listening sshd instead
+    // (its per-connection children re-exec, so faketime starts before the sandbox): no trigger limit.
+    writeFileSync(cfg, readFileSync(cfg, 'utf8') + `ListenAddress ${o.host}:${port}\n`);
+    const fd = openSync(log, 'a');
+    daemon = spawn(sshd, ['-D', '-e', '-f', cfg], { stdio: ['ignore', fd, fd], env });
+    closeSync(fd);
+    await waitForPort(o.host, port, 5000, () => daemon!.exitCode === null);
+  } else {
+    await listen();
+  }
 
   const systemctl = (verb: string) => {
     try { execFileSync(join(BIN, 'systemctl'), [verb, 'balena-supervisor'], { env: deviceEnv, stdio: 'ignore' }); return true; } catch { return false; }
@@ -216,7 +228,8 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
       stopped = true;
       clearInterval(watcher);
       if (pending) clearTimeout(pending);
-      await new Promise<void>((r) => server.close(() => r()));
+      if (daemon) await new Promise<void>((r) => { if (daemon!.exitCode !== null) return r(); daemon!.once('exit', () => r()); daemon!.kill('SIGTERM'); });
+      else await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
       systemctl('stop');
       await Promise.all([...sessions].map((c) => new Promise<void>((r) => { if (c.exitCode !== null) return r(); c.once('exit', () => r()); c.kill('SIGKILL'); })));
     },
