@@ -102,12 +102,13 @@ async function verifyLogin(t: DeviceTarget, o: RolloutOptions, v: Verifier): Pro
 }
 
 /** Put the original os.sshKeys back after a failed verification, on a connection of its own. */
-async function restoreOriginal(t: DeviceTarget, o: RolloutOptions, original: Buffer, sockets: ControlSockets): Promise<string | undefined> {
+async function restoreOriginal(t: DeviceTarget, o: RolloutOptions, original: Buffer, written: Buffer, sockets: ControlSockets): Promise<string | undefined> {
   const conn = connectDevice(t, o.access, sockets);
   try {
     const r = await editDeviceConfig(conn, t, {
       edit: (cur) => {
-        const back = restoreSshKeys(cur, original, `${t.name}:${t.configPath}`);
+        // Untouched since our write: the original bytes; else only os.sshKeys goes back.
+        const back = cur.equals(written) ? original : restoreSshKeys(cur, original, `${t.name}:${t.configPath}`);
         return { changed: !back.equals(cur), text: back.toString('utf8') };
       },
       backup: false, leaseSeconds: o.access.leaseSeconds,
@@ -143,7 +144,7 @@ async function rollOne(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefin
     const why = await verifyLogin(t, o, v);
     if (why) {
       // Put the original keys back; the operator's access is what we came in with.
-      const back = await restoreOriginal(t, o, r.original, sockets);
+      const back = await restoreOriginal(t, o, r.original, r.written, sockets);
       return {
         status: 'failed',
         reason: back === undefined ? `${why}; original os.sshKeys restored`
