@@ -35,29 +35,27 @@ export async function verifySigningCa(o: {
 }
 
 async function verifyWith(o: Parameters<typeof verifySigningCa>[0], dir: string): Promise<SwitchVerification> {
-  {
-    const pair = generateEd25519KeyPair('fleetvault-rotate-verify');
-    const signed = await signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 900, reason: 'fleetvault ca rotate verification' });
-    const key = join(dir, 'id_ed25519');
-    writeFileSync(key, pair.privateKey, { mode: 0o600 });
-    writeFileSync(`${key}-cert.pub`, signed.certificate, { mode: 0o600 });
-    const access: SshAccess = { ...o.access, identity: key, certificate: `${key}-cert.pub`, strictHostKeyChecking: 'yes' };
-    const results: SwitchVerification['devices'] = new Array(o.devices.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < o.devices.length) {
-        const i = next++;
-        const t = o.devices[i]!;
-        const deadline = Date.now() + (o.timeoutMs ?? 20_000);
-        for (;;) {
-          const r = await sshExec(t, access, 'true', undefined, { timeoutMs: 15_000 });
-          if (r.code === 0) { results[i] = { name: t.name, ok: true }; break; }
-          if (Date.now() > deadline) { results[i] = { name: t.name, ok: false, reason: describeSshFailure(r) }; break; }
-          await new Promise((res) => setTimeout(res, 1000));
-        }
+  const pair = generateEd25519KeyPair('fleetvault-rotate-verify');
+  const signed = await signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 900, reason: 'fleetvault ca rotate verification' });
+  const key = join(dir, 'id_ed25519');
+  writeFileSync(key, pair.privateKey, { mode: 0o600 });
+  writeFileSync(`${key}-cert.pub`, signed.certificate, { mode: 0o600 });
+  const access: SshAccess = { ...o.access, identity: key, certificate: `${key}-cert.pub`, strictHostKeyChecking: 'yes' };
+  const results: SwitchVerification['devices'] = new Array(o.devices.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < o.devices.length) {
+      const i = next++;
+      const t = o.devices[i]!;
+      const deadline = Date.now() + (o.timeoutMs ?? 20_000);
+      for (;;) {
+        const r = await sshExec(t, access, 'true', undefined, { timeoutMs: 15_000 });
+        if (r.code === 0) { results[i] = { name: t.name, ok: true }; break; }
+        if (Date.now() > deadline) { results[i] = { name: t.name, ok: false, reason: describeSshFailure(r) }; break; }
+        await new Promise((res) => setTimeout(res, 1000));
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 16, o.devices.length) }, worker));
-    return { signingKeyFingerprint: signed.info.signingKeyFingerprint, devices: results };
-  }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 16, o.devices.length) }, worker));
+  return { signingKeyFingerprint: signed.info.signingKeyFingerprint, devices: results };
 }
