@@ -29,6 +29,7 @@ export async function fleetTargets(argv: FleetArgs) {
   const { UsageError } = await import('../../errors.js');
   if (!argv.fleet && !argv.devices) throw new UsageError('name the devices: --fleet SLUG or --devices FILE');
   if (argv.identity !== undefined) await checkIdentity(argv.identity);
+  if (argv.supervisorLease !== undefined) await fleetAccess(argv, ''); // a bad duration fails before any device is contacted
   const { rolloutTargets } = await import('../../ca/targets.js');
   return rolloutTargets({ fleet: argv.fleet, devicesFile: argv.devices, configPath: argv.configPath, balenaUrl: argv.balenaUrl, port: argv.port });
 }
@@ -49,8 +50,13 @@ async function checkIdentity(path: string): Promise<void> {
 /** The device access every fleet command builds from its flags. */
 export async function fleetAccess(argv: FleetArgs, knownHostsFile: string) {
   const { durationToSeconds } = await import('../../config.js');
-  return {
-    identity: argv.identity, knownHostsFile, strictHostKeyChecking: argv.strictHostKeyChecking ?? 'accept-new',
-    leaseSeconds: argv.supervisorLease ? durationToSeconds(argv.supervisorLease) : undefined,
-  } as const;
+  const { UsageError } = await import('../../errors.js');
+  let leaseSeconds: number | undefined;
+  try {
+    leaseSeconds = argv.supervisorLease ? durationToSeconds(argv.supervisorLease) : undefined;
+  } catch (e) {
+    throw new UsageError(`--supervisor-lease: ${(e as Error).message}`);
+  }
+  if (leaseSeconds !== undefined && leaseSeconds < 10) throw new UsageError('--supervisor-lease must be at least 10s (a write on an SD card takes seconds)');
+  return { identity: argv.identity, knownHostsFile, strictHostKeyChecking: argv.strictHostKeyChecking ?? 'accept-new', leaseSeconds } as const;
 }
