@@ -59,6 +59,7 @@ test('bad devices (/dev/zero, 100 MB of output, garbage, a hang): one line each,
     expect(by.garbage).toMatchObject({ status: 'failed', reason: expect.stringMatching(/not an SSH server|closed the connection/) });
     expect(by.hang).toMatchObject({ status: 'failed', reason: expect.stringMatching(/timeout|no answer/) });
     for (const d of Object.values(by) as { reason?: string }[]) expect(d.reason ?? '').not.toMatch(/[\n\r]/);
+    console.info(`bad devices: peak RSS of the CLI ${r.peakRssMb.toFixed(0)} MB`);
     expect(r.peakRssMb).toBeGreaterThan(0);
     expect(r.peakRssMb).toBeLessThan(150);
   } finally {
