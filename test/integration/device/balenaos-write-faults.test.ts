@@ -76,6 +76,7 @@ test('killed at random points (device-side script or the connection): config.jso
     const keys = parsed.os.sshKeys as string[];
     if (keys.includes(line)) { expect(keys).toEqual([f.opPub, line]); outcomes.new++; } else { expect(keys).toEqual([f.opPub]); outcomes.old++; }
   }
+  console.info(`kill trials: ${JSON.stringify(outcomes)}`);
   expect(outcomes.old, JSON.stringify(outcomes)).toBeGreaterThan(0);
   expect(outcomes.new, JSON.stringify(outcomes)).toBeGreaterThan(0);
 });
