@@ -170,7 +170,10 @@ if [ -n "${o.backup ? '1' : ''}" ]; then
   mv -f "$bak.tmp" "$bak" || fail 99 "cannot rename $bak.tmp"
 fi
 sync || fail 96 "sync failed"
-# The last look before the replace: a change made during the upload or a slow sync is refused.
+# The last look before the replace: the hold is still ours (a watchdog that fired meanwhile has
+# started the supervisor again), and a change made during the upload or a slow sync is refused.
+set -- $(cat "$lease" 2>/dev/null) x
+[ "$1" = "$token" ] || fail 92 "the hold on $p expired during the write (the supervisor was started again); re-run"
 [ "$(sum "$p")" = "$expect" ] || fail 91 "config.json changed during the write; nothing overwritten"
 if command -v fatrw >/dev/null 2>&1; then
   fatrw write "$p" -m "$mode" < "$new" 9<&- || fail 96 "fatrw write failed"

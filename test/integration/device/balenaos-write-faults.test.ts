@@ -50,7 +50,7 @@ test('killed at random points (device-side script or the connection): config.jso
     await rolloutCa({
       client: vault.root, mount: vault.layout.sshMount, role: vault.layout.sshRole, caFingerprint: ca.fingerprint,
       devices: [{ name: d.name, host: d.host, port: d.port, configPath: d.configPath }],
-      edit: { add: line }, access: { identity: f.opKey, knownHostsFile: kh, leaseSeconds: 2 }, verify: false,
+      edit: { add: line }, access: { identity: f.opKey, knownHostsFile: kh, leaseSeconds: 5 }, verify: false,
       onWriteSpawn: (_, pid) => {
         if (viaConnection) {
           // The connection dies: the local ssh (mux client) goes away mid-upload or mid-script.
@@ -68,8 +68,8 @@ test('killed at random points (device-side script or the connection): config.jso
         }, 5);
       },
     });
-    // The trap or, after SIGKILL, the watchdog (2 s lease) restores the device.
-    await waitFor(`trial ${trial}: supervisor running and no leftovers (${leftovers(d).join(', ')})`, () => d.supervisorRunning() && leftovers(d).length === 0, 15_000);
+    // The trap or, after SIGKILL, the watchdog (5 s lease) restores the device.
+    await waitFor(`trial ${trial}: supervisor running and no leftovers (${leftovers(d).join(', ')})`, () => d.supervisorRunning() && leftovers(d).length === 0, 40_000);
     const now = execFileSync(`${dirname(dirname(import.meta.dirname))}/support/balenaos/fatrw/fatrw`, ['read', d.configPath]).toString();
     const parsed = JSON.parse(now); // throws on a truncated file
     expect(parsed.padding).toBe(base.padding);
