@@ -18,7 +18,7 @@ export async function benchProvisionUnseal() {
     const envelope = await sealConfig({ client: v.root, mount: 'transit', key: 'balena-provisioning', fleet: 'acme/line3', plaintext: config });
     const sealed = join(v.dir, 'config.sealed.json');
     writeFileSync(sealed, formatEnvelope(envelope));
-    const batch = await createBatch({ client: v.root, mount: 'approle', role: 'flasher', name: 'bench', count: 4 * (RUNS + 4), cidrs: ['127.0.0.1/32'], ttlSeconds: 3600, wrapTtl: '10m' });
+    const batch = await createBatch({ client: v.root, mount: 'approle', role: 'flasher', transitMount: 'transit', transitKey: 'balena-provisioning', policyPrefix: 'fleetvault', fleets: ['acme/line3'], name: 'bench', count: 4 * (RUNS + 4), cidrs: ['127.0.0.1/32'], ttlSeconds: 3600, wrapTtl: '10m' });
     const { secretId } = await unwrapSecretId({ client: v.root, wrappingToken: batch.wrappingToken, mount: 'approle', role: 'flasher' });
 
     const base = { PATH: process.env.PATH, HOME: v.dir, VAULT_ADDR: v.server.address, BAO_ADDR: v.server.address };

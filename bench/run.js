@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const only = process.argv.slice(2);
-const all = ['startup', 'cert-sign', 'provision-unseal', 'provision-rewrap', 'rollout', 'audit-summary', 'load'];
+const all = ['startup', 'cert-sign', 'provision-unseal', 'provision-rewrap', 'rollout', 'audit-summary', 'load', 'tunnel'];
 let failed = 0;
 for (const name of only.length ? only : all) {
   const r = spawnSync(process.execPath, [fileURLToPath(new URL(`./${name}.js`, import.meta.url))], { stdio: 'inherit' });

@@ -1,10 +1,13 @@
-# fleetvault-operator: rolls the CA out to the fleet, rotates it, seals provisioning configs and
-# runs factory batches. Cannot decrypt provisioning blobs (that is the flasher's only right) and
-# cannot read the CA private key (Vault never exposes it).
+# fleetvault-operator: rolls the CA out to the fleet, rotates it, seals provisioning configs,
+# watches and revokes factory batches. Cannot decrypt provisioning blobs (that is a batch's only
+# right), cannot read the CA private key (Vault never exposes it), and changes no role, mount,
+# policy or Vault setting: those belong to fleetvault-admin (policies/admin.hcl).
 
-# SSH CA: manage roles, read the CA, sign (rollout verification logs in with a fresh certificate).
+# SSH CA: read the roles (a TTL above max_ttl is refused before asking), read the CA, sign (rollout
+# and rotation verification log in with a fresh certificate). No role writes: a role with
+# allowed_users="*", a long max_ttl or forwarding extensions would be a master key to the fleet.
 path "ssh-client-signer/roles/*" {
-  capabilities = ["create", "read", "update", "delete", "list"]
+  capabilities = ["read"]
 }
 path "ssh-client-signer/roles" {
   capabilities = ["list"]
@@ -26,18 +29,38 @@ path "ssh-client-signer/public_key" {
 path "ssh-client-signer/config/ca" {
   capabilities = ["read"]
 }
-# CA rotation on OpenBao (issuers); generating a new issuer never reveals a private key.
+
+# CA rotation on OpenBao (issuers), exactly the calls `fleetvault ca rotate` makes (src/ca/rotate*.ts).
+# Whoever may import an issuer with a private_key owns the fleet: an operator may only have a new
+# issuer GENERATED inside Vault, under rotate's own name (fleetvault-<yyyymmdd>-<hhmmss>), not as
+# the default (switching is its own, verified step). private_key/public_key are refused outright.
 path "ssh-client-signer/issuers" {
   capabilities = ["list"]
 }
-path "ssh-client-signer/issuers/*" {
-  capabilities = ["create", "update"]
+path "ssh-client-signer/issuers/import/fleetvault-*" {
+  capabilities = ["update"]
+  allowed_parameters = {
+    "generate_signing_key" = [true]
+    "key_type"             = ["ed25519"]
+    "set_default"          = [false]
+  }
+  denied_parameters = {
+    "private_key" = []
+    "public_key"  = []
+  }
 }
+# Read an issuer (resume a prepare), delete the old one (retire --delete-old-issuer). No rename.
 path "ssh-client-signer/issuer/*" {
-  capabilities = ["read", "update", "delete"]
+  capabilities = ["read", "delete"]
 }
+# Switch (and switch back after a failed verification): the default issuer and nothing else. Every
+# issuer an operator can pick was generated inside Vault; `fleetvault init` and `ca status` report a
+# default issuer fleetvault did not make.
 path "ssh-client-signer/config/issuers" {
   capabilities = ["read", "update"]
+  allowed_parameters = {
+    "default" = []
+  }
 }
 
 # Transit: seal (encrypt) and rewrap provisioning configs; rotate and retire key versions.
@@ -55,23 +78,33 @@ path "transit/keys/balena-provisioning/rotate" {
 }
 path "transit/keys/balena-provisioning/config" {
   capabilities = ["update"]
+  # Retire old key versions; never deletion_allowed, exportable or allow_plaintext_backup.
+  allowed_parameters = {
+    "min_decryption_version" = []
+    "min_encryption_version" = []
+  }
 }
 
-# Factory batches: mint, inspect and destroy flasher secret_ids; read the role id they pair with.
-path "auth/approle/role/flasher/role-id" {
+# Factory batches: see them, reconcile them, revoke them. Creating one writes a per-batch policy
+# (the fleets it may decrypt) and AppRole role, which is fleetvault-admin's. No secret_id minting:
+# an operator could otherwise mint an unlimited, never-expiring one (num_uses=0, ttl=0).
+path "auth/approle/role" {
+  capabilities = ["list"]
+}
+path "auth/approle/role/+" {
   capabilities = ["read"]
 }
-path "auth/approle/role/flasher/secret-id" {
-  capabilities = ["update", "list"]
-}
-path "auth/approle/role/flasher/secret-id-accessor/lookup" {
-  capabilities = ["update"]
-}
-path "auth/approle/role/flasher/secret-id-accessor/destroy" {
-  capabilities = ["update"]
-}
-path "auth/approle/role/flasher" {
+path "auth/approle/role/+/role-id" {
   capabilities = ["read"]
+}
+path "auth/approle/role/+/secret-id" {
+  capabilities = ["list"]
+}
+path "auth/approle/role/+/secret-id-accessor/lookup" {
+  capabilities = ["update"]
+}
+path "auth/approle/role/+/secret-id-accessor/destroy" {
+  capabilities = ["update"]
 }
 # Revoke the outstanding tokens of a revoked batch.
 path "auth/token/revoke-accessor" {

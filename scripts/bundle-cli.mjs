@@ -4,6 +4,18 @@
 // .d.ts files for the library (`import … from 'fleetvault'`).
 import { build } from 'esbuild';
 import { chmodSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+// cliui's ESM entry (what yargs' ESM build imports) wraps help text at exactly the column width,
+// mid-word ("idempoten t", "ba\nlenaOS"); its CommonJS build wraps at word boundaries with
+// wrap-ansi. Bundle the CommonJS one.
+const require = createRequire(import.meta.url);
+const cliuiWordWrap = {
+  name: 'cliui-word-wrap',
+  setup(b) {
+    b.onResolve({ filter: /^cliui$/ }, () => ({ path: require.resolve('cliui') }));
+  },
+};
 
 rmSync('dist/chunks', { recursive: true, force: true });
 await build({
@@ -16,10 +28,11 @@ await build({
   target: 'node20',
   chunkNames: 'chunks/[name]-[hash]',
   // Heavy or native-ish dependencies stay in node_modules and load only when a command needs them.
-  external: ['node-vault', 'balena-sdk', 'balena-image-fs', 'sshpk', 'oidc-provider', 'testcontainers'],
+  external: ['node-vault', 'balena-sdk', 'balena-image-fs', 'sshpk', 'oidc-provider'],
   minifySyntax: true,
   minifyWhitespace: true,
   sourcemap: 'linked',
   logLevel: 'warning',
+  plugins: [cliuiWordWrap],
 });
 chmodSync('dist/cli.js', 0o755);

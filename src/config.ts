@@ -1,10 +1,84 @@
 // The one config resolver. Precedence, for every setting:
-//   flag > FLEETVAULT_* env > VAULT_* env > BAO_* env > ~/.vault-token (token only) > default.
-// The token never comes from a flag: argv is readable by every local user through /proc.
+//   flag > FLEETVAULT_* env > VAULT_* env > BAO_* env > the context (config file) > default.
+// The context is chosen by --context > FLEETVAULT_CONTEXT > the file's currentContext.
+// The token: FLEETVAULT_TOKEN > VAULT_TOKEN > BAO_TOKEN > the context's token file (only while the
+// address is the context's own: a token must never travel to a server it was not issued by) >
+// ~/.vault-token. It never comes from a flag: argv is readable by every local user through /proc.
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from './errors.js';
+
+/** One named Vault in the config file (staging, prod, …): where it is and how to log in. */
+export interface ContextSettings {
+  address: string;
+  namespace?: string;
+  caCert?: string;
+  tlsSkipVerify?: boolean;
+  /** How `fleetvault login` authenticates here when --method is not given. */
+  authMethod?: 'token' | 'userpass' | 'oidc';
+  /** The auth mount for userpass / oidc when not the method's name. */
+  authPath?: string;
+  /** Where this context's token lives; default <config dir>/tokens/<name>. */
+  tokenFile?: string;
+  sshMount?: string;
+  sshRole?: string;
+  transitMount?: string;
+  transitKey?: string;
+  approleMount?: string;
+  approleRole?: string;
+  kvMount?: string;
+  policyPrefix?: string;
+}
+
+/** $XDG_CONFIG_HOME/fleetvault/config.json (mode 0600): the contexts and which one is current. */
+export interface ConfigFile {
+  currentContext?: string;
+  contexts: Record<string, ContextSettings>;
+}
+
+export function configDir(env: Env = process.env): string {
+  if (env.FLEETVAULT_CONFIG_DIR) return env.FLEETVAULT_CONFIG_DIR;
+  return join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'fleetvault');
+}
+
+export function configFilePath(env: Env = process.env): string {
+  return join(configDir(env), 'config.json');
+}
+
+/** Context names end up in file names: keep them plain. */
+export function validateContextName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) {
+    throw new UsageError(`invalid context name "${name}"`, { hint: 'use letters, digits, - _ . (at most 64)' });
+  }
+  return name;
+}
+
+/** A missing file is an empty one; a broken one is an error that names the file, not its content. */
+export function readConfigFile(path: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { contexts: {} };
+    throw new UsageError(`failed to read the config file ${path}: ${code ?? String(e)}`);
+  }
+  let parsed: unknown;
+  try { parsed = JSON.parse(text); } catch {
+    throw new UsageError(`failed to read the config file ${path}: not valid JSON`, { hint: 'fix or remove it; fleetvault context add recreates it' });
+  }
+  const f = parsed as Partial<ConfigFile>;
+  if (typeof f !== 'object' || f === null || (f.contexts !== undefined && (typeof f.contexts !== 'object' || f.contexts === null))) {
+    throw new UsageError(`failed to read the config file ${path}: expected {"currentContext", "contexts": {…}}`, { hint: 'fix or remove it' });
+  }
+  return { currentContext: typeof f.currentContext === 'string' ? f.currentContext : undefined, contexts: f.contexts ?? {} };
+}
+
+/** The token file of a context: its own setting, else one file per context beside the config. */
+export function contextTokenFile(name: string, ctx: ContextSettings, env: Env = process.env): string {
+  return ctx.tokenFile ?? join(configDir(env), 'tokens', name);
+}
 
 export interface VaultSettings {
   address: string;
@@ -36,10 +110,19 @@ export interface LayoutSettings {
 
 export interface FleetvaultConfig extends VaultSettings, LayoutSettings {
   tokenFile: string;
+  /** The context in use, if any, and the file it came from. */
+  context?: string;
+  configFile: string;
+  /** Where the address came from: a flag, an environment variable, the context, or the default. */
+  addressSource: string;
+  /** login: how to authenticate when --method is not given (from the context). */
+  authMethod?: 'token' | 'userpass' | 'oidc';
+  authPath?: string;
 }
 
 /** Flags as the CLI parsed them (camelCase); every field optional. */
 export interface ConfigFlags {
+  context?: string;
   address?: string;
   namespace?: string;
   caCert?: string;
@@ -102,16 +185,40 @@ function readTokenFile(path: string): string | undefined {
   }
 }
 
-export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): FleetvaultConfig {
-  const address = firstSet(flags.address, env.FLEETVAULT_ADDRESS, env.VAULT_ADDR, env.BAO_ADDR) ?? DEFAULT_ADDRESS;
+export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, o: { file?: ConfigFile } = {}): FleetvaultConfig {
+  const configFile = configFilePath(env);
+  const file = o.file ?? readConfigFile(configFile);
+  const contextName = firstSet(flags.context, env.FLEETVAULT_CONTEXT) ?? file.currentContext;
+  let ctx: ContextSettings | undefined;
+  if (contextName !== undefined) {
+    ctx = file.contexts[contextName];
+    if (!ctx) {
+      const named = firstSet(flags.context, env.FLEETVAULT_CONTEXT) !== undefined;
+      throw new UsageError(`no context named "${contextName}" in ${configFile}`, {
+        hint: named ? 'see fleetvault context list' : 'fleetvault context use <name> picks another one',
+      });
+    }
+  }
+
+  const sources: [string, string | undefined][] = [
+    ['--address', flags.address], ['FLEETVAULT_ADDRESS', env.FLEETVAULT_ADDRESS], ['VAULT_ADDR', env.VAULT_ADDR],
+    ['BAO_ADDR', env.BAO_ADDR], [`context ${contextName}`, ctx?.address],
+  ];
+  const chosen = sources.find(([, v]) => v !== undefined && v !== '');
+  const address = chosen?.[1] ?? DEFAULT_ADDRESS;
+  const addressSource = chosen?.[0] ?? 'default';
   try {
     const u = new URL(address);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
   } catch {
-    throw new UsageError(`invalid Vault address "${address}"`, { hint: 'expected http(s)://host:port' });
+    throw new UsageError(`invalid Vault address "${address}" (from ${addressSource})`, { hint: 'expected http(s)://host:port' });
   }
+  const trimmed = address.replace(/\/+$/, '');
 
-  const tokenFile = tokenFilePath(env);
+  // The context's token goes only to the context's own server: with VAULT_ADDR pointing elsewhere
+  // it falls back to ~/.vault-token, as it would without contexts.
+  const ownServer = ctx !== undefined && ctx.address.replace(/\/+$/, '') === trimmed;
+  const tokenFile = ownServer ? contextTokenFile(contextName!, ctx!, env) : tokenFilePath(env);
   let token: string | undefined;
   let tokenSource: string | undefined;
   for (const name of ['FLEETVAULT_TOKEN', 'VAULT_TOKEN', 'BAO_TOKEN']) {
@@ -127,14 +234,14 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
   if (skipFlag !== undefined) tlsSkipVerify = skipFlag;
   else {
     const name = ['FLEETVAULT_TLS_SKIP_VERIFY', 'VAULT_SKIP_VERIFY', 'BAO_SKIP_VERIFY'].find((n) => env[n] !== undefined && env[n] !== '');
-    tlsSkipVerify = name ? parseSkipVerify(env[name], name) : false;
+    tlsSkipVerify = name ? parseSkipVerify(env[name], name) : (ctx?.tlsSkipVerify ?? false);
   }
 
   const timeoutRaw = firstSet(flags.timeout === undefined ? undefined : String(flags.timeout), env.FLEETVAULT_TIMEOUT, env.VAULT_CLIENT_TIMEOUT);
   const timeoutMs = timeoutRaw === undefined ? 60_000 : durationToSeconds(timeoutRaw, 'timeout') * 1000;
 
-  const layout = (flag: string | undefined, envName: string, def: string) => {
-    const v = firstSet(flag, env[envName]) ?? def;
+  const layout = (flag: string | undefined, envName: string, fromContext: string | undefined, def: string) => {
+    const v = firstSet(flag, env[envName], fromContext) ?? def;
     if (!/^[A-Za-z0-9][A-Za-z0-9_.\-/]*$/.test(v) || v.includes('..')) {
       throw new UsageError(`invalid ${envName.replace('FLEETVAULT_', '').toLowerCase().replace(/_/g, '-')} "${v}"`);
     }
@@ -142,26 +249,31 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
   };
 
   return {
-    address: address.replace(/\/+$/, ''),
+    address: trimmed,
+    addressSource,
+    context: contextName,
+    configFile,
+    authMethod: ctx?.authMethod,
+    authPath: ctx?.authPath,
     token,
     tokenSource,
     tokenFile,
-    namespace: firstSet(flags.namespace, env.FLEETVAULT_NAMESPACE, env.VAULT_NAMESPACE, env.BAO_NAMESPACE),
-    caCert: firstSet(flags.caCert, env.FLEETVAULT_CA_CERT, env.VAULT_CACERT, env.BAO_CACERT),
+    namespace: firstSet(flags.namespace, env.FLEETVAULT_NAMESPACE, env.VAULT_NAMESPACE, env.BAO_NAMESPACE, ctx?.namespace),
+    caCert: firstSet(flags.caCert, env.FLEETVAULT_CA_CERT, env.VAULT_CACERT, env.BAO_CACERT, ctx?.caCert),
     clientCert: firstSet(flags.clientCert, env.FLEETVAULT_CLIENT_CERT, env.VAULT_CLIENT_CERT, env.BAO_CLIENT_CERT),
     clientKey: firstSet(flags.clientKey, env.FLEETVAULT_CLIENT_KEY, env.VAULT_CLIENT_KEY, env.BAO_CLIENT_KEY),
     tlsSkipVerify,
     timeoutMs,
     roleId: firstSet(env.FLEETVAULT_ROLE_ID),
     secretId: firstSet(env.FLEETVAULT_SECRET_ID),
-    sshMount: layout(flags.sshMount, 'FLEETVAULT_SSH_MOUNT', DEFAULT_LAYOUT.sshMount),
-    sshRole: layout(flags.sshRole, 'FLEETVAULT_SSH_ROLE', DEFAULT_LAYOUT.sshRole),
-    transitMount: layout(flags.transitMount, 'FLEETVAULT_TRANSIT_MOUNT', DEFAULT_LAYOUT.transitMount),
-    transitKey: layout(flags.transitKey, 'FLEETVAULT_TRANSIT_KEY', DEFAULT_LAYOUT.transitKey),
-    approleMount: layout(flags.approleMount, 'FLEETVAULT_APPROLE_MOUNT', DEFAULT_LAYOUT.approleMount),
-    approleRole: layout(flags.approleRole, 'FLEETVAULT_APPROLE_ROLE', DEFAULT_LAYOUT.approleRole),
-    kvMount: layout(flags.kvMount, 'FLEETVAULT_KV_MOUNT', DEFAULT_LAYOUT.kvMount),
-    policyPrefix: layout(flags.policyPrefix, 'FLEETVAULT_POLICY_PREFIX', DEFAULT_LAYOUT.policyPrefix),
+    sshMount: layout(flags.sshMount, 'FLEETVAULT_SSH_MOUNT', ctx?.sshMount, DEFAULT_LAYOUT.sshMount),
+    sshRole: layout(flags.sshRole, 'FLEETVAULT_SSH_ROLE', ctx?.sshRole, DEFAULT_LAYOUT.sshRole),
+    transitMount: layout(flags.transitMount, 'FLEETVAULT_TRANSIT_MOUNT', ctx?.transitMount, DEFAULT_LAYOUT.transitMount),
+    transitKey: layout(flags.transitKey, 'FLEETVAULT_TRANSIT_KEY', ctx?.transitKey, DEFAULT_LAYOUT.transitKey),
+    approleMount: layout(flags.approleMount, 'FLEETVAULT_APPROLE_MOUNT', ctx?.approleMount, DEFAULT_LAYOUT.approleMount),
+    approleRole: layout(flags.approleRole, 'FLEETVAULT_APPROLE_ROLE', ctx?.approleRole, DEFAULT_LAYOUT.approleRole),
+    kvMount: layout(flags.kvMount, 'FLEETVAULT_KV_MOUNT', ctx?.kvMount, DEFAULT_LAYOUT.kvMount),
+    policyPrefix: layout(flags.policyPrefix, 'FLEETVAULT_POLICY_PREFIX', ctx?.policyPrefix, DEFAULT_LAYOUT.policyPrefix),
   };
 }
 

@@ -49,6 +49,15 @@ export class DeviceError extends FleetvaultError {
   }
 }
 
+export const EXIT_DRIFT = 3;
+
+/** `init --dry-run` found the server different from the layout: exit 3, so it can gate CI. */
+export class DriftFound extends FleetvaultError {
+  constructor(message: string, opts: { hint?: string } = {}) {
+    super(message, { exitCode: EXIT_DRIFT, hint: opts.hint });
+  }
+}
+
 /**
  * Not an error to report: a child's exit status to pass through (`fleetvault ssh` returns ssh's
  * own status). Printed as nothing; only the exit code matters.
@@ -78,12 +87,16 @@ export function failedTo(what: string, err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-/** Replace terminal control characters so hostile strings (key ids, log fields) cannot drive the terminal. */
+/**
+ * Replace terminal control characters so hostile strings (key ids, log fields) cannot drive the
+ * terminal; and the invisible ones (zero-width, bidi overrides and isolates, BOM) so they cannot
+ * make one name read as another ("Trojan Source").
+ */
 export function escapeControl(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g, (c) => {
     const code = c.charCodeAt(0);
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : c;
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
 }
 

@@ -5,10 +5,13 @@ export { resolveConfig, durationToSeconds, formatDuration, DEFAULT_LAYOUT, type 
 export { VaultClient, type VaultClientOptions, type RequestOptions } from './vault/client.js';
 export { connect, appRoleLogin, clientFromSettings } from './vault/connect.js';
 export { bootstrapVault, readCaPublicKey, type BootstrapChange, type BootstrapResult } from './vault/bootstrap.js';
+export { findIssuerDrift, type IssuerDrift } from './vault/issuer-drift.js';
 export { policyText, allPolicies } from './vault/policies.js';
 export { getCaPublicKey, type CaPublicKey } from './ca/public-key.js';
 export { authorizedKeyLine } from './ca/authorized-key.js';
-export { rotateCa, type RotateOptions, type RotateReport, type StageReport } from './ca/rotate.js';
+export { rotateCa, resolveRotationJournal, type RotateOptions, type RotateReport, type StageReport } from './ca/rotate.js';
+export { rotationStatus, type RotationStatusReport } from './ca/rotate-status.js';
+export { abortRotation, type AbortOptions, type AbortReport } from './ca/rotate-abort.js';
 export { signUserKey, type SignedCertificate, type SignUserKeyOptions } from './ssh/sign.js';
 export { parseCertificate, describeCertificate, verifyIssuedCertificate, type CertificateInfo } from './ssh/certificate.js';
 export { generateEd25519KeyPair, parseUserPublicKey } from './ssh/keys.js';
@@ -33,4 +36,7 @@ export { createBatch, unwrapSecretId, revokeBatch, listBatches, type CreatedBatc
 export { registerOutOfBand, readBalenaCredentials, type RegisterResult } from './provision/register.js';
 export { stripProvisioningKey } from './provision/strip.js';
 export { findDevice, registerDevice as registerBalenaDevice, type FoundDevice } from './balena/sdk.js';
+export { routeToDevice, tunnelAddressFor, type DeviceRoute, type TunnelRoute, type DirectRoute, type Via } from './device/route.js';
+export { openTunnel, parseTunnelAddress, type TunnelAddress } from './device/tunnel.js';
+export { balenaApiUrl, findBalenaToken } from './balena/settings.js';
 export { readBootFile, readBootFileOptional, writeBootFile, BOOT_PARTITION } from './image/boot-partition.js';

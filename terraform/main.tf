@@ -15,6 +15,7 @@ locals {
     operator = "fleet-operator.hcl"
     flasher  = "flasher.hcl"
     auditor  = "auditor.hcl"
+    admin    = "admin.hcl"
   }
   policies_dir = coalesce(var.policies_dir, "${path.module}/../policies")
 
@@ -23,7 +24,7 @@ locals {
   # search string that starts AND ends with "/" as a regular expression, so the one such pattern
   # ("/balena-provisioning/") is written as an explicit, escaped regex.
   policies = {
-    for persona, file in local.policy_files : "${var.policy_prefix}-${persona}" => replace(replace(replace(replace(replace(replace(replace(replace(
+    for persona, file in local.policy_files : "${var.policy_prefix}-${persona}" => replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
       file("${local.policies_dir}/${file}"),
       "\"ssh-client-signer/sign/engineer\"", "\"${var.ssh_mount}/sign/${var.ssh_role}\""),
       "\"ssh-client-signer/roles/engineer\"", "\"${var.ssh_mount}/roles/${var.ssh_role}\""),
@@ -32,7 +33,14 @@ locals {
       "/\\/balena-provisioning\\//", "/${var.transit_key}/"),
       "\"transit/", "\"${var.transit_mount}/"),
       "\"auth/approle/role/flasher", "\"auth/${var.approle_mount}/role/${var.approle_role}"),
-    "\"fleetvault/data/", "\"${var.kv_mount}/data/")
+      "\"fleetvault/data/", "\"${var.kv_mount}/data/"),
+      "\"sys/mounts/ssh-client-signer", "\"sys/mounts/${var.ssh_mount}"),
+      "\"sys/mounts/transit", "\"sys/mounts/${var.transit_mount}"),
+      "\"sys/mounts/fleetvault", "\"sys/mounts/${var.kv_mount}"),
+      "\"sys/auth/approle", "\"sys/auth/${var.approle_mount}"),
+      "\"ssh-client-signer-", "\"${var.ssh_mount}-"),
+      "\"auth/approle/", "\"auth/${var.approle_mount}/"),
+    "\"sys/policies/acl/fleetvault-", "\"sys/policies/acl/${var.policy_prefix}-")
   }
 
   # Request fields the audit log shows in clear (SSH_AUDIT_NON_HMAC_* etc. in src/vault/layout.ts):
@@ -43,7 +51,7 @@ locals {
   transit_audit_non_hmac_request = ["context", "key_version"]
   # Refusals (over-long TTLs, CIDR-refused logins) carry their reason only in response.data.error.
   transit_audit_non_hmac_response = ["error"]
-  approle_audit_non_hmac_request  = ["role_name", "metadata", "cidr_list", "num_uses"]
+  approle_audit_non_hmac_request  = ["role_name", "metadata", "cidr_list", "num_uses", "role_id"]
   approle_audit_non_hmac_response = ["error"]
   engineer_policy                 = "${var.policy_prefix}-engineer"
   flasher_policy                  = "${var.policy_prefix}-flasher"
@@ -98,8 +106,9 @@ resource "vault_ssh_secret_backend_role" "engineer" {
   allowed_extensions      = "permit-pty"
   # Nothing by default: Vault applies default_extensions whenever a request names none, so a
   # non-empty default would put permit-pty on every certificate.
-  default_extensions       = {}
-  allowed_critical_options = ""
+  default_extensions = {}
+  # Empty would mean ANY critical option: only source-address (`--from CIDR`), which only narrows.
+  allowed_critical_options = "source-address"
   # OpenSSH < 10.3 treats a certificate with no principals as valid for any cert-authority line
   # without principals=: such a certificate must never be issued.
   allow_empty_principals = false
@@ -142,6 +151,10 @@ resource "vault_generic_endpoint" "approle_tune" {
   data_json = jsonencode({
     audit_non_hmac_request_keys  = local.approle_audit_non_hmac_request
     audit_non_hmac_response_keys = local.approle_audit_non_hmac_response
+    # User lockout off (APPROLE_USER_LOCKOUT in src/vault/layout.ts): it is keyed on the role_id,
+    # which is on every factory USB stick, so five bad logins from anywhere would lock every batch
+    # out for 15 minutes. The secret_id is long, random, use-counted and CIDR-bound.
+    user_lockout_config = { lockout_disable = true }
   })
 }
 

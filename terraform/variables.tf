@@ -113,7 +113,7 @@ variable "kv_mount" {
 }
 
 variable "policy_prefix" {
-  description = "Policies are named <prefix>-engineer, <prefix>-operator, <prefix>-flasher and <prefix>-auditor (FLEETVAULT_POLICY_PREFIX)."
+  description = "Policies are named <prefix>-engineer, <prefix>-operator, <prefix>-flasher, <prefix>-auditor and <prefix>-admin (FLEETVAULT_POLICY_PREFIX)."
   type        = string
   default     = "fleetvault"
   validation {
@@ -123,7 +123,7 @@ variable "policy_prefix" {
 }
 
 variable "policies_dir" {
-  description = "Directory holding engineer.hcl, fleet-operator.hcl, flasher.hcl and auditor.hcl. Null: the policies/ directory next to this module (the same files `fleetvault init` uses)."
+  description = "Directory holding engineer.hcl, fleet-operator.hcl, flasher.hcl, auditor.hcl and admin.hcl. Null: the policies/ directory next to this module (the same files `fleetvault init` uses)."
   type        = string
   default     = null
 }

@@ -39,6 +39,8 @@ export interface AuditEventDetails {
   /** Token metadata (AppRole secret_id metadata names the factory batch). */
   metadata?: Record<string, string>;
   batch?: string;
+  /** AppRole login: the role_id sent (logged in clear: not secret). Ties a refused login to its batch. */
+  roleId?: string;
   entityId?: string;
   policies?: string[];
   /** Why the request was refused, or "(HMAC'd)" when Vault hid the message. */
@@ -47,6 +49,13 @@ export interface AuditEventDetails {
   hashed?: string[];
   /** A request whose response never appeared in the log (crash, cut log, or beyond the pairing window). */
   noResponse?: boolean;
+  /**
+   * A read or list the caller's policy allowed that found nothing: Vault answers "no default issuer
+   * currently configured", "unable to find issuer for reference: …". Not a refusal (ok stays
+   * true, details.error says what was missing): fleetvault's own existence probes in `init` and
+   * `ca rotate` look exactly like this, and must not read as attacks in `audit anomalies`.
+   */
+  lookupMiss?: boolean;
 }
 
 export interface AuditEvent {
@@ -178,8 +187,13 @@ export function normalizeAuditPair(request: RawAuditRecord | undefined, response
   const dataError = respData.error;
   const denied = rec.auth?.policy_results?.allowed === false;
   let ok = !topError && dataError === undefined && !denied;
+  const operation = str(req?.operation);
+  if (!ok && !topError && !denied && rec.auth?.policy_results?.allowed === true && (operation === 'read' || operation === 'list')) {
+    ok = true;
+    details.lookupMiss = true;
+  }
   if (topError) details.error = topError.replace(/^\d+ errors? occurred:\s*/, '').replace(/\s*\*\s*/g, ' ').trim();
-  else if (typeof dataError === 'string') details.error = isHashed(dataError) ? "refused (message HMAC'd)" : dataError.trim();
+  else if (typeof dataError === 'string') details.error = isHashed(dataError) ? (details.lookupMiss ? "nothing found (message HMAC'd)" : "refused (message HMAC'd)") : dataError.trim();
   else if (denied) details.error = 'permission denied';
 
   const note = (field: string, v: unknown): string | undefined => {
@@ -233,6 +247,8 @@ export function normalizeAuditPair(request: RawAuditRecord | undefined, response
   } else if (kind === 'login') {
     const role = str(reqData.role_name) ?? str(response?.response?.auth?.metadata?.role_name);
     if (role && !isHashed(role)) details.role = role;
+    const roleId = str(reqData.role_id);
+    if (roleId && !isHashed(roleId)) details.roleId = roleId;
   }
 
   // Identity: the caller's token; for a login, the identity it obtained.

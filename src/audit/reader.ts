@@ -21,6 +21,7 @@ import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { UsageError } from '../errors.js';
 import { normalizeAuditPair, type AuditEvent, type RawAuditRecord } from './events.js';
+import { TimeOrderBuffer } from './order.js';
 
 export interface AuditReadStats {
   files: number;
@@ -39,6 +40,8 @@ export interface AuditReadStats {
   oversized: number;
   /** Requests reported without a response. */
   unpaired: number;
+  /** Events released out of time order because the reorder buffer was full (ordered reads). */
+  reorderOverflow?: number;
   /** Responses whose request was not seen (earlier file not read, or evicted). */
   orphanResponses: number;
   /** gzip files that ended early or were corrupt (the rest of that file is skipped). */
@@ -64,6 +67,15 @@ export interface AuditPairingOptions {
 export interface AuditReadOptions extends AuditPairingOptions {
   /** Log files, oldest first. */
   files: string[];
+  /**
+   * Emit events in time order (see order.ts). Off by default: counting passes (summary) do not
+   * need it, and it holds events back by up to the jitter allowance.
+   */
+  ordered?: boolean;
+  /** Most events held for reordering (default 20000). */
+  maxReorder?: number;
+  /** How far out of order concurrent records land in the file, ms of log time (default 2000). */
+  reorderJitterMs?: number;
   /** Filled in while reading; read it after the iteration ends. */
   stats?: AuditReadStats;
   signal?: AbortSignal;
@@ -79,6 +91,7 @@ function flatCopy(s: string): string {
 // What every file audit record starts with (Go marshals struct fields in declaration order).
 const HEAD = /^\{"time":"([^"]*)","type":"(request|response)"/;
 const REQUEST_ID = '"request":{"id":"';
+const AUDIT_TEST_PATH = '"path":"sys/audit/test"';
 
 /**
  * Turns text into events. Push text as it arrives; call endOfInput() at the end of a file (the
@@ -107,6 +120,23 @@ export class AuditLineProcessor {
   /** Unanswered requests currently held (for tests of the memory bound). */
   get pendingCount(): number {
     return this.pending.size;
+  }
+
+  /** The newest log time seen, epoch ms. */
+  get latestMs(): number {
+    return this.latest;
+  }
+
+  /**
+   * Log time of the oldest request still waiting for its response (Infinity when none): its event,
+   * if it is ever reported alone, carries this time, so nothing at or after it is final yet.
+   */
+  get oldestPendingMs(): number {
+    let oldest = Infinity;
+    // Insertion order is time order but for jitter: the first few entries are enough to look at.
+    let n = 0;
+    for (const p of this.pending.values()) { if (p.t < oldest) oldest = p.t; if (++n >= 16) break; }
+    return oldest;
   }
 
   push(text: string, out: AuditEvent[]): void {
@@ -173,6 +203,9 @@ export class AuditLineProcessor {
         const id = flatCopy(line.slice(idStart, line.indexOf('"', idStart)));
         this.stats.records++;
         this.addPending(id, { t: Date.parse(head[1]!) || this.latest, line: flatCopy(line) }, out);
+        // Enabling an audit device logs a test request that is never answered, by design: report it
+        // at once rather than hold it (and, in ordered reads, every event after it) for the window.
+        if (line.includes(AUDIT_TEST_PATH)) this.evict(id, out);
         return;
       }
     }
@@ -193,7 +226,10 @@ export class AuditLineProcessor {
       const t = (typeof rec.time === 'string' && Date.parse(rec.time)) || this.latest;
       // Requests Vault makes itself (mounting secret/ at dev start-up) carry no id; their response
       // repeats them, so holding or reporting the request would only duplicate it.
-      if (id !== '') this.addPending(id, { t, record: rec }, out);
+      if (id !== '') {
+        this.addPending(id, { t, record: rec }, out);
+        if (rec.request?.path === 'sys/audit/test') this.evict(id, out);
+      }
       return;
     }
     if (rec.type !== 'response') {
@@ -296,13 +332,34 @@ async function openLog(file: string, onBytes: (n: number) => void): Promise<{ ch
 }
 
 /**
- * Normalized events from audit log files, in the order responses appear (a request reported
- * alone appears when it is evicted). Stats fill in as it goes.
+ * Normalized events from audit log files: in the order responses appear (a request reported alone
+ * appears when it is evicted), or in time order with `ordered`. Stats fill in as it goes.
  */
 export async function* readAuditEvents(o: AuditReadOptions): AsyncGenerator<AuditEvent> {
   const stats = o.stats ?? emptyStats();
   const proc = new AuditLineProcessor(o, stats);
+  if (!o.ordered) {
+    for await (const batch of readBatches(o, proc, stats)) yield* batch;
+    return;
+  }
+  const order = new TimeOrderBuffer(o.maxReorder);
+  const jitter = o.reorderJitterMs ?? 2000;
   const out: AuditEvent[] = [];
+  for await (const batch of readBatches(o, proc, stats)) {
+    // The whole batch first: a request evicted by a response is in the same batch, and older.
+    for (const e of batch) order.push(e, out);
+    order.release(Math.min(proc.latestMs - jitter, proc.oldestPendingMs), out);
+    if (out.length) { yield* out; out.length = 0; }
+  }
+  order.drain(out);
+  if (order.overflowed) stats.reorderOverflow = (stats.reorderOverflow ?? 0) + order.overflowed;
+  yield* out;
+}
+
+/** Events as the processor completes them, one batch per chunk read. */
+async function* readBatches(o: AuditReadOptions, proc: AuditLineProcessor, stats: AuditReadStats): AsyncGenerator<AuditEvent[]> {
+  let out: AuditEvent[] = [];
+  const flush = () => { const b = out; out = []; return b; };
   for (const file of o.files) {
     if (o.signal?.aborted) break;
     const log = await openLog(file, (n) => { stats.bytes += n; });
@@ -311,7 +368,7 @@ export async function* readAuditEvents(o: AuditReadOptions): AsyncGenerator<Audi
     try {
       for await (const chunk of log.chunks) {
         proc.push(decoder.write(chunk), out);
-        if (out.length) { for (const e of out) yield e; out.length = 0; }
+        if (out.length) yield flush();
         if (o.signal?.aborted) break;
       }
     } catch (e) {
@@ -323,9 +380,8 @@ export async function* readAuditEvents(o: AuditReadOptions): AsyncGenerator<Audi
     }
     proc.push(decoder.end(), out);
     proc.endOfInput(out);
-    for (const e of out) yield e;
-    out.length = 0;
+    if (out.length) yield flush();
   }
   proc.finish(out);
-  for (const e of out) yield e;
+  if (out.length) yield flush();
 }

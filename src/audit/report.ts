@@ -5,6 +5,7 @@ import { durationToSeconds } from '../config.js';
 import { UsageError, escapeControl } from '../errors.js';
 import type { AuditEvent, AuditEventKind } from './events.js';
 import { readAuditEvents, emptyStats, type AuditReadOptions, type AuditReadStats } from './reader.js';
+import { compareTimes } from './order.js';
 
 /** What --kind accepts: ssh, transit, denied, login, other, all (or an exact event kind). */
 export const KIND_FILTERS = ['ssh', 'transit', 'denied', 'login', 'other', 'all'] as const;
@@ -75,9 +76,9 @@ export async function* filterEvents(events: AsyncIterable<AuditEvent>, f: AuditF
 
 export interface AuditReportOptions extends AuditReadOptions, AuditFilter {}
 
-/** Read, normalize and filter: the event stream behind `fleetvault audit`. */
+/** Read, normalize and filter: the event stream behind `fleetvault audit`, in time order unless told not to. */
 export function auditEvents(o: AuditReportOptions): AsyncGenerator<AuditEvent> {
-  return filterEvents(readAuditEvents(o), o);
+  return filterEvents(readAuditEvents({ ordered: true, ...o }), o);
 }
 
 export interface AuditSummary {
@@ -86,25 +87,36 @@ export interface AuditSummary {
   byKind: Partial<Record<AuditEventKind, { ok: number; refused: number }>>;
   /** "actor kind" → count, for the busiest actors. */
   byActor: Record<string, Partial<Record<AuditEventKind, number>>>;
+  /** The earliest and latest event times, ISO 8601 to the millisecond (Vault logs nanoseconds). */
   first?: string;
   last?: string;
   stats: AuditReadStats;
+}
+
+/** "2026-11-24T08:09:31.935000309Z" → "2026-11-24T08:09:31.935Z"; unparseable times unchanged. */
+export function isoMillis(t: string): string {
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? t : new Date(ms).toISOString();
 }
 
 /** Counts per kind and per actor over every event (filters still apply). Reads every line. */
 export async function summarizeAuditLog(o: AuditReportOptions): Promise<AuditSummary> {
   const stats = o.stats ?? emptyStats();
   const s: AuditSummary = { events: 0, refused: 0, byKind: {}, byActor: {}, stats };
-  for await (const e of auditEvents({ ...o, stats })) {
+  // Counting needs no order: skip the reorder buffer (memory and the jitter hold-back).
+  for await (const e of auditEvents({ ordered: false, ...o, stats })) {
     s.events++;
     if (!e.ok) s.refused++;
     const k = (s.byKind[e.kind] ??= { ok: 0, refused: 0 });
     if (e.ok) k.ok++; else k.refused++;
     const a = (s.byActor[e.actor] ??= {});
     a[e.kind] = (a[e.kind] ?? 0) + 1;
-    if (e.time && (s.first === undefined || e.time < s.first)) s.first = e.time;
-    if (e.time && (s.last === undefined || e.time > s.last)) s.last = e.time;
+    // Not string order: Go trims trailing zeros, so "…:05.1Z" sorts after "…:05.12Z" as text.
+    if (e.time && (s.first === undefined || compareTimes(e.time, s.first) < 0)) s.first = e.time;
+    if (e.time && (s.last === undefined || compareTimes(e.time, s.last) > 0)) s.last = e.time;
   }
+  if (s.first !== undefined) s.first = isoMillis(s.first);
+  if (s.last !== undefined) s.last = isoMillis(s.last);
   return s;
 }
 
@@ -136,7 +148,7 @@ export function describeEvent(e: AuditEvent): string {
  */
 export function formatEventTable(events: AuditEvent[]): string {
   const rows = events.map((e) => [
-    e.time.replace(/\.\d+Z$/, 'Z'), e.kind, e.ok ? 'ok' : 'REFUSED', e.actor, e.remoteAddress ?? '-', e.path, describeEvent(e),
+    e.time.replace(/\.\d+Z$/, 'Z'), e.kind, e.details.lookupMiss ? 'not found' : e.ok ? 'ok' : 'REFUSED', e.actor, e.remoteAddress ?? '-', e.path, describeEvent(e),
   ].map((c) => escapeControl(c)));
   const head = ['TIME', 'KIND', 'RESULT', 'ACTOR', 'FROM', 'PATH', 'DETAILS'];
   const widths = head.map((h, i) => Math.min(i === 5 ? 48 : 40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
@@ -153,6 +165,7 @@ export function statsLine(s: AuditReadStats, shown: number): string {
     s.unknownTypes ? `${s.unknownTypes} of unknown type` : '',
     s.corruptGzip ? `${s.corruptGzip} corrupt gzip file${s.corruptGzip === 1 ? '' : 's'}` : '',
     s.unpaired ? `${s.unpaired} request${s.unpaired === 1 ? '' : 's'} without response` : '',
+    s.reorderOverflow ? `${s.reorderOverflow} shown out of time order (reorder buffer full)` : '',
   ].filter(Boolean);
   return `audit: ${shown} event${shown === 1 ? '' : 's'} shown of ${s.events} (${s.records} records in ${s.lines} lines, ${s.files} file${s.files === 1 ? '' : 's'}); ${skipped.join(', ')}`;
 }

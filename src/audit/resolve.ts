@@ -6,6 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { VaultError, failedTo } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
+import type { AuditEvent } from './events.js';
 
 export interface AuditDevice { path: string; type: string; filePath?: string }
 
@@ -69,4 +70,13 @@ export function matchStringsFor(value: string, hashes: AuditHash[]): string[] {
     if (hex.length < 16) m.push(`"serial_number":"${hex.padStart(16, '0')}"`);
   }
   return m;
+}
+
+/**
+ * `audit resolve` asks sys/audit-hash/<device> to hash the value, and Vault logs that request with
+ * the value HMAC'd by the very same key: every lookup (this one and earlier ones) matches itself.
+ * Those are hash lookups, not uses of the value; the command counts them apart.
+ */
+export function isAuditHashLookup(e: AuditEvent): boolean {
+  return /(^|\/)sys\/audit-hash(\/|$)/.test(e.path);
 }

@@ -1,8 +1,8 @@
 // `fleetvault ca add-to-config`: the config.json edit for one file, local or inside a balenaOS
 // image's boot partition. Written atomically, with a backup, and read back before reporting success.
-import { copyFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { readInputFile, writeFileAtomic } from '../fs/atomic.js';
+import { readInputFile, writeFileAtomic, writeTarget } from '../fs/atomic.js';
 import { editSshKeys, MAX_CONFIG_BYTES, type SshKeysEdit } from './config-json.js';
 
 export interface AddToConfigOptions extends SshKeysEdit {
@@ -30,11 +30,20 @@ export async function addToConfig(o: AddToConfigOptions): Promise<AddToConfigRes
   const r = editSshKeys(before, o, o.path);
   const result: AddToConfigResult = { path: o.path, changed: r.changed, added: r.added, removed: r.removed, sshKeys: r.sshKeys };
   if (!r.changed || o.dryRun) return result;
-  const mode = statSync(o.path).mode & 0o777;
+  const { real, mode } = localTarget(o.path);
   // The backup first: if we die between the two writes, the original is still in both places.
-  copyFileSync(o.path, o.path + BACKUP_SUFFIX);
-  writeFileAtomic(o.path, r.text, { mode, verify: true });
-  return { ...result, backup: o.path + BACKUP_SUFFIX };
+  // Same mode as the original (0600 stays 0600), and a link planted at the backup's name is
+  // replaced, never written through (it would carry the apiKey wherever the planter chose).
+  const backup = real + BACKUP_SUFFIX;
+  writeFileAtomic(backup, before, { mode, symlink: 'replace' });
+  writeFileAtomic(real, r.text, { mode, verify: true });
+  return { ...result, backup };
+}
+
+/** A symlinked config.json is edited where it really lives, never replaced by a copy. */
+export function localTarget(path: string): { real: string; mode: number } {
+  const real = writeTarget(path, 'resolve');
+  return { real, mode: statSync(real).mode & 0o777 };
 }
 
 async function addToImageConfig(o: AddToConfigOptions): Promise<AddToConfigResult> {

@@ -11,6 +11,22 @@ export interface AuthorizedKeyOptions {
   principals?: string[];
   /** OpenSSH expiry-time for planned rotations: YYYYMMDD[HHMM[SS]] in UTC. */
   expiryTime?: Date;
+  /** For tests: the clock an expiry is checked against. */
+  now?: Date;
+}
+
+/**
+ * A line that has already expired is valid syntax and trusts nobody: pushed to a fleet whose only
+ * CA line it replaces, it locks every engineer out of every device. Refuse it.
+ */
+export function validateExpiry(expiry: Date, now: Date = new Date()): Date {
+  if (Number.isNaN(expiry.getTime())) throw new UsageError('invalid expiry time', { hint: 'use ISO 8601, e.g. 2027-01-31T00:00:00Z' });
+  if (expiry.getTime() <= now.getTime()) {
+    throw new UsageError(`expiry ${expiry.toISOString()} is in the past: the line would trust no certificate and lock everyone out`, {
+      hint: 'give a future time, e.g. 2027-01-31T00:00:00Z',
+    });
+  }
+  return expiry;
 }
 
 function sshTimestamp(d: Date): string {
@@ -28,6 +44,7 @@ export function authorizedKeyLine(o: AuthorizedKeyOptions): string {
   const [type, blob] = o.publicKey.trim().split(/\s+/);
   if (!type || !blob) throw new UsageError('CA public key is malformed');
   const opts = [`cert-authority`, `principals="${principals.join(',')}"`];
+  if (o.expiryTime) validateExpiry(o.expiryTime, o.now);
   if (o.expiryTime) opts.push(`expiry-time="${sshTimestamp(o.expiryTime)}"`);
   return `${opts.join(',')} ${type} ${blob} ${FLEETVAULT_MARKER}${o.mount}:${o.fingerprint}`;
 }

@@ -3,6 +3,7 @@
 // pure (text in, text out) so the same code runs for local files, disk images and remote devices.
 import sshpk from 'sshpk';
 import { UsageError } from '../errors.js';
+import { readJson } from '../fs/json.js';
 import { FLEETVAULT_MARKER } from './authorized-key.js';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -21,15 +22,15 @@ export function parseConfigJson(text: string | Buffer, source = 'config.json'): 
   if (buf.length === 0) throw bad('is empty');
   if (buf.length > MAX_CONFIG_BYTES) throw bad(`is ${buf.length} bytes, larger than config.json can be (${MAX_CONFIG_BYTES})`);
   if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) throw bad('starts with a UTF-8 byte order mark (balenaOS cannot read it)');
+  // Strict UTF-8 (a lenient decode would write U+FFFD back over the bytes) and no duplicate keys
+  // (JSON.parse keeps the last "os", so the operator's key in the first one would be dropped).
+  const read = readJson(buf, { refuseDuplicateKeys: true });
+  if (!read.ok && read.why.startsWith('is not valid UTF-8')) throw bad(read.why);
   const s = buf.toString('utf8');
   if (s.includes('\r')) throw bad('has CRLF line endings (edited on Windows?)');
   if (s.includes('\u0000')) throw bad('contains a NUL byte');
-  let config: unknown;
-  try {
-    config = JSON.parse(s);
-  } catch (e) {
-    throw bad(`is not valid JSON (${(e as Error).message.replace(/\s+/g, ' ')})`);
-  }
+  if (!read.ok) throw bad(read.why);
+  const config = read.value;
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw bad('is not a JSON object');
   const c = config as Record<string, unknown>;
   let sshKeys: string[] = [];

@@ -1,7 +1,8 @@
 // Rollout journal: one JSON line per finished device, fsync'd as it is written, so a re-run
 // (after a crash, Ctrl-C or unreachable devices) skips what is done and retries the rest.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, readFileSync, writeSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { openAppendLog, writeTarget } from '../fs/atomic.js';
 
 export type DeviceStatus = 'changed' | 'already' | 'failed' | 'skipped';
 
@@ -20,6 +21,7 @@ export class Journal {
   malformedLines = 0;
 
   constructor(readonly path: string, readonly caFingerprint: string) {
+    writeTarget(path); // a planted link is refused now, before any device is touched
     if (existsSync(path)) {
       for (const line of readFileSync(path, 'utf8').split('\n')) {
         if (!line.trim()) continue;
@@ -38,7 +40,7 @@ export class Journal {
   record(e: Omit<JournalEntry, 'at' | 'caFingerprint'>): void {
     if (this.fd === undefined) {
       mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-      this.fd = openSync(this.path, 'a', 0o600);
+      this.fd = openAppendLog(this.path);
       // After a crash mid-append the file may end in a torn line: start ours on a fresh line.
       if (existsSync(this.path)) {
         const text = readFileSync(this.path);

@@ -1,10 +1,13 @@
-// The rotation journal: one JSON document per SSH mount, rewritten atomically after every step, so
-// a rotation interrupted anywhere (Ctrl-C, a dead device, a crash) resumes at the stage it stopped.
-// Per-device progress of the two fleet stages lives in rollout journals next to it.
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+// The rotation journal: one JSON document per Vault server and SSH mount, rewritten atomically after
+// every step, so a rotation interrupted anywhere (Ctrl-C, a dead device, a crash) resumes at the
+// stage it stopped. Per-device progress of the fleet stages lives in rollout journals next to it.
+// Keyed by the server too: two servers (staging, prod, a restarted dev server) have mounts of the
+// same name, and a journal read against the wrong one pushed that server's CA to every device.
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { readJson } from '../fs/json.js';
 import { fleetvaultStateDir } from './targets.js';
 
 export const ROTATION_STAGES = ['prepare', 'distribute', 'switch', 'retire'] as const;
@@ -29,8 +32,17 @@ export interface StageRecord {
   detail?: string;
 }
 
+/** Which Vault server a rotation belongs to: sys/health's cluster_id (no token needed; shared by HA nodes). */
+export interface RotationServer {
+  clusterId: string;
+  /** Where it was reached when the rotation started: for messages only, an address can change. */
+  address: string;
+}
+
 export interface RotationState {
   version: 1;
+  /** Absent in journals written before servers were recorded: those are checked by CA fingerprint. */
+  server?: RotationServer;
   /** The mount the rotation started from (engineers' FLEETVAULT_SSH_MOUNT before the switch). */
   mount: string;
   role: string;
@@ -43,27 +55,47 @@ export interface RotationState {
   /** Devices confirmed (by reading config.json) to trust the new CA after distribute. */
   covered?: string[];
   stages: Record<RotationStage, StageRecord>;
+  /** When `--delete-old-issuer` deleted the old issuer (issuer strategy). */
+  oldIssuerDeletedAt?: string;
 }
 
-export function defaultRotationJournal(mount: string, env: NodeJS.ProcessEnv = process.env): string {
+const fileSafe = (mount: string) => mount.replace(/[^A-Za-z0-9_.-]/g, '_');
+
+/** `rotate-<mount>@<cluster id>.json` in the state dir: one journal per server and mount. */
+export function defaultRotationJournal(mount: string, clusterId: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(fleetvaultStateDir(env), `rotate-${fileSafe(mount)}@${fileSafe(clusterId)}.json`);
+}
+
+/** Where journals were kept before they named the server; still read, and checked by CA fingerprint. */
+export function legacyRotationJournal(mount: string, env: NodeJS.ProcessEnv = process.env): string {
   return join(fleetvaultStateDir(env), `rotate-${mount}.json`);
 }
 
-/** Per-device journals of the fleet stages sit next to the rotation journal. */
-export function rolloutJournalFor(journal: string, stage: 'distribute' | 'retire'): string {
+/** Per-device journals of the fleet stages (and of an abort) sit next to the rotation journal. */
+export function rolloutJournalFor(journal: string, stage: 'distribute' | 'retire' | 'abort'): string {
   return `${journal.replace(/\.json$/, '')}.${stage}.jsonl`;
+}
+
+/**
+ * An aborted rotation's journal is kept for the record as `<journal>.aborted-<time>.json`; its
+ * per-device journals go (they describe a CA that no longer exists), so the next rotation starts clean.
+ */
+export function archiveAbortedRotation(path: string, at: Date): string {
+  const to = `${path.replace(/\.json$/, '')}.aborted-${at.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}.json`;
+  renameSync(path, to);
+  for (const stage of ['distribute', 'retire', 'abort'] as const) rmSync(rolloutJournalFor(path, stage), { force: true });
+  return to;
 }
 
 export function readRotation(path: string): RotationState | undefined {
   if (!existsSync(path)) return undefined;
-  let s: RotationState;
-  try {
-    s = JSON.parse(readFileSync(path, 'utf8')) as RotationState;
-  } catch (e) {
-    throw new UsageError(`rotation journal ${path} is not valid JSON (${(e as Error).message}); left unchanged`, {
+  const read = readJson(readFileSync(path));
+  if (!read.ok) {
+    throw new UsageError(`rotation journal ${path} ${read.why}; left unchanged`, {
       hint: 'fix or move it away; the CA state in Vault is unchanged by reading it',
     });
   }
+  const s = read.value as RotationState;
   if (s?.version !== 1 || !s.old?.fingerprint || !s.next?.mount || !s.stages) {
     throw new UsageError(`rotation journal ${path} is not a fleetvault rotation journal (version 1); left unchanged`);
   }
@@ -80,14 +112,14 @@ export function writeRotation(path: string, s: RotationState): void {
  * After a mount-strategy switch engineers (and the operator) export the new mount, so the default
  * journal name changes under them: find the unfinished rotation whose new mount is this one.
  */
-export function findRotationByNewMount(mount: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function findRotationByNewMount(mount: string, clusterId: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const dir = fleetvaultStateDir(env);
   if (!existsSync(dir)) return undefined;
   for (const f of readdirSync(dir)) {
-    if (!/^rotate-.*\.json$/.test(f)) continue;
+    if (!/^rotate-.*\.json$/.test(f) || /\.aborted-/.test(f)) continue;
     try {
       const s = readRotation(join(dir, f));
-      if (s && !s.completedAt && s.next.mount === mount && s.mount !== mount) return join(dir, f);
+      if (s && !s.completedAt && s.next.mount === mount && s.mount !== mount && s.server?.clusterId === clusterId) return join(dir, f);
     } catch { /* not ours to judge here */ }
   }
   return undefined;

@@ -6,7 +6,34 @@ import { VaultError, failedTo } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import { SSH_AUDIT_NON_HMAC_REQUEST, SSH_AUDIT_NON_HMAC_RESPONSE, sshRoleSettings } from '../vault/layout.js';
 import { readCaPublicKey } from '../vault/bootstrap.js';
-import type { RotationCa, RotationStrategy } from './rotate-journal.js';
+import { currentCaFingerprint } from '../ssh/agent.js';
+import type { RotationCa, RotationServer, RotationStrategy } from './rotate-journal.js';
+
+/**
+ * Which server this is: sys/health's cluster_id. Needs no token and no policy (every persona can
+ * read it), is the same on every node of an HA cluster, and differs between two servers even when
+ * their mounts have the same names.
+ */
+export async function rotationServer(client: VaultClient): Promise<RotationServer> {
+  let clusterId: string | undefined;
+  try {
+    clusterId = ((await client.health()) as { cluster_id?: string }).cluster_id;
+  } catch (e) {
+    throw failedTo(`identify the Vault server at ${client.address}`, e);
+  }
+  if (!clusterId) throw new VaultError(`failed to identify the Vault server at ${client.address}: sys/health reports no cluster_id (sealed or not initialised?)`, { path: 'sys/health', hint: 'unseal the server, then re-run' });
+  return { clusterId, address: client.address };
+}
+
+/** The CA `mount` signs with now, from the unauthenticated `<mount>/public_key` (follows the default issuer). */
+export async function signingCaFingerprint(client: VaultClient, mount: string): Promise<string | undefined> {
+  try {
+    return await currentCaFingerprint(client, mount);
+  } catch (e) {
+    if (e instanceof VaultError && (e.status === 400 || e.status === 404)) return undefined; // no such mount, or no CA
+    throw failedTo(`read the CA public key of ${mount}`, e);
+  }
+}
 
 function normaliseKey(key: string): { publicKey: string; fingerprint: string } {
   const parsed = sshpk.parseKey(key.trim(), 'ssh');
@@ -124,10 +151,50 @@ export async function switchDefaultIssuer(client: VaultClient, mount: string, ro
   return previous;
 }
 
-export async function deleteIssuer(client: VaultClient, mount: string, issuerId: string): Promise<void> {
+/**
+ * Delete an issuer of this rotation (its private key is gone for good). Never the default one:
+ * that would stop signing. Returns false when it was already gone.
+ */
+export async function deleteIssuer(client: VaultClient, mount: string, issuerId: string, what: string): Promise<boolean> {
   try {
+    if (!(await readIssuer(client, mount, issuerId))) return false;
+    if ((await defaultIssuerId(client, mount)) === issuerId) {
+      throw new VaultError(`issuer ${issuerId} is the default issuer of ${mount}: deleting it would stop signing`, { path: `${mount}/config/issuers`, hint: 'check which CA the fleet trusts (fleetvault ca status) before changing issuers' });
+    }
     await client.delete(`${mount}/issuer/${issuerId}`);
+    return true;
   } catch (e) {
-    throw failedTo(`delete the old issuer ${issuerId} of ${mount}`, e);
+    throw failedTo(`delete the ${what} issuer ${issuerId} of ${mount}`, e);
+  }
+}
+
+/** The issuer a prepare interrupted before it recorded the id may still have made, by its planned name. */
+export async function findIssuerByName(client: VaultClient, mount: string, name: string): Promise<RotationCa | undefined> {
+  try {
+    const r = await readIssuer(client, mount, name);
+    return r ? { mount, issuerId: r.data.issuer_id, issuerName: name, ...normaliseKey(r.data.public_key) } : undefined;
+  } catch (e) {
+    throw failedTo(`look up issuer ${name} of ${mount}`, e);
+  }
+}
+
+/**
+ * Unmount the SSH mount a mount-strategy prepare made — only when its CA is the one this rotation
+ * recorded (or, when prepare stopped before recording one, when it has none): never someone
+ * else's mount of the same name. Returns false when it was already gone.
+ */
+export async function deleteRotationMount(client: VaultClient, mount: string, expectFingerprint: string): Promise<boolean> {
+  try {
+    const mounts = (await client.read<Record<string, { type: string }>>('sys/mounts')).data;
+    const have = mounts[`${mount}/`];
+    if (!have) return false;
+    const fp = have.type === 'ssh' ? await signingCaFingerprint(client, mount) : undefined;
+    if (have.type !== 'ssh' || (fp ?? '') !== expectFingerprint) {
+      throw new VaultError(`mount ${mount}/ is not the one this rotation made (type ${have.type}, CA ${fp ?? 'none'}); left in place`, { path: `sys/mounts/${mount}` });
+    }
+    await client.delete(`sys/mounts/${mount}`);
+    return true;
+  } catch (e) {
+    throw failedTo(`remove the new SSH mount ${mount}`, e);
   }
 }

@@ -1,6 +1,8 @@
-// Proof that signing switched: a fresh certificate from the live role must be signed by the new
-// CA, and must log into devices. Same shape as the rollout's verification, run on its own because
-// after distribute there is nothing left to write (rollout only verifies devices it changed).
+// Proof that signing switched, and the eyes of the retire stage: a fresh certificate from the live
+// role, signed by the CA the fleet must trust now, and nothing else. Never the operator's own
+// access: after a switch that may be an old-CA certificate in ssh-agent, which retire makes
+// useless — checking with it reported failures that had not happened. So the key is passed with
+// IdentitiesOnly=yes and IdentityAgent=none (remote-config's sshExec does that for an identity).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,45 +19,59 @@ export interface SwitchVerification {
   devices: { name: string; ok: boolean; reason?: string }[];
 }
 
-export async function verifySigningCa(o: {
-  client: VaultClient; mount: string; role: string; devices: DeviceTarget[]; access: SshAccess;
-  concurrency?: number; timeoutMs?: number;
-}): Promise<SwitchVerification> {
-  prepareKnownHosts(o.access.knownHostsFile);
-  let dir: string | undefined = mkdtempSync(join(tmpdir(), 'fleetvault-rotate-'));
+export interface FreshAccess {
+  /** Device access with only the fresh certificate: no agent, no ~/.ssh keys. */
+  access: SshAccess;
+  /** The CA that signed it: what the role signs with right now. */
+  signingKeyFingerprint: string;
+}
+
+/**
+ * Run `fn` with a fresh 15-minute certificate from `mount`'s role; the key pair lives in a 0700 temp
+ * dir that is removed however `fn` ends.
+ */
+export async function withFreshCertificate<T>(o: { client: VaultClient; mount: string; role: string; base: SshAccess; reason: string }, fn: (f: FreshAccess) => Promise<T>): Promise<T> {
+  prepareKnownHosts(o.base.knownHostsFile);
+  let dir: string | undefined;
   const cleanup = () => { if (dir) rmSync(dir, { recursive: true, force: true }); dir = undefined; };
-  // Ctrl-C mid-verification: the key and its certificate go at once.
+  // Ctrl-C while signing or verifying: the key and its certificate go at once, not at exit.
   const guard = guardInterrupts(cleanup, 'ca rotate');
   try {
-    return await Promise.race([verifyWith(o, dir), guard.interrupted]);
+    const pair = generateEd25519KeyPair('fleetvault-rotate-verify');
+    const signed = await Promise.race([signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 900, reason: o.reason }), guard.interrupted]);
+    dir = mkdtempSync(join(tmpdir(), 'fleetvault-rotate-'));
+    const key = join(dir, 'id_ed25519');
+    writeFileSync(key, pair.privateKey, { mode: 0o600 });
+    writeFileSync(`${key}-cert.pub`, signed.certificate, { mode: 0o600 });
+    const access: SshAccess = { ...o.base, identity: key, certificate: `${key}-cert.pub`, strictHostKeyChecking: 'yes' };
+    return await Promise.race([fn({ access, signingKeyFingerprint: signed.info.signingKeyFingerprint }), guard.interrupted]);
   } finally {
     guard.dispose();
     cleanup();
   }
 }
 
-async function verifyWith(o: Parameters<typeof verifySigningCa>[0], dir: string): Promise<SwitchVerification> {
-  const pair = generateEd25519KeyPair('fleetvault-rotate-verify');
-  const signed = await signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 900, reason: 'fleetvault ca rotate verification' });
-  const key = join(dir, 'id_ed25519');
-  writeFileSync(key, pair.privateKey, { mode: 0o600 });
-  writeFileSync(`${key}-cert.pub`, signed.certificate, { mode: 0o600 });
-  const access: SshAccess = { ...o.access, identity: key, certificate: `${key}-cert.pub`, strictHostKeyChecking: 'yes' };
-  const results: SwitchVerification['devices'] = new Array(o.devices.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < o.devices.length) {
-      const i = next++;
-      const t = o.devices[i]!;
-      const deadline = Date.now() + (o.timeoutMs ?? 20_000);
-      for (;;) {
-        const r = await sshExec(t, access, 'true', undefined, { timeoutMs: 15_000 });
-        if (r.code === 0) { results[i] = { name: t.name, ok: true }; break; }
-        if (Date.now() > deadline) { results[i] = { name: t.name, ok: false, reason: describeSshFailure(r) }; break; }
-        await new Promise((res) => setTimeout(res, 1000));
+export async function verifySigningCa(o: {
+  client: VaultClient; mount: string; role: string; devices: DeviceTarget[]; access: SshAccess;
+  concurrency?: number; timeoutMs?: number;
+}): Promise<SwitchVerification> {
+  return withFreshCertificate({ ...o, base: o.access, reason: 'fleetvault ca rotate verification' }, async ({ access, signingKeyFingerprint }) => {
+    const results: SwitchVerification['devices'] = new Array(o.devices.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < o.devices.length) {
+        const i = next++;
+        const t = o.devices[i]!;
+        const deadline = Date.now() + (o.timeoutMs ?? 20_000);
+        for (;;) {
+          const r = await sshExec(t, access, 'true', undefined, { timeoutMs: 15_000 });
+          if (r.code === 0) { results[i] = { name: t.name, ok: true }; break; }
+          if (Date.now() > deadline) { results[i] = { name: t.name, ok: false, reason: describeSshFailure(r) }; break; }
+          await new Promise((res) => setTimeout(res, 1000));
+        }
       }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 16, o.devices.length) }, worker));
-  return { signingKeyFingerprint: signed.info.signingKeyFingerprint, devices: results };
+    };
+    await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 16, o.devices.length) }, worker));
+    return { signingKeyFingerprint, devices: results };
+  });
 }

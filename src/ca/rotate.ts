@@ -6,6 +6,7 @@
 //   retire     the old line is removed everywhere (verified with the new CA, restored on failure)
 // The order is the point: a device must trust the new CA before any certificate from it is issued,
 // and must keep the old CA until certificates from the new one are proven to work on it.
+import { existsSync } from 'node:fs';
 import type { VaultClient } from '../vault/client.js';
 import { UsageError } from '../errors.js';
 import { getCaPublicKey } from './public-key.js';
@@ -15,13 +16,14 @@ import type { SshAccess } from '../device/remote-config.js';
 import { rolloutCa, type RolloutProgress, type RolloutReport } from './rollout.js';
 import { caStatus } from './status.js';
 import {
-  ROTATION_STAGES, nextStage, readRotation, rolloutJournalFor, writeRotation,
-  type RotationStage, type RotationState, type RotationStrategy,
+  ROTATION_STAGES, defaultRotationJournal, findRotationByNewMount, legacyRotationJournal, nextStage, readRotation, rolloutJournalFor, writeRotation,
+  type RotationServer, type RotationStage, type RotationState, type RotationStrategy,
 } from './rotate-journal.js';
 import {
-  createIssuer, createMountCa, defaultIssuerId, deleteIssuer, detectRotationStrategy, plannedIssuerName, plannedMountName, switchDefaultIssuer,
+  createIssuer, createMountCa, defaultIssuerId, deleteIssuer, detectRotationStrategy, plannedIssuerName, plannedMountName,
+  rotationServer, signingCaFingerprint, switchDefaultIssuer,
 } from './rotate-vault.js';
-import { verifySigningCa, type SwitchVerification } from './rotate-verify.js';
+import { verifySigningCa, withFreshCertificate, type SwitchVerification } from './rotate-verify.js';
 
 export interface RotateOptions {
   client: VaultClient;
@@ -31,6 +33,8 @@ export interface RotateOptions {
   devices: DeviceTarget[];
   access: SshAccess;
   journalPath: string;
+  /** This server's identity when the caller already read it (resolveRotationJournal). */
+  server?: RotationServer;
   /** Run only this stage (it must be the next pending one), or every pending stage in order. */
   stage?: RotationStage | 'all';
   strategy?: RotationStrategy | 'auto';
@@ -80,12 +84,61 @@ export interface RotateReport {
 
 const now = (o: RotateOptions) => (o.now ?? new Date());
 
-async function startRotation(o: RotateOptions): Promise<{ state: RotationState; report?: StageReport }> {
+/**
+ * The journal at `journalPath`, if it is a rotation of `mount` on this very server: a journal from
+ * another server (same mount name, other CAs) is refused before anything reads or writes, and so is
+ * one whose CAs are not what this server signs with. Journals older than the server field are
+ * checked by CA alone and then claimed for this server.
+ */
+export async function openRotation(o: { client: VaultClient; mount: string; journalPath: string; server?: RotationServer }): Promise<{ state?: RotationState; server: RotationServer }> {
+  const server = o.server ?? await rotationServer(o.client);
+  const state = readRotation(o.journalPath);
+  if (!state) return { server };
+  if (state.mount !== o.mount && state.next.mount !== o.mount) {
+    throw new UsageError(`rotation journal ${o.journalPath} belongs to mount ${state.mount}, not ${o.mount}`, { hint: 'pass --journal for this mount' });
+  }
+  if (state.server && state.server.clusterId !== server.clusterId) {
+    throw new UsageError(`rotation journal ${o.journalPath} belongs to another Vault server (cluster ${state.server.clusterId} at ${state.server.address}), not ${server.address} (cluster ${server.clusterId}); nothing was changed`, {
+      hint: `point VAULT_ADDR at ${state.server.address} to go on with that rotation, or pass --journal with a new path to rotate this server's CA`,
+    });
+  }
+  if (!state.completedAt) {
+    // Before the switch the mount signs with the old CA, after it with the new one (on the new
+    // mount with the mount strategy); anything else is not this rotation's server or mount.
+    const signing = await signingCaFingerprint(o.client, state.stages.switch.status === 'done' ? state.next.mount : state.mount);
+    const known = [state.old.fingerprint, state.next.fingerprint].filter(Boolean);
+    if (!signing || !known.includes(signing)) {
+      throw new UsageError(`rotation journal ${o.journalPath} does not match ${server.address}: ${state.mount} signs with ${signing ?? 'no CA'}, the journal's CAs are ${known.join(' and ')}; nothing was changed`, {
+        hint: 'point VAULT_ADDR at the server the rotation started on, or pass --journal with a new path',
+      });
+    }
+  }
+  state.server ??= server;
+  return { state, server };
+}
+
+/**
+ * The journal of `mount` on this server: --journal when given; else the one named after the
+ * server's cluster id, else a journal from before journals named the server (checked by CA when
+ * opened), else — after a mount-strategy switch, when the operator exports the new mount — the
+ * unfinished rotation of this server whose new mount this is.
+ */
+export async function resolveRotationJournal(o: { client: VaultClient; mount: string; journal?: string; env?: NodeJS.ProcessEnv }): Promise<{ journalPath: string; server: RotationServer }> {
+  const server = await rotationServer(o.client);
+  if (o.journal) return { journalPath: o.journal, server };
+  const path = defaultRotationJournal(o.mount, server.clusterId, o.env);
+  if (existsSync(path)) return { journalPath: path, server };
+  const legacy = legacyRotationJournal(o.mount, o.env);
+  if (existsSync(legacy)) return { journalPath: legacy, server };
+  return { journalPath: findRotationByNewMount(o.mount, server.clusterId, o.env) ?? path, server };
+}
+
+async function startRotation(o: RotateOptions, server: RotationServer): Promise<{ state: RotationState; report?: StageReport }> {
   const old = await getCaPublicKey({ client: o.client, mount: o.mount });
   const strategy = !o.strategy || o.strategy === 'auto' ? await detectRotationStrategy(o.client, o.mount) : o.strategy;
   const at = now(o);
   const state: RotationState = {
-    version: 1, mount: o.mount, role: o.role, strategy, startedAt: at.toISOString(),
+    version: 1, server, mount: o.mount, role: o.role, strategy, startedAt: at.toISOString(),
     old: { mount: o.mount, publicKey: old.publicKey, fingerprint: old.fingerprint },
     next: { mount: o.mount, publicKey: '', fingerprint: '' },
     stages: { prepare: { status: 'pending' }, distribute: { status: 'pending' }, switch: { status: 'pending' }, retire: { status: 'pending' } },
@@ -182,7 +235,13 @@ async function retire(o: RotateOptions, s: RotationState): Promise<StageReport> 
     edit: { add: newCaLine(o, s), removeFingerprints: [s.old.fingerprint] }, caFingerprint: s.next.fingerprint, verify: true,
   });
   if (o.dryRun) return { stage: 'retire', status: 'planned', detail: `would remove the old CA line on ${rollout.changed} device(s)`, rollout };
-  const st = await caStatus({ devices: o.devices, caFingerprint: s.next.fingerprint, access: o.access, concurrency: o.concurrency });
+  // Read back with a fresh new-CA certificate only: the operator's access may be an old-CA
+  // certificate in ssh-agent, refused the moment the old line is gone. A device this certificate
+  // cannot log into does not trust the new CA, which is a real failure of retire.
+  const st = await withFreshCertificate({ client: o.client, mount: s.next.mount, role: s.role, base: o.access, reason: 'fleetvault ca rotate retire check' }, async (fresh) => {
+    if (fresh.signingKeyFingerprint !== s.next.fingerprint) throw new UsageError(`${s.next.mount} signs with ${fresh.signingKeyFingerprint}, not the new CA ${s.next.fingerprint}; signing changed outside this rotation`, { hint: 'check the default issuer (fleetvault ca status) before retiring the old CA' });
+    return caStatus({ devices: o.devices, caFingerprint: s.next.fingerprint, access: fresh.access, concurrency: o.concurrency });
+  });
   const stillTrustingOld = st.devices.filter((d) => !d.reachable || d.cas.some((c) => c.fingerprint === s.old.fingerprint)).map((d) => d.name);
   const missing = st.devices.filter((d) => !d.trustsCurrent).map((d) => d.name);
   const coverage = { trusting: st.trustingCurrent, total: st.total, missing, stillTrustingOld };
@@ -191,11 +250,25 @@ async function retire(o: RotateOptions, s: RotationState): Promise<StageReport> 
     return { stage: 'retire', status: 'failed', detail: `old CA ${s.old.fingerprint} still trusted (or unknown) on ${stillTrustingOld.join(', ') || 'no device'}${trouble ? `; rollout: ${trouble}` : ''}; re-run to resume`, rollout, coverage };
   }
   let detail = `removed the old CA ${s.old.fingerprint} from ${rollout.changed} device(s) (${rollout.already} already clean); ${st.trustingCurrent}/${st.total} trust ${s.next.fingerprint}`;
-  if (o.deleteOldIssuer && s.strategy === 'issuer' && s.old.issuerId) {
-    await deleteIssuer(o.client, s.mount, s.old.issuerId);
-    detail += `; deleted the old issuer ${s.old.issuerId}`;
+  if (o.deleteOldIssuer) {
+    // The fleet is done: a refused delete (policy, a moved default) must not mark retire failed.
+    try {
+      detail += `; ${await deleteOldIssuer(o, s)}`;
+    } catch (e) {
+      detail += `; the old issuer was NOT deleted (${(e as Error).message}); retry with --stage retire --delete-old-issuer`;
+    }
   }
   return { stage: 'retire', status: 'done', detail, rollout, coverage };
+}
+
+/** After retire no device trusts the old CA: deleting its issuer (and private key) is safe, and final. */
+async function deleteOldIssuer(o: RotateOptions, s: RotationState): Promise<string> {
+  if (s.strategy !== 'issuer' || !s.old.issuerId) return `no old issuer to delete (the old CA lives on mount ${s.old.mount}; an admin unmounts it)`;
+  if (o.dryRun) return `would delete the old issuer ${s.old.issuerId}`;
+  const deleted = await deleteIssuer(o.client, s.mount, s.old.issuerId, 'old');
+  s.oldIssuerDeletedAt ??= now(o).toISOString();
+  writeRotation(o.journalPath, s);
+  return deleted ? `deleted the old issuer ${s.old.issuerId}` : `the old issuer ${s.old.issuerId} was already deleted`;
 }
 
 const RUNNERS: Record<RotationStage, (o: RotateOptions, s: RotationState) => Promise<StageReport>> = {
@@ -205,23 +278,27 @@ const RUNNERS: Record<RotationStage, (o: RotateOptions, s: RotationState) => Pro
 export async function rotateCa(o: RotateOptions): Promise<RotateReport> {
   const want = o.stage ?? 'all';
   if (want !== 'all' && !ROTATION_STAGES.includes(want)) throw new UsageError(`unknown stage ${JSON.stringify(want)}`, { hint: `one of ${ROTATION_STAGES.join(', ')}, all` });
-  let state = readRotation(o.journalPath);
-  if (state && state.mount !== o.mount && state.next.mount !== o.mount) {
-    throw new UsageError(`rotation journal ${o.journalPath} belongs to mount ${state.mount}, not ${o.mount}`, { hint: 'pass --journal for this mount' });
-  }
+  const opened = await openRotation({ client: o.client, mount: o.mount, journalPath: o.journalPath, server: o.server });
+  let state = opened.state;
   const reports: StageReport[] = [];
   if (state?.completedAt && o.newRotation) state = undefined;
   if (!state) {
     if (want !== 'all' && want !== 'prepare') {
-      throw new UsageError(`no rotation of ${o.mount} in progress (no journal at ${o.journalPath})`, { hint: 'start one with --stage prepare or --stage all' });
+      throw new UsageError(`no rotation of ${o.mount} in progress on ${opened.server.address} (no journal at ${o.journalPath})`, { hint: 'start one with --stage prepare or --stage all; see fleetvault ca rotate status' });
     }
-    state = (await startRotation(o)).state;
+    state = (await startRotation(o, opened.server)).state;
   }
   const s = state;
   const notes: string[] = [];
   const pendingAtStart = nextStage(s);
   let toRun: RotationStage[];
-  if (!pendingAtStart) {
+  if (want === 'retire' && s.stages.retire.status === 'done') {
+    // Asked for retire again, typically with --delete-old-issuer (the hint of a finished run).
+    toRun = [];
+    let detail = `done ${s.stages.retire.at}: ${s.stages.retire.detail ?? ''}`;
+    if (o.deleteOldIssuer) detail += `; ${await deleteOldIssuer(o, s)}`;
+    reports.push({ stage: 'retire', status: 'already', detail });
+  } else if (!pendingAtStart) {
     toRun = [];
     notes.push(`the rotation started ${s.startedAt} is complete; pass --new-rotation to start another`);
   } else if (want === 'all') {
@@ -230,13 +307,7 @@ export async function rotateCa(o: RotateOptions): Promise<RotateReport> {
     if (o.dryRun) toRun = toRun.slice(0, 1);
   } else if (s.stages[want].status === 'done') {
     toRun = [];
-    let detail = `done ${s.stages[want].at}: ${s.stages[want].detail ?? ''}`;
-    if (want === 'retire' && o.deleteOldIssuer && s.strategy === 'issuer' && s.old.issuerId && !o.dryRun) {
-      // The fleet no longer trusts it: deleting the old issuer later is safe and final.
-      await deleteIssuer(o.client, s.mount, s.old.issuerId);
-      detail += `; deleted the old issuer ${s.old.issuerId}`;
-    }
-    reports.push({ stage: want, status: 'already', detail });
+    reports.push({ stage: want, status: 'already', detail: `done ${s.stages[want].at}: ${s.stages[want].detail ?? ''}` });
   } else if (want !== pendingAtStart) {
     throw new UsageError(`stage ${want} needs stage ${pendingAtStart} first`, { hint: `run fleetvault ca rotate --stage ${pendingAtStart} (or --stage all)` });
   } else {
@@ -271,7 +342,7 @@ export async function rotateCa(o: RotateOptions): Promise<RotateReport> {
     notes.push(`persona policies still name ${s.old.mount}: run fleetvault init --ssh-mount ${s.next.mount} (admin) to point them at the new mount`);
   }
   if (pending && !o.dryRun && reports.some((r) => r.status === 'failed')) notes.push(`re-run fleetvault ca rotate to resume at stage ${pending}`);
-  if (s.completedAt && s.strategy === 'issuer' && !o.deleteOldIssuer && s.old.issuerId && toRun.includes('retire')) {
+  if (s.completedAt && s.strategy === 'issuer' && !o.deleteOldIssuer && s.old.issuerId && !s.oldIssuerDeletedAt && toRun.includes('retire')) {
     notes.push(`the old issuer ${s.old.issuerId} still exists (it signs nothing); delete it with --stage retire --delete-old-issuer or bao delete ${s.mount}/issuer/${s.old.issuerId}`);
   }
   return {

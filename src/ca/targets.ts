@@ -9,18 +9,50 @@ export function fleetvaultStateDir(env: NodeJS.ProcessEnv = process.env): string
   return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'fleetvault');
 }
 
-export async function rolloutTargets(o: { fleet?: string; devicesFile?: string; configPath?: string; balenaUrl?: string; port?: number }): Promise<DeviceTarget[]> {
+export interface TargetOptions {
+  fleet?: string;
+  devicesFile?: string;
+  configPath?: string;
+  balenaUrl?: string;
+  port?: number;
+  /** auto|tunnel|direct; auto = balena's tunnel for --fleet, the listed address for --devices. */
+  via?: string;
+  /** Tunnel HOST:PORT (else FLEETVAULT_BALENA_TUNNEL, else tunnel.<domain>:443). */
+  tunnel?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function rolloutTargets(o: TargetOptions): Promise<DeviceTarget[]> {
+  const { validateVia, tunnelAddressFor, tunnelRouteFor } = await import('../device/route.js');
+  const env = o.env ?? process.env;
+  const via = validateVia(o.via);
   const configPath = validateConfigPath(o.configPath ?? DEFAULT_CONFIG_PATH);
-  if (o.devicesFile) return readDevicesFile(o.devicesFile, { defaultConfigPath: configPath, defaultPort: o.port });
+  if (o.tunnel !== undefined) (await import('../device/tunnel.js')).parseTunnelAddress(o.tunnel);
+  if (o.devicesFile) {
+    if (via === 'tunnel') throw new UsageError('--via tunnel needs --fleet: a devices file lists addresses', { hint: 'use --via auto or direct with --devices' });
+    return readDevicesFile(o.devicesFile, { defaultConfigPath: configPath, defaultPort: o.port });
+  }
   if (!o.fleet) throw new UsageError('name the devices: --fleet SLUG or --devices FILE');
-  const token = process.env.BALENA_TOKEN ?? process.env.BALENA_API_KEY;
-  if (!token) throw new UsageError('--fleet needs a balena API key in BALENA_TOKEN', { hint: 'or list devices with --devices FILE' });
-  const { listFleetDevices } = await import('../balena/sdk.js');
-  const devices = await listFleetDevices({ apiUrl: o.balenaUrl, token, fleet: o.fleet });
-  return devices.map((d) => {
+  const { balenaApiUrl, requireBalenaToken } = await import('../balena/settings.js');
+  const apiUrl = balenaApiUrl({ flag: o.balenaUrl, env });
+  const tunnel = via === 'direct' ? undefined : tunnelAddressFor({ tunnel: o.tunnel, apiUrl, env });
+  const { token } = requireBalenaToken('--fleet', env);
+  const { listFleetDevices, tunnelUserFor } = await import('../balena/sdk.js');
+  const [devices, tunnelUser] = await Promise.all([
+    listFleetDevices({ apiUrl, token, fleet: o.fleet }),
+    tunnel ? tunnelUserFor({ apiUrl, token }) : Promise.resolve(''),
+  ]);
+  const port = o.port ?? 22222;
+  return devices.map((d): DeviceTarget => {
+    if (tunnel) {
+      const r = tunnelRouteFor({ uuid: d.uuid, port, tunnel, tunnelUser });
+      return { name: d.uuid, host: r.host, port, configPath, proxyCommand: r.proxyCommand, hostKeyAlias: r.hostKeyAlias };
+    }
     const host = d.ipAddresses.find((a) => !a.includes(':')) ?? d.ipAddresses[0];
-    return { name: d.uuid, host: host ?? '', port: o.port ?? 22222, configPath };
-  }).filter((d) => d.host !== ''); // devices that report no address cannot be reached this way
+    // Never dropped: a device without an address stays in the run under its balena name, which
+    // does not resolve, so it is reported unreachable with ssh's reason next to it.
+    return { name: d.uuid, host: host ?? `${d.uuid}.balena`, port, configPath };
+  });
 }
 
 /** Journal and known_hosts default to the state dir; the journal is keyed by the CA. */

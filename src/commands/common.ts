@@ -2,42 +2,164 @@
 // imports: command files load their domain modules lazily inside handlers.
 import type { Argv } from 'yargs';
 import type { ConfigFlags, FleetvaultConfig } from '../config.js';
-import { escapeControl } from '../errors.js';
+import { UsageError, escapeControl } from '../errors.js';
 
 export interface GlobalArgs extends ConfigFlags {
   json?: boolean;
+  context?: string;
 }
 
-/** Options every command takes; each also reads FLEETVAULT_<NAME> (yargs .env('FLEETVAULT')). */
-export function globalOptions<T>(y: Argv<T>) {
+/** The help group names of the shared options (shown once, in `fleetvault --help`). */
+export const CONNECTION_GROUP = 'Vault connection (every command):';
+export const LAYOUT_GROUP = 'Vault layout (every command):';
+export const GENERAL_GROUP = 'General:';
+
+/**
+ * Options every command takes; each also reads FLEETVAULT_<NAME>. With `hidden`, they still parse
+ * but stay out of a subcommand's help: fifteen shared flags before a command's own three buried
+ * them. `fleetvault --help` lists them once; every command's help points there (sharedHelpPointer).
+ */
+export function globalOptions<T>(y: Argv<T>, o: { hidden?: boolean } = {}) {
+  const hidden = o.hidden ?? false;
+  const conn = { global: true, hidden, group: CONNECTION_GROUP } as const;
+  const layout = { global: true, hidden, group: LAYOUT_GROUP } as const;
   return y
-    .option('json', { type: 'boolean', describe: 'machine-readable output on stdout', global: true })
-    .option('address', { type: 'string', describe: 'Vault address (VAULT_ADDR / BAO_ADDR)', global: true, group: 'Vault:' })
-    .option('namespace', { type: 'string', describe: 'Vault namespace (VAULT_NAMESPACE)', global: true, group: 'Vault:' })
-    .option('ca-cert', { type: 'string', describe: 'PEM CA bundle for Vault TLS (VAULT_CACERT)', global: true, group: 'Vault:' })
-    .option('client-cert', { type: 'string', describe: 'TLS client certificate (VAULT_CLIENT_CERT)', global: true, group: 'Vault:' })
-    .option('client-key', { type: 'string', describe: 'TLS client key (VAULT_CLIENT_KEY)', global: true, group: 'Vault:' })
-    .option('tls-skip-verify', { type: 'boolean', describe: 'disable TLS verification (VAULT_SKIP_VERIFY=true)', global: true, group: 'Vault:' })
-    .option('timeout', { type: 'string', describe: 'per-request timeout, e.g. 30s', global: true, group: 'Vault:' })
-    .option('ssh-mount', { type: 'string', describe: 'SSH CA mount', defaultDescription: 'ssh-client-signer', global: true, group: 'Layout:' })
-    .option('ssh-role', { type: 'string', describe: 'SSH signing role', defaultDescription: 'engineer', global: true, group: 'Layout:' })
-    .option('transit-mount', { type: 'string', describe: 'transit mount', defaultDescription: 'transit', global: true, group: 'Layout:' })
-    .option('transit-key', { type: 'string', describe: 'transit key', defaultDescription: 'balena-provisioning', global: true, group: 'Layout:' })
-    .option('approle-mount', { type: 'string', describe: 'AppRole auth mount', defaultDescription: 'approle', global: true, group: 'Layout:' })
-    .option('approle-role', { type: 'string', describe: 'flasher AppRole role', defaultDescription: 'flasher', global: true, group: 'Layout:' })
-    .option('kv-mount', { type: 'string', describe: 'KV v2 mount', defaultDescription: 'fleetvault', global: true, group: 'Layout:' })
-    .option('policy-prefix', { type: 'string', describe: 'policy names <prefix>-engineer …', defaultDescription: 'fleetvault', global: true, group: 'Layout:' });
+    .option('json', { type: 'boolean', describe: 'machine-readable output on stdout', global: true, group: GENERAL_GROUP })
+    .option('context', { type: 'string', describe: 'use this named context from the config file (fleetvault context list)', ...conn })
+    .option('address', { type: 'string', describe: 'Vault address (VAULT_ADDR / BAO_ADDR)', ...conn })
+    .option('namespace', { type: 'string', describe: 'Vault namespace (VAULT_NAMESPACE)', ...conn })
+    .option('ca-cert', { type: 'string', describe: 'PEM CA bundle for Vault TLS (VAULT_CACERT)', ...conn })
+    .option('client-cert', { type: 'string', describe: 'TLS client certificate (VAULT_CLIENT_CERT)', ...conn })
+    .option('client-key', { type: 'string', describe: 'TLS client key (VAULT_CLIENT_KEY)', ...conn })
+    .option('tls-skip-verify', { type: 'boolean', describe: 'disable TLS verification (VAULT_SKIP_VERIFY=true)', ...conn })
+    .option('timeout', { type: 'string', describe: 'per-request timeout, e.g. 30s', ...conn })
+    .option('ssh-mount', { type: 'string', describe: 'SSH CA mount', defaultDescription: 'ssh-client-signer', ...layout })
+    .option('ssh-role', { type: 'string', describe: 'SSH signing role', defaultDescription: 'engineer', ...layout })
+    .option('transit-mount', { type: 'string', describe: 'transit mount', defaultDescription: 'transit', ...layout })
+    .option('transit-key', { type: 'string', describe: 'transit key', defaultDescription: 'balena-provisioning', ...layout })
+    .option('approle-mount', { type: 'string', describe: 'AppRole auth mount', defaultDescription: 'approle', ...layout })
+    .option('approle-role', { type: 'string', describe: 'flasher AppRole role', defaultDescription: 'flasher', ...layout })
+    .option('kv-mount', { type: 'string', describe: 'KV v2 mount', defaultDescription: 'fleetvault', ...layout })
+    .option('policy-prefix', { type: 'string', describe: 'policy names <prefix>-engineer …', defaultDescription: 'fleetvault', ...layout });
 }
+
+/**
+ * The command the parser reached (`['ca', 'rotate']`, and its usage `rotate [step]`), for error
+ * messages: by the time yargs reports a failure it has already left the command's context.
+ */
+export const reachedCommand: { path: string[]; usage: string } = { path: [], usage: '' };
+
+/** The line every subcommand's help ends with, in place of the fifteen shared options. */
+export const SHARED_HELP_POINTER =
+  'Vault connection and layout options (--context, --address, --namespace, --ca-cert, --ssh-mount, …) work with every command: see `fleetvault --help`.';
+
+type AnyArgv = Argv<unknown>;
+interface OptionsView { key: Record<string, boolean>; local: string[] }
+const optionsOf = (y: AnyArgv) => (y as unknown as { getOptions(): OptionsView }).getOptions();
+
+/**
+ * Wrap a command (and, through its builder, every subcommand it registers) so that:
+ * - the options its builder declares are local to it: yargs makes options global by default, so
+ *   `dev stop --help` listed (and accepted) `dev`'s --port/--detach/--with-device;
+ * - its help ends with SHARED_HELP_POINTER.
+ */
+export function withCommandHelp(cmd: Command): Command {
+  const builder = cmd.builder;
+  return {
+    ...cmd,
+    builder: (y) => {
+      // Builders run outermost first: the last one to run is the command the user reached.
+      const ctx = (y as unknown as { getInternalMethods(): { getContext(): { commands: string[]; fullCommands: string[] } } }).getInternalMethods().getContext();
+      reachedCommand.path = [...ctx.commands];
+      reachedCommand.usage = ctx.fullCommands.at(-1) ?? '';
+      const before = new Set(Object.keys(optionsOf(y).key));
+      // The command's own options first: yargs lists groups in creation order and the shared
+      // ones (General, …) were created long before, so create the default group now.
+      y.group([], 'Options:');
+      // A proxy, so that `.command(sub)` calls inside the builder wrap the subcommands too; every
+      // chained call returns the proxy again.
+      const proxy: AnyArgv = new Proxy(y, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          if (typeof v !== 'function') return v;
+          return (...a: unknown[]) => {
+            if (prop === 'command' && a.length === 1 && typeof a[0] === 'object' && a[0] !== null && !Array.isArray(a[0])) a[0] = withCommandHelp(a[0] as Command);
+            const r = (v as (...x: unknown[]) => unknown).apply(target, a);
+            return r === target ? proxy : r;
+          };
+        },
+      });
+      const built = ((builder ? builder(proxy) : proxy) ?? proxy) as AnyArgv;
+      const own = Object.keys(optionsOf(y).key).filter((k) => !before.has(k) && k !== 'help' && k !== 'version');
+      // yargs' .global(keys, false) makes keys local; its types only declare the one-argument form.
+      if (own.length) (y as unknown as { global(k: string[], g: boolean): unknown }).global(own, false);
+      y.epilogue(SHARED_HELP_POINTER);
+      return built;
+    },
+  };
+}
+
+/**
+ * yargs turns `--port abc` into NaN and the command then reports "invalid port NaN". Check every
+ * number option here, once, with the text the user typed.
+ */
+export function checkNumberOptions(argv: Record<string, unknown>, y: AnyArgv, rawArgs: string[]): void {
+  const opts = (y as unknown as { getOptions(): { number: string[] } }).getOptions();
+  for (const key of opts.number) {
+    const v = argv[key];
+    const bad = (x: unknown) => typeof x === 'number' && !Number.isFinite(x);
+    if (!(Array.isArray(v) ? v.some(bad) : bad(v))) continue;
+    const given = rawValueOf(rawArgs, key) ?? process.env['FLEETVAULT_' + key.replace(/-/g, '_').toUpperCase()] ?? '';
+    throw new UsageError(`invalid --${key} "${given}": not a number`, { hint: `give a number, e.g. --${key} ${key === 'port' ? '8200' : '16'}` });
+  }
+}
+
+/**
+ * A bare number as a TTL ("--ttl 10") meant seconds and surprised everyone who meant minutes.
+ * Every *ttl flag needs a unit; Vault's own values (audit logs, role fields) are not affected.
+ */
+export function checkTtlUnits(argv: Record<string, unknown>): void {
+  for (const [key, v] of Object.entries(argv)) {
+    if (!/(^|-)ttl$/.test(key) || key.includes('.')) continue;
+    const s = typeof v === 'number' ? String(v) : v;
+    if (typeof s === 'string' && /^\s*\d+\s*$/.test(s)) {
+      const n = s.trim();
+      throw new UsageError(`invalid --${key} "${n}": a duration needs a unit`, { hint: `write ${n}s, ${n}m or ${n}h` });
+    }
+  }
+}
+
+function rawValueOf(args: string[], key: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') break;
+    if (a === `--${key}`) return args[i + 1];
+    if (a.startsWith(`--${key}=`)) return a.slice(key.length + 3);
+  }
+  return undefined;
+}
+
+/** camelCase keys fillFlagsFromEnv set from FLEETVAULT_* (not typed as flags). */
+const filledFromEnv = new Set<string>();
 
 export async function configFrom(argv: GlobalArgs): Promise<FleetvaultConfig> {
   const { resolveConfig } = await import('../config.js');
-  return resolveConfig(argv);
+  // The resolver reads FLEETVAULT_* itself and can then say where a value came from
+  // (`fleetvault status`: "from FLEETVAULT_ADDRESS", not "from --address").
+  const flags: Record<string, unknown> = { ...argv };
+  for (const k of filledFromEnv) delete flags[k];
+  return resolveConfig(flags as GlobalArgs);
 }
 
-export async function vaultFrom(argv: GlobalArgs) {
+/**
+ * Config and an authenticated client. Only commands that pass `appRole: true` (the flasher's
+ * unseal) log in with FLEETVAULT_ROLE_ID: every AppRole login spends one use of a factory batch,
+ * and a batch token may do nothing but decrypt, so any other command would burn a use and fail.
+ */
+export async function vaultFrom(argv: GlobalArgs, o: { appRole?: boolean } = {}) {
   const config = await configFrom(argv);
   const { connect } = await import('../vault/connect.js');
-  return { config, client: await connect(config) };
+  return { config, client: await connect(config, { appRole: o.appRole ?? false }) };
 }
 
 /** Print data as JSON (--json) or as the human rendering. Strings from outside are escaped. */
@@ -89,5 +211,6 @@ export function fillFlagsFromEnv(argv: Record<string, unknown>, y: Argv<unknown>
     const camel = key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
     argv[key] = value;
     argv[camel] = value;
+    filledFromEnv.add(camel);
   }
 }

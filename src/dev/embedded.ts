@@ -10,6 +10,7 @@ import { getCaPublicKey } from '../ca/public-key.js';
 import { authorizedKeyLine } from '../ca/authorized-key.js';
 import { startDevServer, type DevServer } from './openbao.js';
 import { startDevice, defaultDeviceConfig, type Device } from './device.js';
+import { probeDeviceLogin } from './login-probe.js';
 import { clearDevState, devStateDir, processAlive, readDevState, writeDevState } from './state.js';
 import { preferPort } from './free-port.js';
 
@@ -30,7 +31,13 @@ export interface EmbeddedDefault {
   caFingerprint: string;
   changes: number;
   dir: string;
-  device?: { name: string; host: string; port: number; configPath: string; knownHostsFile: string; sshCommand: string };
+  device?: {
+    name: string; host: string; port: number; configPath: string; knownHostsFile: string; sshCommand: string;
+    /** The account the device logs in: root, or the invoking user when fleetvault dev is not run as root. */
+    user: string;
+    /** The device's sshd log: where a refused login is explained. */
+    log: string;
+  };
   server: DevServer;
   deviceHandle?: Device;
   stop(): Promise<void>;
@@ -47,13 +54,13 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
   clearDevState(dir);
   const layout = o.layout ?? DEFAULT_LAYOUT;
   const server = await startDevServer({ dir, port: o.port, detached: o.detach });
+  let deviceHandle: Device | undefined;
   try {
     const client = new VaultClient({ address: server.address, token: server.rootToken });
     const { changes } = await bootstrapVault({ client, layout, factoryCidrs: ['127.0.0.0/8'] });
     const ca = await getCaPublicKey({ client, mount: layout.sshMount });
     const caLine = authorizedKeyLine({ publicKey: ca.publicKey, fingerprint: ca.fingerprint, mount: layout.sshMount, principals: ['root'] });
     let device: EmbeddedDefault['device'];
-    let deviceHandle: Device | undefined;
     if (o.withDevice) {
       const name = 'dev-device';
       // 22222 is balenaOS's SSH port; take it when free so the printed command looks like the real one.
@@ -64,13 +71,23 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
       if (o.detach) deviceHandle.child.unref();
       const knownHostsFile = join(dir, 'known_hosts');
       writeFileSync(knownHostsFile, deviceHandle.knownHostsLine + '\n', { mode: 0o600 });
+      // Unprivileged, the device can only log in its own user: the root-principal certificate
+      // still decides (the CA line says principals="root"), ssh just names that account.
+      const asUser = deviceHandle.user === 'root' ? '' : ` -o User=${deviceHandle.user}`;
       device = {
         name, host: deviceHandle.host, port: deviceHandle.port, configPath: deviceHandle.configPath, knownHostsFile,
-        sshCommand: `fleetvault ssh ${name} --host ${deviceHandle.host} --port ${deviceHandle.port} --user-known-hosts-file ${knownHostsFile}`,
+        sshCommand: `fleetvault ssh ${name} --host ${deviceHandle.host} --port ${deviceHandle.port} --user-known-hosts-file ${knownHostsFile}${asUser}`,
+        user: deviceHandle.user, log: deviceHandle.log,
       };
+      // Success means a login works, not that sshd listens.
+      await probeDeviceLogin({
+        client, mount: layout.sshMount, role: layout.sshRole, host: device.host, port: device.port,
+        loginUser: device.user, knownHostsFile, deviceLog: device.log,
+      });
     }
     writeDevState(dir, {
       address: server.address, rootToken: server.rootToken, serverPid: server.pid, devicePid: deviceHandle?.child.pid,
+      device: device && { host: device.host, port: device.port, log: device.log, user: device.user },
       auditLog: server.auditLog, dir, startedAt: new Date().toISOString(),
     });
     const stop = async () => {
@@ -83,7 +100,10 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
       caLine, caFingerprint: ca.fingerprint, changes: changes.length, dir, device, server, deviceHandle, stop,
     };
   } catch (e) {
+    // Nothing half-started stays behind: the caller sees the error and no running processes.
+    await deviceHandle?.stop();
     await server.stop();
+    clearDevState(dir);
     throw e;
   }
 }

@@ -3,7 +3,7 @@
 // through the API. Used by `fleetvault dev` and by the test harness's global setup.
 // HashiCorp Vault has no declarative audit stanza, so against a Vault binary the same file audit
 // device is enabled through the API instead (see serverFlavour below).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, writeFileSync, closeSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -51,6 +51,18 @@ export function serverFlavour(bin: string): ServerFlavour {
   throw new Error(`${bin} is neither OpenBao nor HashiCorp Vault ('${bin} version' printed ${JSON.stringify(out.trim().slice(0, 80))})`);
 }
 
+const noStoreTokenSupport = new Map<string, boolean>();
+/** OpenBao 2.x and Vault ≥ 1.13 have -dev-no-store-token; ask the binary's help, once per binary. */
+export function supportsNoStoreToken(bin: string): boolean {
+  let known = noStoreTokenSupport.get(bin);
+  if (known === undefined) {
+    const r = spawnSync(bin, ['server', '-h'], { encoding: 'utf8', timeout: 10_000 });
+    known = /-dev-no-store-token\b/.test(`${r.stdout ?? ''}${r.stderr ?? ''}`);
+    noStoreTokenSupport.set(bin, known);
+  }
+  return known;
+}
+
 export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
   const bin = o.bin ?? requireVaultBinary();
   const flavour = serverFlavour(bin);
@@ -81,8 +93,11 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     const port = o.port ?? (await freePort(host));
     // The dev server prints the root token in its log: the log is 0600 inside a 0700 dir.
     const logFd = openSync(serverLog, 'a', 0o600);
-    const child = spawn(bin, ['server', '-dev', `-dev-listen-address=${host}:${port}`, `-config=${configFile}`], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BAO_DEV_ROOT_TOKEN_ID: rootToken, VAULT_DEV_ROOT_TOKEN_ID: rootToken, BAO_LOG_LEVEL: 'warn', VAULT_LOG_LEVEL: 'warn' },
+    // A dev server writes its root token to $HOME/.vault-token, clobbering the user's own login:
+    // -dev-no-store-token where the binary has it, else a HOME of its own (its token helper's dir).
+    const noStore = supportsNoStoreToken(bin);
+    const child = spawn(bin, ['server', '-dev', `-dev-listen-address=${host}:${port}`, `-config=${configFile}`, ...(noStore ? ['-dev-no-store-token'] : [])], {
+      env: { PATH: process.env.PATH ?? '', HOME: noStore ? (process.env.HOME ?? '') : o.dir, BAO_DEV_ROOT_TOKEN_ID: rootToken, VAULT_DEV_ROOT_TOKEN_ID: rootToken, BAO_LOG_LEVEL: 'warn', VAULT_LOG_LEVEL: 'warn' },
       stdio: ['ignore', logFd, logFd],
       detached: o.detached ?? false,
     });
@@ -126,6 +141,8 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     const stop = () => new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());
+      // A detached server was unref'd: without this, node exits before the exit event arrives.
+      child.ref();
       child.kill('SIGTERM');
       setTimeout(() => child.kill('SIGKILL'), 5000).unref();
     });

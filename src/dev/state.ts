@@ -9,6 +9,8 @@ export interface DevState {
   rootToken: string;
   serverPid: number;
   devicePid?: number;
+  /** The simulated device: where it listens and where its sshd logs (evidence for a refused login). */
+  device?: { host: string; port: number; log: string; user?: string };
   auditLog: string;
   dir: string;
   startedAt: string;
@@ -40,4 +42,14 @@ export function clearDevState(dir: string): void {
 export function processAlive(pid: number | undefined): boolean {
   if (!pid) return false;
   try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+/**
+ * The sshd log of the device `fleetvault dev --with-device` runs at host:port, if that is where
+ * this session goes: the one device whose refusals fleetvault can explain from its own log.
+ */
+export function devDevice(host: string, port: number, env: Record<string, string | undefined> = process.env): { log: string; user?: string } | undefined {
+  const s = readDevState(devStateDir(env));
+  if (!s?.device || s.device.host !== host || s.device.port !== port || !processAlive(s.devicePid)) return undefined;
+  return { log: s.device.log, user: s.device.user };
 }

@@ -120,6 +120,9 @@ export const REMOTE_FAILURES: Record<number, string> = {
 
 export function describeSshFailure(r: ExecResult, o: { maxBytes?: number } = {}): string {
   const e = r.stderr;
+  // The tunnel's ProxyCommand says why it could not connect (407/404/503/TLS) on a line of its own.
+  const tunnel = /^fleetvault: (failed to reach .*)$/m.exec(e);
+  if (r.code === 255 && tunnel) return `unreachable: ${tunnel[1]!.slice(0, 240).replace(/[^\x20-\x7e]/g, '?')}`;
   if (r.overflow) return `the device sent more than ${o.maxBytes ?? 'the allowed'} bytes; connection cut`;
   if (r.timedOut) return 'no answer in time; connection cut';
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/.test(e)) return 'host key changed or not pinned (refusing: possible impersonation)';

@@ -14,8 +14,15 @@
 // whole FAT. So a file is never shrunk: shorter JSON is padded with trailing whitespace (valid
 // JSON, and it also overwrites the old bytes, e.g. a provisioning apiKey, instead of leaving them
 // in freed clusters). Shrinking any other kind of file is refused.
+//
+// Trap 3 and 4 (fat-volume.ts): fatfs writes a 0-byte file's data over the root directory, and it
+// never updates the second FAT. Both are worked around there, and every write is verified by an
+// independent reader of the FAT structures, so an image edit ends `fsck.fat -n` clean or fails.
 import { createRequire } from 'node:module';
 import { DeviceError, UsageError } from '../errors.js';
+import { describeFsError } from '../fs/atomic.js';
+import { readJson } from '../fs/json.js';
+import { allocateBootPartition, FatStructureError, giveEmptyFileACluster, mirrorFats, verifyBootFile } from './fat-volume.js';
 
 const require = createRequire(import.meta.url);
 
@@ -50,6 +57,10 @@ async function withBoot<T>(image: string, verb: string, fn: (fs: FatFs) => Promi
     if (e instanceof UsageError || e instanceof DeviceError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !(e as { fatfs?: boolean }).fatfs) throw new UsageError(`failed to ${verb}: ${image}: no such file`);
+    // The image's own file system refused (full, read-only, permissions): say that, not "is it FAT?".
+    if (code && ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EISDIR', 'EFBIG'].includes(code)) {
+      throw new UsageError(`failed to ${verb}: ${describeFsError(e)}`, { hint: code === 'ENOSPC' ? 'free some space next to the image and run it again' : undefined });
+    }
     throw new UsageError(`failed to ${verb}: ${describe(e)}`, { hint: `is ${image} a disk image whose partition ${BOOT_PARTITION} is FAT?` });
   }
 }
@@ -79,32 +90,63 @@ export async function readBootFile(image: string, path: string): Promise<Buffer>
   return data;
 }
 
+/** JSON text padded with trailing spaces and a newline to exactly `length` bytes (still valid JSON). */
+function padJson(json: Buffer, length: number): Buffer {
+  const body = Buffer.from(json.toString('utf8').replace(/\s+$/, ''));
+  return Buffer.concat([body, Buffer.alloc(length - body.length - 1, ' '), Buffer.from('\n')]);
+}
+
+/** Raw FAT work (fat-volume.ts) with this module's one-line errors. */
+function raw<T>(verb: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof FatStructureError) throw new UsageError(`failed to ${verb}: ${e.message}`, { hint: 'check the image with fsck.fat -n; flash from a pristine image if it is damaged' });
+    throw new UsageError(`failed to ${verb}: ${describeFsError(e)}`);
+  }
+}
+
 /**
- * Replace (or create) a file on the boot partition and verify it by reading it back. A `.json`
+ * Replace (or create) a file on the boot partition and verify it by reading it back. A JSON
  * file shorter than the one it replaces is padded with trailing spaces and a newline (see Trap 2).
+ * Every write ends with the FAT copies mirrored and an independent read-back (fat-volume.ts): the
+ * partition is `fsck.fat -n` clean, or the command fails.
  */
 export async function writeBootFile(image: string, path: string, data: Buffer | string): Promise<void> {
   const p = normalise(path);
   const wanted = typeof data === 'string' ? Buffer.from(data) : data;
   const verb = `write ${p} into ${image}`;
   let buf = wanted;
-  const previous = await withBoot(image, verb, async (fs) => {
-    const old = await fatRead(fs, p);
-    if (old && old.length > wanted.length) {
-      if (!p.toLowerCase().endsWith('.json')) {
-        throw new UsageError(`failed to ${verb}: cannot shrink a non-JSON file on FAT with balena-image-fs`);
-      }
-      const body = wanted.toString('utf8').replace(/\s+$/, '');
-      buf = Buffer.concat([Buffer.from(body), Buffer.alloc(old.length - Buffer.byteLength(body) - 1, ' '), Buffer.from('\n')]);
+  const previous = await withBoot(image, verb, (fs) => fatRead(fs, p));
+  if (previous && previous.length > wanted.length) {
+    // JSON by content, not name: config.json.fleetvault.bak is JSON too, and trailing whitespace keeps JSON valid.
+    if (!readJson(wanted).ok) {
+      throw new UsageError(`failed to ${verb}: cannot shrink a non-JSON file on FAT with balena-image-fs`);
     }
-    await fatWrite(fs, p, buf, old !== undefined);
-    return old;
-  });
-  // A second mount re-reads the FAT and directory from the image file, not from fatfs' caches.
-  const back = await withBoot(image, verb, (fs) => fatRead(fs, p));
-  if (back && back.equals(buf)) return;
-  if (previous !== undefined) await withBoot(image, verb, (fs) => fatWrite(fs, p, previous, true)).catch(() => undefined);
-  throw new UsageError(`failed to ${verb}: read-back differs from what was written`, {
-    hint: previous === undefined ? 'the image may be damaged' : 'the previous content was restored',
+    buf = padJson(wanted, previous.length);
+  }
+  // Sparse image on a full disk: fail here, before the first byte changes (fat-volume.ts).
+  raw(verb, () => allocateBootPartition(image));
+  // Trap 3: a 0-byte file has no cluster, and fatfs would write "cluster 0" — over the root directory.
+  if (previous?.length === 0) raw(verb, () => giveEmptyFileACluster(image, p));
+  await withBoot(image, verb, (fs) => fatWrite(fs, p, buf, previous !== undefined));
+  let failure: unknown;
+  try {
+    raw(verb, () => { mirrorFats(image); verifyBootFile(image, p, buf); });
+    return;
+  } catch (e) {
+    failure = e;
+  }
+  // Writing back over a file that grew must cover the new tail too (r+ never shrinks the file):
+  // JSON is padded to the new length; anything else cannot be restored safely.
+  const restore = previous === undefined || previous.length === 0 ? undefined
+    : previous.length >= buf.length ? previous : readJson(previous).ok ? padJson(previous, buf.length) : undefined;
+  let restored = false;
+  if (restore) {
+    restored = await withBoot(image, verb, (fs) => fatWrite(fs, p, restore, true)).then(() => { mirrorFats(image); return true; }).catch(() => false);
+  }
+  const why = (failure as Error).message.replace(/^failed to [^:]*: /, '');
+  throw new UsageError(`failed to ${verb}: read-back failed: ${why}`, {
+    hint: restored ? 'the previous content was written back; check the image with fsck.fat -n' : 'the image may be damaged: flash from a pristine image',
   });
 }

@@ -2,6 +2,7 @@
 // facts needed to decrypt or rewrap it (mount, key, fleet). Parsed strictly: an envelope that is
 // not exactly this shape is refused locally (exit 1) before Vault is ever asked.
 import { UsageError } from '../errors.js';
+import { readJson } from '../fs/json.js';
 
 export const ENVELOPE_FORMAT = 'fleetvault-sealed-config';
 export const ENVELOPE_VERSION = 1;
@@ -52,12 +53,9 @@ export function parseEnvelope(text: string, source: string): SealedEnvelope {
   const bad = (why: string) => new UsageError(`failed to read sealed config ${source}: ${why}`, {
     hint: 'expected the output of fleetvault provision seal',
   });
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw bad('not valid JSON');
-  }
+  const read = readJson(text, { refuseDuplicateKeys: true });
+  if (!read.ok) throw bad(read.why);
+  const doc = read.value;
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad('not a JSON object');
   const o = doc as Record<string, unknown>;
   if (o.format !== ENVELOPE_FORMAT) throw bad(`format is not "${ENVELOPE_FORMAT}"`);
@@ -84,12 +82,10 @@ export function formatEnvelope(e: SealedEnvelope): string {
 
 /** A config.json must be a JSON object; checked before sealing and after unsealing. */
 export function parseConfigObject(data: Buffer | string, source: string): Record<string, unknown> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
-  } catch {
-    throw new UsageError(`failed to read ${source}: not valid JSON`);
-  }
+  // Strict: sealing a config.json with a duplicate "os" would seal only the last one.
+  const read = readJson(data, { refuseDuplicateKeys: true });
+  if (!read.ok) throw new UsageError(`failed to read ${source}: it ${read.why}`);
+  const doc = read.value;
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`failed to read ${source}: not a JSON object`);
   return doc as Record<string, unknown>;
 }

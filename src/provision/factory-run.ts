@@ -8,10 +8,10 @@
 // decrypt happened but whose line did not: the re-run decrypts exactly those again (and, with
 // AppRole, spends one more batch use each — size batches with that headroom).
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, readFileSync, readdirSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UsageError, failedTo } from '../errors.js';
-import { readInputFile, writeFileAtomic } from '../fs/atomic.js';
+import { openAppendLog, readInputFile, writeFileAtomic, writeTarget } from '../fs/atomic.js';
 import type { FleetvaultConfig } from '../config.js';
 import type { VaultClient } from '../vault/client.js';
 import { parseEnvelope, type SealedEnvelope } from './envelope.js';
@@ -109,6 +109,9 @@ export async function unsealBatch(o: UnsealBatchOptions): Promise<UnsealBatchRep
   }
   mkdirSync(o.outDir, { recursive: true, mode: 0o700 });
   const journalPath = o.journalPath ?? join(o.outDir, JOURNAL_NAME);
+  // Planted links (journal or outputs) are refused before anything is decrypted.
+  writeTarget(journalPath);
+  for (const it of items) writeTarget(it.out);
   const done = readJournal(journalPath);
   const pending = items.filter((it) => done.get(it.file) !== cipherKey(it.envelope));
   const skipped = items.length - pending.length;
@@ -116,7 +119,7 @@ export async function unsealBatch(o: UnsealBatchOptions): Promise<UnsealBatchRep
   let fd: number | undefined;
   const record = (line: JournalLine) => {
     if (fd === undefined) {
-      fd = openSync(journalPath, 'a', 0o600);
+      fd = openAppendLog(journalPath);
       // Start on a fresh line after a torn one.
       const text = readFileSync(journalPath);
       if (text.length > 0 && text[text.length - 1] !== 0x0a) writeSync(fd, '\n');

@@ -46,8 +46,22 @@ export async function reconcileBatch(o: ReconcileOptions): Promise<ReconcileRepo
   let createdAt = info?.createdAt;
   const decryptPath = `${o.transitMount}/decrypt/${o.transitKey}`;
   const loginPath = `auth/${o.approleMount}/login`;
+  // A login refused once the batch is used up (or revoked, or from outside its ranges) carries no
+  // token and no metadata: only the role_id it sent ties it to the batch. Batch roles are one per
+  // batch, so their role_id is the batch; collected from Vault and from the batch's own logins.
+  const roleIds = new Set<string>();
+  if (info && info.role !== o.approleRole) {
+    const id = (await o.client.readOptional<{ role_id?: string }>(`auth/${o.approleMount}/role/${info.role}/role-id`).catch(() => undefined))?.data?.role_id;
+    if (id) roleIds.add(id);
+  }
+  const anonymousRefusals = new Map<string, number>();
   for await (const e of readAuditEvents({ files: o.auditFiles, stats })) {
+    if (e.path === loginPath && e.details.roleId && e.details.batch !== o.batch) {
+      if (!e.ok && !e.details.batch) anonymousRefusals.set(e.details.roleId, (anonymousRefusals.get(e.details.roleId) ?? 0) + 1);
+      continue;
+    }
     if (e.details.batch !== o.batch) continue;
+    if (e.path === loginPath && e.ok && e.details.roleId && e.details.metadata?.fleets !== undefined) roleIds.add(e.details.roleId);
     // Metadata from the log completes what Vault forgot (a revoked batch).
     quota ??= e.details.metadata?.count ? Number(e.details.metadata.count) : undefined;
     createdAt ??= e.details.metadata?.created_at;
@@ -61,7 +75,11 @@ export async function reconcileBatch(o: ReconcileOptions): Promise<ReconcileRepo
       decrypts.sources[src] = (decrypts.sources[src] ?? 0) + 1;
     }
   }
+  for (const id of roleIds) logins.refused += anonymousRefusals.get(id) ?? 0;
   const findings: ReconcileFinding[] = [];
+  if (logins.refused > 0) {
+    findings.push({ type: 'refused-logins', message: `${logins.refused} refused login(s) with this batch's role_id: a used-up, revoked or copied credential is being tried` });
+  }
   if (quota !== undefined && decrypts.ok > quota) {
     findings.push({ type: 'over-quota', message: `${decrypts.ok} decrypts for a batch of ${quota}` });
   }

@@ -70,6 +70,14 @@ export async function unsealEnvelope(o: { client: VaultClient; envelope: SealedE
         hint: 'the envelope may be tampered with, sealed for another fleet or key, or its key version retired (provision rewrap)',
       });
     }
+    if (err instanceof VaultError && err.status === 403) {
+      // A factory batch may decrypt only its own fleets' envelopes (its policy lists their
+      // contexts); any other token lacks the right altogether.
+      throw new VaultError(`failed to ${what}: permission denied: these credentials may not decrypt fleet ${e.fleet} envelopes`, {
+        path: err.path, status: err.status, errors: err.errors,
+        hint: 'a factory batch decrypts only the fleets it was created for (factory batch create --fleet); a used token is refused too',
+      });
+    }
     throw failedTo(what, err);
   }
   if (b64 === undefined) throw new VaultError(`failed to ${what}: Vault returned no plaintext`, { path: `${e.mount}/decrypt/${e.key}` });

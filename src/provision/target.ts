@@ -1,7 +1,9 @@
 // Where a plaintext config.json goes: a local file (atomic, 0600 — it holds a device or
 // provisioning key) or the boot partition of a disk image, so no plaintext ever lands on the
 // flasher's disk outside the image.
-import { writeFileAtomic } from '../fs/atomic.js';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { writeFileAtomic, writeTarget } from '../fs/atomic.js';
 import { UsageError } from '../errors.js';
 
 export interface ConfigTarget {
@@ -14,9 +16,27 @@ export function checkTarget(t: ConfigTarget): void {
   if (t.out === '') throw new UsageError('--out must name a file');
 }
 
-/** Fail before Vault is asked (and a batch use spent) when the image cannot take the file. */
-export async function preflightTarget(t: ConfigTarget): Promise<void> {
-  if (t.image === undefined) return;
+/** Fail before Vault is asked (and a batch use spent) when the file or image cannot be written. */
+export async function preflightTarget(t: ConfigTarget, defaultOut = 'config.json'): Promise<void> {
+  if (t.image === undefined) {
+    const out = t.out ?? defaultOut;
+    writeTarget(out); // a link planted at --out is refused now, not after the decrypt
+    const dir = dirname(resolve(out));
+    let st;
+    try {
+      st = statSync(dir);
+    } catch {
+      throw new UsageError(`cannot write ${out}: directory ${dir} does not exist`, { hint: 'create it first; nothing was decrypted and no batch use was spent' });
+    }
+    if (!st.isDirectory()) throw new UsageError(`cannot write ${out}: ${dir} is not a directory`);
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch {
+      throw new UsageError(`cannot write ${out}: directory ${dir} is not writable`, { hint: 'pick another --out; nothing was decrypted and no batch use was spent' });
+    }
+    if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`cannot write ${out}: it is a directory`, { hint: 'name a file with --out' });
+    return;
+  }
   const { readBootFileOptional } = await import('../image/boot-partition.js');
   await readBootFileOptional(t.image, 'config.json');
 }

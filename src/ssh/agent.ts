@@ -2,8 +2,10 @@
 // ssh-add is what users already trust. Certificates are added with a lifetime equal to their
 // remaining validity, so the agent forgets them when they stop working.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { UsageError } from '../errors.js';
+import type { VaultClient } from '../vault/client.js';
 import { describeCertificate, parseCertificate, type CertificateInfo } from './certificate.js';
 
 const run = promisify(execFile);
@@ -14,8 +16,15 @@ export function requireAgent(env: NodeJS.ProcessEnv = process.env): string {
   return sock;
 }
 
+/** A certificate as the agent lists it: parsed, plus its line and comment (to remove it again). */
+interface AgentCertificate { info: CertificateInfo; line: string; comment: string; subjectKeyLine: string }
+
 /** Certificates currently held by the agent (its other keys are ignored). */
 export async function agentCertificates(env: NodeJS.ProcessEnv = process.env): Promise<CertificateInfo[]> {
+  return (await listAgentCertificates(env)).map((c) => c.info);
+}
+
+async function listAgentCertificates(env: NodeJS.ProcessEnv): Promise<AgentCertificate[]> {
   let out = '';
   try {
     out = (await run('ssh-add', ['-L'], { env })).stdout;
@@ -25,23 +34,69 @@ export async function agentCertificates(env: NodeJS.ProcessEnv = process.env): P
     if (err.code === 1) return [];
     throw new UsageError(`failed to list ssh-agent identities: ${(err.stderr ?? String(e)).trim().split('\n')[0]}`);
   }
-  const certs: CertificateInfo[] = [];
+  const certs: AgentCertificate[] = [];
   for (const line of out.split('\n')) {
     if (!/-cert-v01@openssh\.com /.test(line)) continue;
-    try { certs.push(describeCertificate(parseCertificate(line))); } catch { /* not ours to judge */ }
+    try {
+      const cert = parseCertificate(line);
+      const subjectKeyLine = cert.subjectKey.toString('ssh').split(' ').slice(0, 2).join(' ');
+      certs.push({ info: describeCertificate(cert), line: line.trim(), comment: line.trim().split(' ').slice(2).join(' '), subjectKeyLine });
+    } catch { /* not ours to judge */ }
   }
   return certs;
 }
 
+/** `SHA256:…` of an OpenSSH public key line, as ssh-keygen -l prints it (no sshpk needed). */
+export function sshKeyFingerprint(publicKeyLine: string): string {
+  const blob = Buffer.from(publicKeyLine.trim().split(/\s+/)[1] ?? '', 'base64');
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
 /**
- * A certificate in the agent that will still be valid for `minValidSeconds`, for `user`, signed
- * by the CA with this fingerprint. Reusing it avoids a new sign request (and a new audit entry).
+ * The CA the mount signs with now. `<mount>/public_key` is unauthenticated in Vault and OpenBao
+ * (it is what devices are told to trust) and answers with the key as plain text; it follows the
+ * default issuer on OpenBao, so it changes at a rotation's switch.
  */
-export async function findReusableCertificate(o: { user: string; caFingerprint?: string; minValidSeconds?: number; env?: NodeJS.ProcessEnv }): Promise<CertificateInfo | undefined> {
+export async function currentCaFingerprint(client: VaultClient, mount: string): Promise<string | undefined> {
+  const body = await client.read(`${mount}/public_key`, { anonymous: true }) as unknown;
+  return typeof body === 'string' && /^ssh-/.test(body.trim()) ? sshKeyFingerprint(body) : undefined;
+}
+
+/** fleetvault names every key pair it puts into the agent fleetvault-<user>[@host]. */
+const OURS = /^fleetvault-/;
+
+/**
+ * The agent's certificate for `user` if the server still signs with its CA, else undefined after
+ * removing fleetvault's stale certificates for `user` (a rotation's old CA: devices refuse them, and
+ * ssh would offer them first). Cheap on purpose: one `ssh-add -L` and one unauthenticated read,
+ * side by side; no Vault write, no key generation, no temp file. When the current CA cannot be
+ * read nothing is reused: the caller signs, and that request reports the real problem.
+ */
+export async function reusableAgentCertificate(o: { client: VaultClient; mount: string; user: string; minValidSeconds?: number; env?: NodeJS.ProcessEnv }): Promise<CertificateInfo | undefined> {
+  const env = o.env ?? process.env;
+  const [certs, ca] = await Promise.all([listAgentCertificates(env), currentCaFingerprint(o.client, o.mount).catch(() => undefined)]);
+  if (!ca) return undefined;
+  const reusable = pickReusable(certs.map((c) => c.info), { user: o.user, caFingerprint: ca, minValidSeconds: o.minValidSeconds });
+  if (reusable) return reusable;
+  const stale = certs.filter((c) => OURS.test(c.comment) && c.info.principals.includes(o.user) && c.info.signingKeyFingerprint !== ca);
+  if (stale.length) await removeFromAgent(stale.flatMap((c) => [c.line, c.subjectKeyLine]), env);
+  return undefined;
+}
+
+/** Best effort: a key the agent already dropped (its lifetime ran out) is no reason to fail a login. */
+async function removeFromAgent(keyLines: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  await new Promise<void>((resolve) => {
+    // Public keys on stdin (`ssh-add -d -`): no temp file, nothing in argv.
+    const c = execFile('ssh-add', ['-q', '-d', '-'], { env }, () => resolve());
+    c.stdin?.end(keyLines.join('\n') + '\n');
+  });
+}
+
+/** Valid for `minValidSeconds` more, for `user`, signed by exactly this CA. */
+function pickReusable(certs: CertificateInfo[], o: { user: string; caFingerprint: string; minValidSeconds?: number }): CertificateInfo | undefined {
   const now = Date.now();
-  const certs = await agentCertificates(o.env);
   return certs.find((c) => c.type === 'user' && c.principals.includes(o.user) &&
-    (!o.caFingerprint || c.signingKeyFingerprint === o.caFingerprint) &&
+    c.signingKeyFingerprint === o.caFingerprint &&
     Date.parse(c.validAfter) <= now + 30_000 &&
     Date.parse(c.validBefore) - now >= (o.minValidSeconds ?? 60) * 1000);
 }

@@ -3,6 +3,8 @@
 // to hand us a certificate wider than what we asked for.
 import sshpk from 'sshpk';
 import { UsageError, VaultError } from '../errors.js';
+import { readCertificateWire } from './cert-wire.js';
+import { verifyCertificateSignature } from './cert-signature.js';
 
 export interface CertificateInfo {
   type: 'user' | 'host';
@@ -10,19 +12,49 @@ export interface CertificateInfo {
   /** Decimal, as ssh-keygen -L prints it. */
   serial: string;
   principals: string[];
+  /** ISO 8601; the epoch for certificates valid "always". */
   validAfter: string;
+  /** ISO 8601, or "forever" (`ssh-keygen -V …:forever`, and ssh-keygen's default). */
   validBefore: string;
   extensions: string[];
   criticalOptions: Record<string, string>;
   signingKeyFingerprint: string;
   /** Fingerprint of the certified (subject) public key. */
   publicKeyFingerprint: string;
+  /** The signature verifies under the CA key the certificate names (signingKeyFingerprint). */
+  signatureValid: boolean;
+  signatureAlgorithm: string;
+  /** Why signatureValid is false. */
+  signatureError?: string;
+  expired: boolean;
+  notYetValid: boolean;
+}
+
+export const FOREVER = 'forever';
+
+// The raw bytes behind each parsed certificate: sshpk keeps no copy, and re-encoding would hide
+// exactly what a forged certificate changed.
+const blobs = new WeakMap<sshpk.Certificate, Buffer>();
+
+function certificateBlob(text: string | Buffer): Buffer {
+  const line = (typeof text === 'string' ? text : text.toString('latin1')).trim();
+  return Buffer.from(line.split(/[ \t\n]+/)[1] ?? '', 'base64');
+}
+
+// 8.64e15 ms is the last instant a Date holds; OpenSSH writes 2^64-1 for "forever", and anything
+// past what a Date holds means the same in practice.
+const MAX_DATE_SECONDS = 8_640_000_000_000n;
+
+function certTime(seconds: bigint): string {
+  return seconds > MAX_DATE_SECONDS ? FOREVER : new Date(Number(seconds) * 1000).toISOString();
 }
 
 export function parseCertificate(text: string | Buffer, source = 'certificate'): sshpk.Certificate {
   try {
     const buf = typeof text === 'string' ? Buffer.from(text.trim()) : text;
-    return sshpk.parseCertificate(buf, 'openssh');
+    const cert = sshpk.parseCertificate(buf, 'openssh');
+    blobs.set(cert, certificateBlob(text));
+    return cert;
   } catch (e) {
     throw new UsageError(`${source} is not an OpenSSH certificate (${(e as Error).message.split('\n')[0]})`);
   }
@@ -42,7 +74,12 @@ function sshString(data: Buffer): string {
   return data.toString('utf8');
 }
 
-export function describeCertificate(cert: sshpk.Certificate): CertificateInfo {
+/** What a certificate says and whether it holds: signature, validity at `now`. */
+export function describeCertificate(cert: sshpk.Certificate, now: Date = new Date()): CertificateInfo {
+  const wire = readCertificateWire(blobs.get(cert) ?? certificateBlob(cert.toString('openssh')));
+  const check = verifyCertificateSignature(wire);
+  const validAfter = certTime(wire.validAfter);
+  const validBefore = certTime(wire.validBefore);
   const sig = (cert.signatures as { openssh?: OpensshSig }).openssh ?? {};
   const exts = sig.exts ?? [];
   const subjects = cert.subjects ?? [];
@@ -56,12 +93,18 @@ export function describeCertificate(cert: sshpk.Certificate): CertificateInfo {
     keyId: sig.keyId ?? '',
     serial: BigInt('0x' + (cert.serial.toString('hex') || '0')).toString(),
     principals,
-    validAfter: cert.validFrom.toISOString(),
-    validBefore: cert.validUntil.toISOString(),
+    validAfter,
+    validBefore,
     extensions: exts.filter((e) => !e.critical).map((e) => e.name),
     criticalOptions: Object.fromEntries(exts.filter((e) => e.critical).map((e) => [e.name, sshString(e.data)])),
     signingKeyFingerprint: cert.issuerKey ? cert.issuerKey.fingerprint('sha256').toString() : '',
     publicKeyFingerprint: cert.subjectKey.fingerprint('sha256').toString(),
+    signatureValid: check.valid,
+    signatureAlgorithm: check.algorithm,
+    ...(check.reason ? { signatureError: check.reason } : {}),
+    // OpenSSH: valid while valid_after <= now < valid_before.
+    expired: validBefore !== FOREVER && Date.parse(validBefore) <= now.getTime(),
+    notYetValid: validAfter === FOREVER || Date.parse(validAfter) > now.getTime(),
   };
 }
 
@@ -84,16 +127,21 @@ export function verifyIssuedCertificate(certText: string, want: ExpectedCertific
   const refuse = (why: string) =>
     new VaultError(`refusing the certificate Vault returned: ${why}`, { path: 'sign', hint: 'check the SSH role configuration' });
   let cert: sshpk.Certificate;
+  let info: CertificateInfo;
   try {
     cert = sshpk.parseCertificate(Buffer.from(certText.trim()), 'openssh');
+    blobs.set(cert, certificateBlob(certText));
+    info = describeCertificate(cert, want.now);
   } catch (e) {
     throw refuse(`not an OpenSSH certificate (${(e as Error).message})`);
   }
-  const info = describeCertificate(cert);
   const ca = sshpk.parseKey(want.caPublicKey.trim(), 'ssh');
-  if (!cert.issuerKey || cert.issuerKey.type.includes('cert') || !cert.isSignedByKey(ca)) {
-    throw refuse(`not signed by the CA Vault publishes (${ca.fingerprint('sha256')})`);
+  // isSignedByKey only compares the embedded CA key; the signature itself is checked by
+  // describeCertificate (signatureValid).
+  if (!cert.issuerKey || cert.issuerKey.type.includes('cert') || !cert.isSignedByKey(ca) || !info.signatureValid) {
+    throw refuse(`not signed by the CA Vault publishes (${ca.fingerprint('sha256')})${info.signatureError ? `: ${info.signatureError}` : ''}`);
   }
+  if (info.validBefore === FOREVER) throw refuse('it never expires');
   const subject = sshpk.parseKey(want.subjectPublicKey.trim(), 'ssh');
   if (info.publicKeyFingerprint !== subject.fingerprint('sha256').toString()) throw refuse('it certifies a different public key');
   if (info.type !== 'user') throw refuse('it is a host certificate');

@@ -4,7 +4,7 @@
 import { connect } from 'node:net';
 import { DeviceError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
-import { addToAgent, findReusableCertificate, requireAgent } from './agent.js';
+import { addToAgent, requireAgent, reusableAgentCertificate } from './agent.js';
 import { generateEd25519KeyPair } from './keys.js';
 import { signUserKey } from './sign.js';
 import { validatePrincipal } from './principals.js';
@@ -25,7 +25,7 @@ export interface EnsureAgentCertificateOptions {
 export async function ensureAgentCertificate(o: EnsureAgentCertificateOptions): Promise<boolean> {
   requireAgent();
   const user = validatePrincipal(o.user);
-  if (await findReusableCertificate({ user })) return false;
+  if (await reusableAgentCertificate({ client: o.client, mount: o.mount, user })) return false;
   const pair = generateEd25519KeyPair(`fleetvault-${user}`);
   // ssh-config logins may be interactive: ask for permit-pty (the role's only allowed extension).
   const signed = await signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: [user], ttlSeconds: o.ttlSeconds, permitPty: true, reason: o.reason });

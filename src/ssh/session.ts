@@ -2,7 +2,7 @@
 // system ssh — key material only ever in a private temp dir that is gone when we return, also
 // after Ctrl-C or SIGTERM.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readSync, closeSync, fstatSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThroughExit, UsageError } from '../errors.js';
@@ -10,7 +10,9 @@ import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from './keys.js';
 import { signUserKey } from './sign.js';
 import { validatePrincipal } from './principals.js';
-import { addToAgent, findReusableCertificate, requireAgent } from './agent.js';
+import { addToAgent, requireAgent, reusableAgentCertificate } from './agent.js';
+import { diagnoseLogin } from './diagnose.js';
+import { passThroughArgs, jumpConfig, needsForwarding, type SshPassThrough } from './pass-through.js';
 
 export type StrictHostKeyChecking = 'yes' | 'no' | 'ask' | 'accept-new';
 
@@ -32,7 +34,18 @@ export interface SshSessionOptions {
   onTempDir?: (dir: string) => void;
   /** Extra ssh options before the destination, e.g. ['-o', 'ConnectTimeout=5']. */
   sshOptions?: string[];
+  /** The user's own ssh options (`fleetvault ssh -o … -J … -v -L … -R …`). */
+  passThrough?: SshPassThrough;
+  /** The device's sshd log, when fleetvault runs the device: read to explain a refusal. */
+  deviceLog?: string;
+  /** The one account that device logs in (an unprivileged `fleetvault dev` device). */
+  deviceLoginUser?: string;
   env?: NodeJS.ProcessEnv;
+  /** ssh's ProxyCommand (balena's tunnel, src/device/route.ts) and the known_hosts name that goes with it. */
+  proxyCommand?: string;
+  hostKeyAlias?: string;
+  /** Awaited just before ssh starts (the tunnel's preflight, run while Vault signs). */
+  ready?: Promise<unknown>;
 }
 
 export interface SshSessionResult {
@@ -64,10 +77,18 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
   const interactive = !o.command || o.command.length === 0;
   if (o.agent) requireAgent(env);
 
+  // ssh keeps the first value it sees for an option: our key selection goes first (the user's
+  // -o cannot turn IdentitiesOnly off), then the user's options (their -o User=… or Port=… wins
+  // over our -l/-p), then ours.
+  const keyArgs: string[] = [];
+  const userArgs = passThroughArgs(o.passThrough);
   const sshArgs: string[] = ['-p', String(port), '-l', user];
   if (o.strictHostKeyChecking) sshArgs.push('-o', `StrictHostKeyChecking=${o.strictHostKeyChecking}`);
   if (o.userKnownHostsFile) sshArgs.push('-o', `UserKnownHostsFile=${o.userKnownHostsFile}`);
+  if (o.proxyCommand) sshArgs.push('-o', `ProxyCommand=${o.proxyCommand}`);
+  if (o.hostKeyAlias) sshArgs.push('-o', `HostKeyAlias=${o.hostKeyAlias}`);
   sshArgs.push(...(o.sshOptions ?? []));
+  const forwarding = needsForwarding(o.passThrough);
 
   let dir: string | undefined;
   const cleanup = () => { if (dir) { rmSync(dir, { recursive: true, force: true }); dir = undefined; } };
@@ -89,22 +110,28 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
   const guarded = <T>(p: Promise<T>) => Promise.race([p, abandoned]);
   let serial: string | undefined;
   let validFrom: string | undefined;
+  let validUntil: string | undefined;
   let reused = false;
   try {
-    const reusable = o.agent ? await guarded(findReusableCertificate({ user, env })) : undefined;
+    // Only a certificate from the CA the server signs with now: after a rotation the agent's old-CA
+    // certificate is refused by every device that retired that CA. An agent certificate may also
+    // lack permit-port-forwarding: -L/-R/-J always get a fresh one.
+    const reusable = o.agent && !forwarding ? await guarded(reusableAgentCertificate({ client: o.client, mount: o.mount, user, env })) : undefined;
     if (reusable) {
       reused = true;
       validFrom = reusable.validAfter;
+      validUntil = reusable.validBefore;
     } else {
       dir = mkdtempSync(join(tmpdir(), 'fleetvault-ssh-'));
       o.onTempDir?.(dir);
       const pair = generateEd25519KeyPair(`fleetvault-${user}@${host}`);
       const signed = await guarded(signUserKey({
         client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: [user],
-        ttlSeconds: o.ttlSeconds, permitPty: interactive, reason: o.reason,
+        ttlSeconds: o.ttlSeconds, permitPty: interactive, permitPortForwarding: forwarding, reason: o.reason,
       }));
       serial = signed.serial;
       validFrom = signed.info.validAfter;
+      validUntil = signed.info.validBefore;
       const keyPath = join(dir, 'id_ed25519');
       writeFileSync(keyPath, pair.privateKey, { mode: 0o600 });
       writeFileSync(`${keyPath}-cert.pub`, signed.certificate, { mode: 0o600 });
@@ -113,27 +140,54 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
         cleanup(); // the agent holds it now
       } else {
         // Only this key: never let ssh fall back to the agent's or ~/.ssh's identities.
-        sshArgs.push('-i', keyPath, '-o', `CertificateFile=${keyPath}-cert.pub`, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none');
+        keyArgs.push('-i', keyPath, '-o', `CertificateFile=${keyPath}-cert.pub`, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none');
       }
     }
-    // '--' ends ssh's options: the host can never be read as one.
-    sshArgs.push('--', host, ...(o.command ?? []));
-    sshRunning = true;
-    const r = await spawnSsh(sshArgs, env);
-    let diagnosis: string | undefined;
-    if (r.exitCode === 255 && /Permission denied \(publickey/.test(r.stderrTail)) {
-      diagnosis = `the device refused the certificate: it does not trust this CA yet (roll it out with \`fleetvault ca rollout\` or add \`fleetvault ca authorized-key\` to its config.json os.sshKeys), or its clock is behind the certificate's start ${validFrom ?? ''}`.trim();
-    } else if (r.exitCode === 255 && /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(r.stderrTail)) {
-      diagnosis = 'the device\'s host key is unknown or changed; check it and update your known_hosts (or --strict-host-key-checking accept-new for a first connection)';
-    } else if (r.exitCode === 255 && /Connection refused|timed out|No route to host|Could not resolve/.test(r.stderrTail)) {
-      diagnosis = `cannot reach ${host}:${port}`;
+    if (o.passThrough?.jump) {
+      // ssh authenticates each jump host with a child `ssh -W` that sees only -F's config, not our
+      // -i/-o: the same certificate reaches it through a generated config file.
+      if (!dir) { dir = mkdtempSync(join(tmpdir(), 'fleetvault-ssh-')); o.onTempDir?.(dir); }
+      const cfg = join(dir, 'ssh_config');
+      writeFileSync(cfg, jumpConfig({
+        user, keyPath: o.agent ? undefined : join(dir, 'id_ed25519'),
+        strictHostKeyChecking: o.strictHostKeyChecking, userKnownHostsFile: o.userKnownHostsFile,
+      }), { mode: 0o600 });
+      keyArgs.unshift('-F', cfg);
     }
+    // '--' ends ssh's options: the host can never be read as one.
+    const args = [...keyArgs, ...userArgs, ...sshArgs, '--', host, ...(o.command ?? [])];
+    const logStart = o.deviceLog ? fileSize(o.deviceLog) : 0;
+    if (o.ready) await guarded(o.ready);
+    sshRunning = true;
+    const r = await spawnSsh(args, env);
+    const diagnosis = diagnoseLogin({
+      exitCode: r.exitCode, sshStderr: r.stderrTail, host, port, user, validAfter: validFrom, validBefore: validUntil,
+      deviceLog: o.deviceLog ? { path: o.deviceLog, text: readFrom(o.deviceLog, logStart) } : undefined, deviceLoginUser: o.deviceLoginUser,
+    });
     return { exitCode: r.signal ? (SIGNAL_EXIT[r.signal] ?? 1) : r.exitCode, diagnosis, reusedAgentCertificate: reused, serial, signal: r.signal };
   } finally {
     cleanup();
     process.removeListener('exit', cleanup);
     for (const [s, h] of guards) process.removeListener(s, h);
   }
+}
+
+function fileSize(path: string): number {
+  try { const fd = openSync(path, 'r'); try { return fstatSync(fd).size; } finally { closeSync(fd); } } catch { return 0; }
+}
+
+/** What a log gained since `offset` (at most 64 KiB): this attempt's lines only. */
+function readFrom(path: string, offset: number): string {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const start = Math.max(offset, size - 65536);
+      const buf = Buffer.alloc(Math.max(0, size - start));
+      readSync(fd, buf, 0, buf.length, start);
+      return buf.toString('utf8');
+    } finally { closeSync(fd); }
+  } catch { return ''; }
 }
 
 interface SpawnResult { exitCode: number; stderrTail: string; signal?: NodeJS.Signals }

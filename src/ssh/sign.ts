@@ -16,8 +16,10 @@ export interface SignUserKeyOptions {
   principals: string[];
   /** Requested validity in seconds; default: the role's ttl. */
   ttlSeconds?: number;
-  /** permit-pty for interactive sessions; nothing else is ever requested. */
+  /** permit-pty for interactive sessions. */
   permitPty?: boolean;
+  /** permit-port-forwarding, for `ssh -L/-R/-J`; Vault grants it only where the role allows it. */
+  permitPortForwarding?: boolean;
   /** Why: recorded in the audit log (and in the key id where the role allows user key ids). */
   reason?: string;
 }
@@ -71,7 +73,10 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
       hint: `ask for --ttl ${formatDuration(role.max_ttl)} or less`,
     });
   }
-  const extensions = o.permitPty ? { 'permit-pty': '' } : {};
+  const extensions: Record<string, string> = {
+    ...(o.permitPty ? { 'permit-pty': '' } : {}),
+    ...(o.permitPortForwarding ? { 'permit-port-forwarding': '' } : {}),
+  };
   const body: Record<string, unknown> = {
     public_key: o.publicKey.trim(),
     valid_principals: principals.join(','),
@@ -103,6 +108,11 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
     if (e instanceof VaultError && e.status === 400 && /not a valid value for valid_principals/.test(e.errors.join(' '))) {
       throw new VaultError(`failed to sign the public key: role ${o.role} does not allow principal ${principals.join(',')}${role?.allowed_users ? ` (allowed: ${role.allowed_users})` : ''}`, {
         path: e.path, status: 400, errors: e.errors,
+      });
+    }
+    if (e instanceof VaultError && e.status === 400 && o.permitPortForwarding && /extensions .*not on allowed list/i.test(e.errors.join(' '))) {
+      throw new VaultError(`failed to sign the public key: role ${o.role} does not allow port forwarding (permit-port-forwarding), which -L, -R and -J need`, {
+        path: e.path, status: 400, errors: e.errors, hint: 'connect without -L/-R/-J, or ask your Vault admin for a role that allows permit-port-forwarding',
       });
     }
     throw failedTo('sign the public key', e);

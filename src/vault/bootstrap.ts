@@ -5,7 +5,7 @@ import type { LayoutSettings } from '../config.js';
 import { VaultError, failedTo } from '../errors.js';
 import type { VaultClient } from './client.js';
 import {
-  APPROLE_AUDIT_NON_HMAC_REQUEST, APPROLE_AUDIT_NON_HMAC_RESPONSE, SSH_AUDIT_NON_HMAC_REQUEST, SSH_AUDIT_NON_HMAC_RESPONSE,
+  APPROLE_AUDIT_NON_HMAC_REQUEST, APPROLE_AUDIT_NON_HMAC_RESPONSE, APPROLE_USER_LOCKOUT, SSH_AUDIT_NON_HMAC_REQUEST, SSH_AUDIT_NON_HMAC_RESPONSE,
   TRANSIT_AUDIT_NON_HMAC_REQUEST, TRANSIT_AUDIT_NON_HMAC_RESPONSE, flasherRoleSettings, policyName, sshRoleSettings, transitKeySettings,
 } from './layout.js';
 import { allPolicies } from './policies.js';
@@ -15,9 +15,12 @@ export interface BootstrapChange {
   kind: string;
   /** Its Vault path. */
   path: string;
-  action: 'created' | 'updated';
+  /** drift: found and NOT changed — a human must decide (e.g. an issuer fleetvault did not make). */
+  action: 'created' | 'updated' | 'drift';
   /** For updates: the fields that differed. */
   fields?: string[];
+  /** For drift: what is wrong and what to do, one line. */
+  detail?: string;
 }
 
 export interface BootstrapOptions {
@@ -114,6 +117,15 @@ export async function bootstrapVault(opts: BootstrapOptions): Promise<BootstrapR
     if (diff.length) await apply({ kind: 'tune', path, action: 'updated', fields: diff }, () => client.write(path, want));
   }
 
+  // AppRole user lockout (see APPROLE_USER_LOCKOUT). Tune reads it back flat
+  // (user_lockout_disable), and only once it has been set on the mount.
+  const lockoutPath = `sys/auth/${l.approleMount}/tune`;
+  const haveLockout = dryRun && changes.some((c) => c.path === `sys/auth/${l.approleMount}`) ? undefined : (await client.readOptional(lockoutPath))?.data;
+  if (haveLockout?.user_lockout_disable !== APPROLE_USER_LOCKOUT.lockout_disable) {
+    await apply({ kind: 'tune', path: lockoutPath, action: 'updated', fields: ['user_lockout_config'] }, () =>
+      client.write(lockoutPath, { user_lockout_config: APPROLE_USER_LOCKOUT }));
+  }
+
   // --- SSH CA and role ---------------------------------------------------------------------------
   let caPublicKey = await readCaPublicKey(client, l.sshMount);
   if (!caPublicKey) {
@@ -122,6 +134,13 @@ export async function bootstrapVault(opts: BootstrapOptions): Promise<BootstrapR
       const r = await client.write<{ public_key: string }>(`${l.sshMount}/config/ca`, { generate_signing_key: true, key_type: 'ed25519' });
       caPublicKey = r.data?.public_key?.trim() || (await readCaPublicKey(client, l.sshMount));
     });
+  }
+  // Issuers: report (never repair) one fleetvault did not generate, above all a default one.
+  if (caPublicKey) {
+    const { findIssuerDrift } = await import('./issuer-drift.js');
+    for (const d of await findIssuerDrift(client, l.sshMount)) {
+      changes.push({ kind: 'ssh-issuer', path: `${l.sshMount}/issuer/${d.issuerId}`, action: 'drift', detail: d.message });
+    }
   }
   const rolePath = `${l.sshMount}/roles/${l.sshRole}`;
   const wantRole = sshRoleSettings();

@@ -265,7 +265,7 @@ export class VaultClient {
     if (err?.response?.statusCode !== undefined) {
       const status = err.response.statusCode;
       const body = err.response.body as { errors?: unknown[] } | undefined;
-      const errors = (Array.isArray(body?.errors) ? body!.errors : []).map((x) => String(x)).filter((x) => x !== '');
+      const errors = (Array.isArray(body?.errors) ? body!.errors : []).map((x) => vaultErrorText(String(x))).filter((x) => x !== '');
       return describeStatus(status, cleanPath, errors, this.address);
     }
     const code = err?.code ?? '';
@@ -284,6 +284,13 @@ export class VaultClient {
     if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(err?.message ?? '')) {
       return new VaultError(`Vault at ${this.address} did not answer within ${Math.round(this.timeoutMs / 1000)}s`, {
         path: cleanPath, hint: 'check the network or raise --timeout',
+      });
+    }
+    // https:// to a plain-HTTP listener: the TLS handshake gets an HTTP answer ("wrong version
+    // number"). That is not a verification failure, and --ca-cert would not help.
+    if (this.address.startsWith('https:') && (code === 'EPROTO' || /wrong version number|packet length too long|http request/i.test(err?.message ?? ''))) {
+      return new VaultError(`Vault at ${this.address} speaks plain HTTP, not TLS`, {
+        path: cleanPath, hint: `use ${this.address.replace(/^https:/, 'http:')} (VAULT_ADDR / --address), or enable TLS on the listener`,
       });
     }
     if (/certificate|self[- ]signed|SSL|TLS|UNABLE_TO_VERIFY|CERT_/i.test(`${code} ${err?.message ?? ''}`)) {
@@ -318,4 +325,20 @@ export function describeStatus(status: number, path: string, errors: string[], a
     });
   }
   return new VaultError(`${path}: ${detail || `HTTP ${status}`}`, { path, status, errors });
+}
+
+/**
+ * Vault's wrapped Go errors as one line: "1 error occurred:\n\t* failed to verify subset
+ * relationship … %!w(<nil>)" → "failed to verify subset relationship …". Vault prints hashicorp
+ * multierror lists and Go's %!w(<nil>) formatting slip verbatim into its answers.
+ */
+export function vaultErrorText(s: string): string {
+  return s
+    .replace(/^\s*\d+ errors? occurred:\s*/, '')
+    .replace(/%!w\(<nil>\)/g, '')
+    .replace(/\s*\n\s*\*\s*/g, '; ')
+    .replace(/^\s*\*\s*/, '')
+    .replace(/[:;,]?\s*$/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
 }

@@ -27,7 +27,16 @@ export async function appRoleLogin(client: VaultClient, mount: string, roleId: s
     client.setToken(token);
     return token;
   } catch (e) {
-    if (e instanceof VaultError && (e.status === 400 || e.status === 403)) {
+    // A bad secret_id, an expired or used-up one and a source outside the ranges all answer 400
+    // with a reason. A bare 403 on the login path is OpenBao's user lockout: the role_id is
+    // locked after repeated failures, whatever secret_id comes next.
+    if (e instanceof VaultError && e.status === 403) {
+      throw new VaultError(`AppRole login refused: auth/${mount} has locked this role_id out after repeated failed logins (user lockout)`, {
+        path: e.path, status: e.status, errors: e.errors,
+        hint: `wait for the lockout to expire, or unlock it (fleetvault-admin): bao write -f sys/locked-users/<accessor of auth/${mount}, from bao auth list>/unlock/${roleId}; fleetvault init turns lockout off for this mount`,
+      });
+    }
+    if (e instanceof VaultError && e.status === 400) {
       throw new VaultError(`AppRole login refused: ${e.errors.join('; ') || e.message}`, {
         path: e.path, status: e.status, errors: e.errors,
         hint: 'the secret_id may be used up, expired, revoked, or used from outside the factory ranges',
@@ -37,10 +46,14 @@ export async function appRoleLogin(client: VaultClient, mount: string, roleId: s
   }
 }
 
-/** An authenticated client, or a VaultError telling the user how to log in. */
-export async function connect(config: FleetvaultConfig): Promise<VaultClient> {
+/**
+ * An authenticated client, or a VaultError telling the user how to log in. `appRole: false` for
+ * commands a flasher credential has no business spending a use on (each AppRole login spends one
+ * use of the batch): they use the token, as if FLEETVAULT_ROLE_ID were not set.
+ */
+export async function connect(config: FleetvaultConfig, o: { appRole?: boolean } = {}): Promise<VaultClient> {
   const client = clientFromSettings(config);
-  if (config.roleId) {
+  if (config.roleId && o.appRole !== false) {
     if (!config.secretId) {
       throw new VaultError('FLEETVAULT_ROLE_ID is set but FLEETVAULT_SECRET_ID is not', {
         path: `auth/${config.approleMount}/login`, hint: 'set FLEETVAULT_SECRET_ID (fleetvault factory batch unwrap <token>)',

@@ -8,6 +8,7 @@ export const POLICY_FILES = {
   operator: 'fleet-operator.hcl',
   flasher: 'flasher.hcl',
   auditor: 'auditor.hcl',
+  admin: 'admin.hcl',
 } as const;
 export type Persona = keyof typeof POLICY_FILES;
 
@@ -27,9 +28,19 @@ export const SSH_AUDIT_NON_HMAC_RESPONSE = ['serial_number', 'error'];
 // The transit context is the fleet slug (base64): not a secret, and what ties a decrypt to a fleet.
 export const TRANSIT_AUDIT_NON_HMAC_REQUEST = ['context', 'key_version'];
 export const TRANSIT_AUDIT_NON_HMAC_RESPONSE = ['error'];
-// AppRole secret_id metadata names the batch; role_name identifies the flasher role.
-export const APPROLE_AUDIT_NON_HMAC_REQUEST = ['role_name', 'metadata', 'cidr_list', 'num_uses'];
+// AppRole secret_id metadata names the batch; role_name identifies the flasher role; role_id (not a
+// secret: it is printed by batch create and sits on every USB stick) ties a REFUSED login — which
+// carries no token and no metadata — to its batch, so `factory reconcile` counts a copied stick.
+export const APPROLE_AUDIT_NON_HMAC_REQUEST = ['role_name', 'metadata', 'cidr_list', 'num_uses', 'role_id'];
 export const APPROLE_AUDIT_NON_HMAC_RESPONSE = ['error'];
+
+/**
+ * The AppRole mount's user lockout (OpenBao, Vault >= 1.13): off. Lockout is keyed on the role_id,
+ * which is not secret (it is on every factory USB stick), so five bad logins from anywhere would
+ * lock every batch of the role out for 15 minutes — an availability hole, not a defence. The
+ * secret_id it would protect is 128 random bits, single-batch, use-counted and CIDR-bound.
+ */
+export const APPROLE_USER_LOCKOUT = { lockout_disable: true };
 
 export function sshRoleSettings(): Record<string, unknown> {
   return {
@@ -46,7 +57,10 @@ export function sshRoleSettings(): Record<string, unknown> {
     // non-empty default would put permit-pty on every certificate. Clients ask for it explicitly
     // for interactive sessions.
     default_extensions: {},
-    allowed_critical_options: '',
+    // Empty would mean ANY critical option (Vault's reading of an empty list). fleetvault only ever
+    // asks for source-address (`--from CIDR`), which can only narrow a certificate; force-command
+    // and anything else are refused.
+    allowed_critical_options: 'source-address',
     // OpenSSH < 10.3 treats a certificate with no principals as valid for any cert-authority line
     // without principals=: such a certificate must never be issued.
     allow_empty_principals: false,
@@ -86,5 +100,13 @@ export function renderPolicy(text: string, l: LayoutSettings): string {
     .replaceAll('/balena-provisioning/', `/${l.transitKey}/`)
     .replaceAll('"transit/', `"${l.transitMount}/`)
     .replaceAll('"auth/approle/role/flasher', `"auth/${l.approleMount}/role/${l.approleRole}`)
-    .replaceAll('"fleetvault/data/', `"${l.kvMount}/data/`);
+    .replaceAll('"fleetvault/data/', `"${l.kvMount}/data/`)
+    // admin.hcl and the per-batch AppRole paths name mounts and the policy prefix elsewhere in a path.
+    .replaceAll('"sys/mounts/ssh-client-signer', `"sys/mounts/${l.sshMount}`)
+    .replaceAll('"sys/mounts/transit', `"sys/mounts/${l.transitMount}`)
+    .replaceAll('"sys/mounts/fleetvault', `"sys/mounts/${l.kvMount}`)
+    .replaceAll('"sys/auth/approle', `"sys/auth/${l.approleMount}`)
+    .replaceAll('"ssh-client-signer-', `"${l.sshMount}-`)
+    .replaceAll('"auth/approle/', `"auth/${l.approleMount}/`)
+    .replaceAll('"sys/policies/acl/fleetvault-', `"sys/policies/acl/${l.policyPrefix}-`);
 }

@@ -86,7 +86,7 @@ test('soak: factory run with OpenBao killed several times', async ({ tmp }) => {
       writeFileSync(join(sealedDir, `${name}.sealed.json`), formatEnvelope(env));
       envelopes.set(name, env);
     });
-    const batch = await createBatch({ client: bao.root, mount: layout.approleMount, role: layout.approleRole, name: 'soak', count: ENVELOPES + CONCURRENCY * RESTARTS, cidrs: ['127.0.0.0/8'], ttlSeconds: 7200, wrapTtl: '10m' });
+    const batch = await createBatch({ client: bao.root, mount: layout.approleMount, role: layout.approleRole, transitMount: layout.transitMount, transitKey: layout.transitKey, policyPrefix: layout.policyPrefix, fleets: ['acme/soak'], name: 'soak', count: ENVELOPES + CONCURRENCY * RESTARTS, cidrs: ['127.0.0.0/8'], ttlSeconds: 7200, wrapTtl: '10m' });
     const { secretId } = await unwrapSecretId({ client: bao.root, wrappingToken: batch.wrappingToken, mount: layout.approleMount, role: layout.approleRole });
     const session = async () => { const c = new VaultClient({ address: bao.address, retries: 0 }); await appRoleLogin(c, layout.approleMount, batch.roleId, secretId); return c; };
     for (let round = 0; round <= RESTARTS; round++) {

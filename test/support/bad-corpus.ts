@@ -1,7 +1,7 @@
 // The bad-input corpus (test/fixtures/bad/cases.json): loading the cases with their placeholders
 // filled in, and snapshots of directories to prove a refused input changed and created nothing.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, lstatSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,9 +14,16 @@ export interface BadCase {
   stdinFile?: string;
   /** Added to the per-test Vault env; null removes a variable. */
   env?: Record<string, string | null>;
-  expectExit: 1 | 2;
+  /** 0 only for inputs that must be shown, not refused (a forever or forged certificate). */
+  expectExit: 0 | 1 | 2;
+  /** A multiline regex stdout must match; without it stdout must be empty. */
+  stdoutMatches?: string;
   /** Paths that must not exist afterwards (the snapshots catch the rest). */
   mustNotCreate?: string[];
+  /** Symlinks planted before the run: link path → target (placeholders filled). */
+  links?: Record<string, string>;
+  /** A full tmpfs at `dir` holding copies of corpus files (name → path relative to BAD_DIR). */
+  fullDisk?: { dir: string; files: Record<string, string> };
 }
 
 export function loadBadCases(): BadCase[] {
@@ -36,7 +43,8 @@ export function snapshotDir(dir: string): Map<string, string> {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       const st = lstatSync(p);
-      if (e.isDirectory()) { out.set(p, `dir ${st.mode}`); walk(p); }
+      if (st.isSymbolicLink()) out.set(p, `link ${readlinkSync(p)}`);
+      else if (e.isDirectory()) { out.set(p, `dir ${st.mode}`); walk(p); }
       else out.set(p, `${st.mode} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
     }
   };

@@ -11,6 +11,18 @@
 //   POST /download-config                                   os.getConfig
 //   GET  /v7/device(uuid='…')  |  /v7/device?$filter=startswith(uuid,'…')   device.get
 //   GET  /v7/device?$filter=belongs_to__application eq <id>&$orderby=…   device.getAllByApplication
+//   DELETE /v7/device?$filter=id in (…)                                  device.remove
+//
+// Where the real API (open-balena-api) is less forgiving than a naive stand-in, this one is too:
+//   - api key names over 50 characters and descriptions over 150 are refused with 400 and the
+//     API's own sentence (also the provisioningKeyName of /download-config);
+//   - a wrong or missing key on a GET of a collection falls back to the guest user: 200 and an
+//     empty list ("Application not found" in the SDK); only /actor/v1/whoami answers 401;
+//   - $select is honoured: only the selected fields come back;
+//   - apiEndpoint in generated configs is https://<api host>;
+//   - devices have no ip_address until they report one (addDevice leaves it null).
+// Devices may carry `sshd` (where balena's tunnel, balena-tunnel.ts, routes <uuid>.balena:22222):
+// that address is never reported as ip_address.
 //
 // Anything else is answered 501 and recorded, so a test sees at once when the SDK changes.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -21,6 +33,8 @@ export interface BalenaRequest { method: string; path: string; query: string; au
 export interface BalenaDevice {
   id: number; uuid: string; device_name: string; api_key: string; belongs_to__application: number;
   is_of__device_type: string; ip_address: string | null; is_online: boolean; registered_by: number; created_at: string;
+  /** Where the tunnel stand-in connects <uuid>.balena:22222 (not an API field). */
+  sshd?: { host: string; port: number };
 }
 
 interface ProvisioningKey { key: string; applicationId: number; name?: string; description?: string; expiresAt?: number }
@@ -35,7 +49,32 @@ export interface BalenaApi {
   provisioningKeys: ProvisioningKey[];
   fleet: { id: number; slug: string; app_name: string; uuid: string; deviceType: string };
   addDevice(d: Partial<BalenaDevice> & { uuid: string }): BalenaDevice;
+  /** The username whoami reports for apiKey (the tunnel's Basic-auth user, as balena-cli sends it). */
+  username: string;
+  /** Fault injection: the next /device/register creates the device, then answers 500 (a lost answer). */
+  failNextRegisterAfterCreate(): void;
+  /** Fault injection: answer the next `METHOD path` with this status and body. */
+  failNext(method: string, path: string, status: number, body: string): void;
   stop(): Promise<void>;
+}
+
+/** open-balena-api's refusals for over-long api key fields (test/… of open-balena-api, 400 with a JSON string). */
+const KEY_LIMITS: Array<[field: 'name' | 'description', max: number]> = [['name', 50], ['description', 150]];
+function keyLimitError(k: { name?: unknown; description?: unknown }): string | undefined {
+  for (const [field, max] of KEY_LIMITS) {
+    const v = k[field];
+    if (typeof v === 'string' && v.length > max) return `It is necessary that each api key that has a ${field}, has a ${field} that has a Length (Type) that is less than or equal to ${max}.`;
+  }
+  return undefined;
+}
+
+/** $select=a,b → keep only those top-level fields, as the API does. */
+function applySelect(item: Record<string, unknown>, query: string): Record<string, unknown> {
+  const m = /(?:^|&)\$select=([^&]*)/.exec(query);
+  if (!m) return item;
+  const keep = new Set(m[1]!.split(',').map((f) => f.trim()));
+  const expand = /(?:^|&)\$expand=(.*)$/.exec(query)?.[1] ?? '';
+  return Object.fromEntries(Object.entries(item).filter(([k]) => keep.has(k) || expand.includes(k)));
 }
 
 const ARCH: Record<string, string> = { 'raspberrypi4-64': 'aarch64', 'raspberrypi3': 'armv7hf', 'generic-amd64': 'amd64', 'intel-nuc': 'amd64' };
@@ -60,6 +99,9 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
   const provisioningKeys: ProvisioningKey[] = [];
   let nextId = 5000;
   let url = '';
+  const username = 'factory-operator';
+  let failRegister = false;
+  const faults: Array<{ method: string; path: string; status: number; body: string }> = [];
 
   const appJson = () => ({
     id: fleet.id, app_name: fleet.app_name, slug: fleet.slug, uuid: fleet.uuid,
@@ -94,8 +136,13 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(data));
     };
-    const pine = (items: unknown[]) => send(200, { d: items });
+    const pine = (items: Array<Record<string, unknown>>) => send(200, { d: items.map((i) => applySelect(i, query)) });
     const key = (s: string) => new RegExp(`'([^']*)'`).exec(s)?.[1] ?? '';
+    const fault = faults.findIndex((f) => f.method === req.method && f.path === path);
+    if (fault >= 0) {
+      const f = faults.splice(fault, 1)[0]!;
+      return send(f.status, f.body);
+    }
 
     // /device/register authenticates with a provisioning key only; everything else with the user key.
     if (path === '/device/register') {
@@ -106,12 +153,21 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
       if (b.application !== prov!.applicationId || b.user !== userId || typeof b.device_type !== 'string') return send(400, 'Invalid request body');
       if (devices.some((d) => d.uuid === b.uuid)) return send(409, '"uuid" must be unique.');
       const d = addDevice({ uuid: b.uuid, is_of__device_type: b.device_type, api_key: typeof b.api_key === 'string' ? b.api_key : randomBytes(16).toString('hex') });
+      if (failRegister) {
+        failRegister = false;
+        return send(500, 'Internal Server Error');
+      }
       return send(201, { id: d.id, uuid: d.uuid, api_key: d.api_key });
     }
-    if (auth !== 'user') return send(401, 'Unauthorized');
+    // The guest fallback: an unauthenticated GET of a collection is a query as the guest user,
+    // who sees nothing. Only whoami says 401.
+    if (auth !== 'user') {
+      if (req.method === 'GET' && path !== '/actor/v1/whoami' && path.startsWith('/v7/')) return pine([]);
+      return send(401, 'Unauthorized');
+    }
 
     if (req.method === 'GET' && path === '/actor/v1/whoami') {
-      return send(200, { id: 7, actorType: 'user', actorTypeId: userId, username: 'factory-operator', email: 'ops@example.com' });
+      return send(200, { id: 7, actorType: 'user', actorTypeId: userId, username, email: 'ops@example.com' });
     }
     if (req.method === 'GET' && path === '/v7/application') {
       const want = key(query);
@@ -126,6 +182,8 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
     if (req.method === 'POST' && path === '/api-key/v2/') {
       const b = body as Record<string, unknown>;
       if (b?.actorType !== 'application' || b.actorTypeId !== fleet.id || JSON.stringify(b.roles) !== '["provisioning-api-key"]') return send(400, 'bad api key request');
+      const tooLong = keyLimitError(b);
+      if (tooLong) return send(400, tooLong);
       const k: ProvisioningKey = { key: randomBytes(16).toString('hex'), applicationId: fleet.id, name: b.name as string, description: b.description as string, expiresAt: b.expiryDate ? Date.parse(b.expiryDate as string) : undefined };
       provisioningKeys.push(k);
       return send(200, k.key);
@@ -133,12 +191,14 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
     if (req.method === 'POST' && path === '/download-config') {
       const b = body as Record<string, unknown>;
       if (b?.appId !== fleet.id || typeof b.version !== 'string') return send(400, 'appId and version are required');
+      const tooLong = keyLimitError({ name: b.provisioningKeyName });
+      if (tooLong) return send(400, tooLong);
       const k: ProvisioningKey = { key: randomBytes(16).toString('hex'), applicationId: fleet.id, name: b.provisioningKeyName as string, expiresAt: b.provisioningKeyExpiryDate ? Date.parse(b.provisioningKeyExpiryDate as string) : undefined };
       provisioningKeys.push(k);
       const host = new URL(url).host;
       return send(200, {
         applicationId: fleet.id, deviceType: (b.deviceType as string) ?? fleet.deviceType, userId, appUpdatePollInterval: 900000,
-        listenPort: 48484, vpnPort: 443, apiEndpoint: url, vpnEndpoint: `vpn.${host}`, registryEndpoint: `registry2.${host}`,
+        listenPort: 48484, vpnPort: 443, apiEndpoint: `https://${host}`, vpnEndpoint: `vpn.${host}`, registryEndpoint: `registry2.${host}`,
         deltaEndpoint: `https://delta.${host}`, mixpanelToken: 'x', apiKey: k.key,
         ...(b.network === 'wifi' ? { wifiSsid: b.wifiSsid, wifiKey: b.wifiKey } : {}),
       });
@@ -153,6 +213,14 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
       if (!m) return send(400, 'unsupported filter');
       return pine(devices.filter((d) => d.uuid.startsWith(m[1]!)).map(deviceJson));
     }
+    if (req.method === 'DELETE' && path === '/v7/device') {
+      const ids = /id (?:eq (\d+)|in \(([\d,\s]+)\))/.exec(query);
+      if (!ids) return send(400, 'unsupported filter');
+      const want = new Set((ids[1] ?? ids[2]!).split(',').map((x) => Number(x.trim())));
+      for (let i = devices.length - 1; i >= 0; i--) if (want.has(devices[i]!.id)) devices.splice(i, 1);
+      res.writeHead(200);
+      return res.end();
+    }
     unhandled.push(r);
     return send(501, `stand-in does not implement ${req.method} ${path}`);
   });
@@ -160,7 +228,9 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
   const addr = server.address() as { port: number };
   url = `http://${o.host ?? '127.0.0.1'}:${addr.port}`;
   return {
-    url, apiKey, requests, unhandled, devices, provisioningKeys, fleet, addDevice,
+    url, apiKey, requests, unhandled, devices, provisioningKeys, fleet, addDevice, username,
+    failNextRegisterAfterCreate: () => { failRegister = true; },
+    failNext: (method, path, status, body) => { faults.push({ method, path, status, body }); },
     stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

@@ -10,6 +10,8 @@ export function runCli(args: string[], o: { env?: Record<string, string | undefi
   return new Promise((resolve, reject) => {
     // A clean environment: nothing from the developer's shell (VAULT_TOKEN, ~/.vault-token) leaks in.
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8' };
+    // The run's private temp dir (global setup), so the CLI's own temp dirs are checked for leaks too.
+    if (process.env.TMPDIR) env.TMPDIR = process.env.TMPDIR;
     for (const [k, v] of Object.entries(o.env ?? {})) if (v !== undefined) env[k] = v; else delete env[k];
     const child = spawn(process.execPath, [CLI, ...args], { env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

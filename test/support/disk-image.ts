@@ -1,7 +1,8 @@
 // A real, small balenaOS-shaped disk image: MBR with a FAT boot partition first (resin-boot) and a
 // second Linux partition, built with sfdisk + mkfs.vfat --offset + mtools. No loop devices, no root.
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTools } from './tools.js';
 
@@ -36,4 +37,28 @@ export function mtoolsRead(img: DiskImage, name: string): Buffer {
 export function mtoolsList(img: DiskImage): string[] {
   const out = execFileSync('mdir', ['-b', '-i', `${img.path}@@${img.bootOffset}`, '::/']).toString('utf8');
   return out.split('\n').map((l) => l.trim().replace(/^::\//, '')).filter(Boolean);
+}
+
+/**
+ * `fsck.fat -n` on the boot partition (dosfstools 4.2 has no --offset: the partition is copied to a
+ * temp dir and removed again). Returns the exit code and output; 0 and no "differ" is clean.
+ */
+export function fsckBoot(img: DiskImage): { code: number; output: string } {
+  requireTools(['fsck.fat']);
+  const tmp = mkdtempSync(join(tmpdir(), 'fv-fsck-'));
+  const part = join(tmp, 'boot-partition');
+  const fd = openSync(img.path, 'r');
+  try {
+    const buf = Buffer.alloc(BOOT_SECTORS * 512);
+    readSync(fd, buf, 0, buf.length, img.bootOffset);
+    writeFileSync(part, buf, { mode: 0o600 });
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    const r = spawnSync('fsck.fat', ['-n', part], { encoding: 'utf8' });
+    return { code: r.status ?? -1, output: `${r.stdout}${r.stderr}`.replaceAll(part, '<boot>') };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }

@@ -1,11 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { durationToSeconds, parseSkipVerify, resolveConfig } from '../../src/config.js';
 import { UsageError } from '../../src/errors.js';
 
 const home = mkdtempSync(join(tmpdir(), 'fv-home-'));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
 writeFileSync(join(home, '.vault-token'), 'file-token\n');
 
 describe('resolveConfig precedence', () => {

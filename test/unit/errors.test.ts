@@ -25,4 +25,7 @@ describe('error model', () => {
     expect(escapeControl('a\u001b[31mred\u0007\nb')).toBe('a\\x1b[31mred\\x07\\x0ab');
     expect(formatError(new UsageError('bad \u001b]0;title\u0007'))).not.toMatch(/[\u0000-\u001f]/);
   });
+  it('escapes invisible characters that make one name read as another (zero-width, bidi)', () => {
+    expect(escapeControl('root\u200b \u202etoor \u2066x\u2069 \ufeffy')).toBe('root\\u200b \\u202etoor \\u2066x\\u2069 \\ufeffy');
+  });
 });

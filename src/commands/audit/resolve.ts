@@ -25,16 +25,20 @@ export const auditResolveCommand: Command = {
     const { UsageError } = await import('../../errors.js');
     if (value === '') throw new UsageError('nothing to resolve: the value is empty');
     const { client } = await vaultFrom(argv);
-    const { hashForAudit, matchStringsFor } = await import('../../audit/resolve.js');
+    const { hashForAudit, matchStringsFor, isAuditHashLookup } = await import('../../audit/resolve.js');
     const hashes = await hashForAudit({ client, value, logFiles: files, device: argv.device });
     const { auditEvents, formatEventTable, statsLine } = await import('../../audit/report.js');
     const { emptyStats } = await import('../../audit/reader.js');
     const stats = emptyStats();
     const kinds = filter.kinds.length ? filter.kinds : ['all'];
     const events = [];
-    for await (const e of auditEvents({ files, stats, ...(await pairingFrom(argv)), ...filter, kinds, match: matchStringsFor(value, hashes) })) events.push(e);
-    if (argv.json) await writeOut(JSON.stringify({ hashes, events }, null, 2) + '\n');
+    let lookups = 0;
+    for await (const e of auditEvents({ files, stats, ...(await pairingFrom(argv)), ...filter, kinds, match: matchStringsFor(value, hashes) })) {
+      if (isAuditHashLookup(e)) lookups++;
+      else events.push(e);
+    }
+    if (argv.json) await writeOut(JSON.stringify({ hashes, events, hashLookups: lookups }, null, 2) + '\n');
     else await writeOut((events.length ? formatEventTable(events) : `no records carry this value (hashed as ${hashes.map((h) => h.hash).join(', ')})`) + '\n');
-    note(statsLine(stats, events.length));
+    note(statsLine(stats, events.length) + (lookups ? `; ${lookups} hash lookup${lookups === 1 ? '' : 's'} of this value by audit resolve not shown` : ''));
   },
 };

@@ -13,7 +13,9 @@ export const auditSummaryCommand: Command = {
     const { escapeControl } = await import('../../errors.js');
     const s = await summarizeAuditLog({ files, ...(await pairingFrom(argv)), ...filter });
     render(argv, s, () => {
-      const lines = [`${s.events} events, ${s.refused} refused${s.first ? `, ${s.first} → ${s.last}` : ''}`, '', 'KIND              OK  REFUSED'];
+      // To the second, like the event table: the JSON view keeps milliseconds.
+      const second = (t: string) => t.replace(/\.\d+Z$/, 'Z');
+      const lines = [`${s.events} events, ${s.refused} refused${s.first ? `, ${second(s.first)} → ${second(s.last!)}` : ''}`, '', 'KIND              OK  REFUSED'];
       for (const [k, v] of Object.entries(s.byKind)) lines.push(`${k.padEnd(16)} ${String(v!.ok).padStart(4)} ${String(v!.refused).padStart(8)}`);
       lines.push('', 'ACTOR                            EVENTS');
       const actors = Object.entries(s.byActor)

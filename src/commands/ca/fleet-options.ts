@@ -6,6 +6,7 @@ import type { GlobalArgs } from '../common.js';
 export interface FleetArgs extends GlobalArgs {
   fleet?: string; devices?: string; port?: number; configPath?: string; identity?: string; concurrency?: number;
   strictHostKeyChecking?: 'yes' | 'accept-new'; userKnownHostsFile?: string; balenaUrl?: string; supervisorLease?: string;
+  via?: string; tunnel?: string;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -21,7 +22,9 @@ export function fleetOptions(y: Argv<any>): Argv<any> {
     .option('strict-host-key-checking', { type: 'string', choices: ['yes', 'accept-new'], describe: 'accept-new pins first contact; a changed key is always refused', defaultDescription: 'accept-new' })
     .option('user-known-hosts-file', { type: 'string', describe: 'known_hosts the tool keeps', defaultDescription: '~/.local/state/fleetvault/known_hosts' })
     .option('supervisor-lease', { type: 'string', describe: 'if a write never finishes, the device restarts the supervisor it stopped after this long', defaultDescription: '120s' })
-    .option('balena-url', { type: 'string', describe: 'balena API URL (with --fleet)', defaultDescription: 'https://api.balena-cloud.com' });
+    .option('balena-url', { type: 'string', describe: 'balena API URL or domain (with --fleet; BALENARC_BALENA_URL)', defaultDescription: 'balena-cloud.com' })
+    .option('via', { type: 'string', describe: 'reach --fleet devices through balena\'s tunnel or at the ip_address balena reports', defaultDescription: 'auto: tunnel for --fleet, the listed address for --devices' })
+    .option('tunnel', { type: 'string', describe: 'balena tunnel HOST:PORT (FLEETVAULT_BALENA_TUNNEL)', defaultDescription: 'tunnel.<balena domain>:443' });
 }
 
 /** The devices a fleet command addresses: --fleet (balena) or --devices (file), validated. */
@@ -31,7 +34,7 @@ export async function fleetTargets(argv: FleetArgs) {
   if (argv.identity !== undefined) await checkIdentity(argv.identity);
   if (argv.supervisorLease !== undefined) await fleetAccess(argv, ''); // a bad duration fails before any device is contacted
   const { rolloutTargets } = await import('../../ca/targets.js');
-  return rolloutTargets({ fleet: argv.fleet, devicesFile: argv.devices, configPath: argv.configPath, balenaUrl: argv.balenaUrl, port: argv.port });
+  return rolloutTargets({ fleet: argv.fleet, devicesFile: argv.devices, configPath: argv.configPath, balenaUrl: argv.balenaUrl, port: argv.port, via: argv.via, tunnel: argv.tunnel });
 }
 
 /** The operator key is read by ssh on every device: a missing one is one local error, not N device failures. */

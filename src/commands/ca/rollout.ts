@@ -6,6 +6,7 @@ interface Args extends FleetArgs {
   maxFailures?: number; dryRun?: boolean; journal?: string; strictHostKeyChecking?: 'yes' | 'accept-new';
   userKnownHostsFile?: string; principals?: string[]; removeCa?: string[]; verifyTimeout?: string; balenaUrl?: string; port?: number;
   verifyAlready?: boolean;
+  allowForeignCa?: boolean;
 }
 
 export const caRolloutCommand: Command = {
@@ -19,6 +20,7 @@ export const caRolloutCommand: Command = {
     .option('principals', { type: 'string', array: true, describe: 'principals of the CA line', defaultDescription: 'root' })
     .option('remove-ca', { type: 'string', array: true, describe: 'also remove cert-authority lines with this fingerprint' })
     .option('verify-already', { type: 'boolean', describe: 'also log into devices that already have the line (--no-verify-already skips them)', defaultDescription: 'true' })
+    .option('allow-foreign-ca', { type: 'boolean', describe: 'roll out even when Vault signs with an issuer fleetvault did not generate (an imported key)' })
     .option('verify-timeout', { type: 'string', describe: 'how long to retry the verification login', defaultDescription: '20s' })
     .example('$0 ca rollout --devices fleet.txt --identity ~/.ssh/id_ed25519 --canary 2 --max-failures 10', '')
     .example('$0 ca rollout --devices fleet.txt --dry-run', 'what would change where')
@@ -36,6 +38,13 @@ export const caRolloutCommand: Command = {
     const { rolloutCa } = await import('../../ca/rollout.js');
     const { progressBar } = await import('../progress.js');
     const ca = await getCaPublicKey({ client, mount: config.sshMount });
+    // Publishing a CA whose key may be known outside Vault hands the fleet to whoever knows it.
+    const { findIssuerDrift } = await import('../../vault/issuer-drift.js');
+    const foreign = (await findIssuerDrift(client, config.sshMount)).find((d) => d.isDefault);
+    if (foreign && !argv.allowForeignCa) {
+      const { VaultError } = await import('../../errors.js');
+      throw new VaultError(`refusing to roll out: ${foreign.message}`, { path: `${config.sshMount}/config/issuers`, hint: 'pass --allow-foreign-ca only if you made that issuer yourself' });
+    }
     const paths = rolloutPaths({ caFingerprint: ca.fingerprint, journal: argv.journal, knownHosts: argv.userKnownHostsFile });
     const bar = progressBar('rollout');
     const report = await rolloutCa({

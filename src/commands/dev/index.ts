@@ -9,7 +9,7 @@ export const devCommand: Command = {
   builder: (y) => y
     .option('port', { type: 'number', describe: 'listen port on 127.0.0.1 (default: a free port)' })
     .option('detach', { type: 'boolean', describe: 'leave it running in the background; stop with `fleetvault dev stop`' })
-    .option('with-device', { type: 'boolean', describe: 'also start a simulated balenaOS device (sshd) trusting the CA' })
+    .option('with-device', { type: 'boolean', describe: 'also start a simulated balenaOS device (sshd) trusting the CA, and check a login works' })
     .command(devStopCommand)
     .example('$0 dev --with-device', 'start OpenBao and a device; prints env and the ssh command')
     .example('$0 dev stop', 'stop a detached server'),
@@ -29,6 +29,7 @@ export const devCommand: Command = {
       ...(d.device ? [
         `# simulated device ${d.device.name} on ${d.device.host}:${d.device.port} (config.json ${d.device.configPath}); log in with:`,
         `#   ${d.device.sshCommand}`,
+        ...(d.device.user !== 'root' ? [`# (not run as root: the device's sshd runs as ${d.device.user} and logs in only ${d.device.user}; the certificate is the same, principal root)`] : []),
       ] : []),
     ].join('\n'));
     if (argv.detach) {

@@ -14,7 +14,7 @@ export const factoryBatchRevokeCommand: Command = {
     validateBatchName(argv.name);
     const { config, client } = await vaultFrom(argv);
     const { revokeBatch } = await import('../../provision/batch.js');
-    const r = await revokeBatch({ client, mount: config.approleMount, role: config.approleRole, name: argv.name });
+    const r = await revokeBatch({ client, mount: config.approleMount, role: config.approleRole, name: argv.name, policyPrefix: config.policyPrefix });
     render(argv, r, () => `revoked batch ${r.name}: ${r.destroyed} secret_id destroyed, ${r.tokensRevoked === null ? 'outstanding tokens not listable (they expire within 5m)' : `${r.tokensRevoked} outstanding token(s) revoked`}`);
   },
 };

@@ -33,8 +33,10 @@ export const loginCommand: Command = {
     .example('$0 login --method oidc --no-store --json', 'prints {…, token} instead of storing it')
     .epilogue('The token and password are read from the terminal without echo or from stdin when piped, never from arguments.\nExit codes: 0 logged in · 1 bad flags, no token/password given, cannot write ~/.vault-token · 2 Vault or the identity provider refused, or timed out.'),
   handler: async (argv: Args) => {
-    const method = (argv.method ?? 'token') as (typeof METHODS)[number];
     const config = await configFrom(argv);
+    // The context remembers how to log in to its server: `fleetvault login` alone does it again.
+    const method = (argv.method ?? config.authMethod ?? 'token') as (typeof METHODS)[number];
+    if (argv.path === undefined && argv.method === undefined && config.authPath) argv.path = config.authPath;
     const { clientFromSettings } = await import('../../vault/connect.js');
     // Anonymous on purpose: whatever token the environment holds must not sway the login.
     const client = clientFromSettings({ ...config, token: undefined });
@@ -75,9 +77,21 @@ export const loginCommand: Command = {
     }
 
     let stored: string | undefined;
+    let context: string | undefined;
     if (argv.store !== false) {
       const { storeToken } = await import('../../auth/token-store.js');
-      stored = storeToken({ path: config.tokenFile, token: result.token });
+      // Remember the server (and how we logged in) so a new shell talks to it, not the default.
+      const { rememberLogin } = await import('../../contexts.js');
+      let tokenFile = config.tokenFile;
+      try {
+        const remembered = rememberLogin({ config, method, authPath: argv.path });
+        context = remembered.context;
+        tokenFile = remembered.tokenFile;
+      } catch (e) {
+        // The login itself worked: keep the token where it always went, and say what was not saved.
+        note(`fleetvault: note: the server was not remembered (${e instanceof Error ? e.message : String(e)}); set VAULT_ADDR in new shells`);
+      }
+      stored = storeToken({ path: tokenFile, token: result.token });
       if (config.tokenSource && config.tokenSource !== config.tokenFile) {
         note(`fleetvault: note: ${config.tokenSource} is set and takes precedence over ${stored}; unset it to use this login`);
       }
@@ -85,8 +99,8 @@ export const loginCommand: Command = {
     const { formatDuration } = await import('../../config.js');
     const ttl = result.ttlSeconds === 0 ? 'never expires' : formatDuration(result.ttlSeconds);
     const { token, ...info } = result;
-    render(argv, { ...info, storedIn: stored ?? null, ...(stored ? {} : { token }) }, () => [
-      `logged in to ${config.address} as ${result.displayName || '(no display name)'} (${result.method})`,
+    render(argv, { ...info, storedIn: stored ?? null, context: context ?? null, ...(stored ? {} : { token }) }, () => [
+      `logged in to ${config.address}${context ? ` (context ${context})` : ''} as ${result.displayName || '(no display name)'} (${result.method})`,
       `policies: ${result.policies.join(', ') || '(none)'}`,
       `token ttl: ${ttl}${result.renewable ? ', renewable' : ''}`,
       stored ? `token stored in ${stored}` : 'token not stored (--no-store); use --json to receive it',

@@ -14,7 +14,7 @@ export const provisionRegisterCommand: Command = {
     .option('image', { type: 'string', describe: 'write config.json into partition 1 (boot, FAT) of this disk image instead' })
     .conflicts('out', 'image')
     .example('$0 provision register --fleet acme/sensors --device-type raspberrypi4-64 --image balena.img', '')
-    .epilogue('The balena API key is read from Vault (KV v2 <kv-mount>/balena, field apiKey; optional apiUrl), never from argv.\nExit codes: 0 registered · 1 bad flags or target · 2 Vault or balenaCloud refused'),
+    .epilogue('The balena API key is read from Vault (KV v2 <kv-mount>/balena, field apiKey; optional apiUrl), never from argv.\nIf writing config.json fails after the device was registered, the device is removed again (or the command to remove it is printed).\nExit codes: 0 registered · 1 bad flags or target · 2 Vault or balenaCloud refused'),
   handler: async (argv: Args) => {
     const { checkTarget, preflightTarget, writeConfigTarget } = await import('../../provision/target.js');
     const target = { out: argv.out, image: argv.image };
@@ -25,8 +25,9 @@ export const provisionRegisterCommand: Command = {
     const r = await registerOutOfBand({
       client, kvMount: config.kvMount, sshMount: config.sshMount, fleet: argv.fleet, deviceType: argv.deviceType,
       osVersion: argv.osVersion ?? '6.0.13', apiUrl: argv.balenaUrl,
+      write: (data) => writeConfigTarget(target, data),
     });
-    const { written } = await writeConfigTarget(target, Buffer.from(JSON.stringify(r.config, null, 2) + '\n'));
+    const written = r.written!;
     render(argv, { uuid: r.uuid, deviceId: r.deviceId, fleet: r.fleet, deviceType: r.deviceType, path: written }, () =>
       `registered ${r.uuid} in ${r.fleet} (${r.deviceType}) → ${written}`);
   },

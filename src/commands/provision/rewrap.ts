@@ -20,7 +20,8 @@ export const provisionRewrapCommand: Command = {
     // A crash part-way leaves each envelope old or new, never torn; old ones still decrypt until
     // min_decryption_version is raised, so rerunning rewrap is always safe.
     const { writeFilesAtomic } = await import('../../fs/atomic.js');
-    await writeFilesAtomic(results.map((r, i) => ({ path: argv.sealed[i]!, data: formatEnvelope(r.envelope), mode: 0o644 })));
+    // Envelopes are edited in place, like config.json: a symlinked one is rewritten where it lives.
+    await writeFilesAtomic(results.map((r, i) => ({ path: argv.sealed[i]!, data: formatEnvelope(r.envelope), mode: 0o644, symlink: 'resolve' as const })));
     const rows = results.map((r, i) => ({ path: argv.sealed[i]!, fleet: r.envelope.fleet, fromVersion: r.fromVersion, toVersion: r.toVersion }));
     render(argv, rows, () => rows.map((r) => `${r.path}: v${r.fromVersion} → v${r.toVersion}`).join('\n'));
   },

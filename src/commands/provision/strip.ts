@@ -1,22 +1,24 @@
 import { render, type GlobalArgs, type Command } from '../common.js';
 
-interface Args extends GlobalArgs { config: string }
+interface Args extends GlobalArgs { config: string; image?: string }
 
 export const provisionStripCommand: Command = {
   command: 'strip <config>',
-  describe: 'remove a leftover provisioning apiKey from a registered device\'s config.json',
+  describe: 'remove a leftover provisioning apiKey from a registered device\'s config.json (and from fleetvault\'s backups of it)',
   builder: (y) => y
-    .positional('config', { type: 'string', describe: 'config.json with a deviceApiKey' })
-    .example('$0 provision strip /mnt/boot/config.json', '')
-    .epilogue('Refuses a config.json without deviceApiKey (the device still needs the provisioning key).\nExit codes: 0 stripped or nothing to strip · 1 unreadable, not JSON, or not yet registered'),
+    .positional('config', { type: 'string', describe: 'config.json with a deviceApiKey (with --image: the path inside the boot partition, usually /config.json)' })
+    .option('image', { type: 'string', describe: 'strip config.json inside this balenaOS disk image (boot partition)' })
+    .example('$0 provision strip /mnt/boot/config.json', 'also strips /mnt/boot/config.json.fleetvault.bak')
+    .example('$0 provision strip /config.json --image balena.img', '')
+    .epilogue('Refuses a config.json without deviceApiKey (the device still needs the provisioning key), and refuses when a\nbackup next to it cannot be read (it may still hold the key); a refusal changes nothing.\nExit codes: 0 stripped or nothing to strip · 1 unreadable, not JSON, not yet registered, or an unreadable backup'),
   handler: async (argv: Args) => {
-    const { readInputFile, writeFileAtomic } = await import('../../fs/atomic.js');
-    const { parseConfigObject } = await import('../../provision/envelope.js');
-    const { stripProvisioningKey } = await import('../../provision/strip.js');
-    const { statSync } = await import('node:fs');
-    const r = stripProvisioningKey(parseConfigObject(readInputFile(argv.config, 'config'), argv.config), argv.config);
-    // Keep the file's mode, but never wider than 0600: it holds the device key.
-    if (r.removed) writeFileAtomic(argv.config, JSON.stringify(r.config, null, 2) + '\n', { mode: statSync(argv.config).mode & 0o600, verify: true });
-    render(argv, { path: argv.config, removed: r.removed }, () => r.removed ? `removed the provisioning apiKey from ${argv.config}` : `${argv.config} has no provisioning apiKey; unchanged`);
+    const { stripConfigFile, stripImageConfig } = await import('../../provision/strip.js');
+    const r = argv.image ? await stripImageConfig(argv.image, argv.config) : stripConfigFile(argv.config);
+    const where = r.image ? `${r.image}:${r.path}` : r.path;
+    const stripped = r.backups.filter((b) => b.removed).map((b) => b.path);
+    render(argv, r, () => [
+      r.removed ? `removed the provisioning apiKey from ${where}` : `${where} has no provisioning apiKey; unchanged`,
+      ...stripped.map((b) => `removed the provisioning apiKey from its backup ${b}`),
+    ].join('\n'));
   },
 };

@@ -21,7 +21,8 @@ export const provisionUnsealCommand: Command = {
     const target = { out: argv.out, image: argv.image };
     checkTarget(target);
     await preflightTarget(target);
-    const { client } = await vaultFrom(argv);
+    // After the preflight: a login spends a batch use, so nothing may fail after it but Vault.
+    const { client } = await vaultFrom(argv, { appRole: true });
     const { unsealEnvelope } = await import('../../provision/seal.js');
     const plaintext = await unsealEnvelope({ client, envelope, source: argv.sealed });
     const { written } = await writeConfigTarget(target, plaintext);

@@ -18,7 +18,7 @@ export const sshConfigCommand: Command = {
   },
 };
 
-interface ProxyArgs extends GlobalArgs { host: string; port: number; user?: string; ttl?: string; balenaUrl?: string }
+interface ProxyArgs extends GlobalArgs { host: string; port: number; user?: string; ttl?: string; balenaUrl?: string; via?: string; tunnel?: string }
 
 /** Hidden: the ProxyCommand the snippet runs. */
 export const sshProxyCommand: Command = {
@@ -29,20 +29,31 @@ export const sshProxyCommand: Command = {
     .positional('port', { type: 'number' })
     .option('user', { type: 'string', defaultDescription: 'root' })
     .option('ttl', { type: 'string' })
-    .option('balena-url', { type: 'string' }),
+    .option('balena-url', { type: 'string' })
+    .option('via', { type: 'string' })
+    .option('tunnel', { type: 'string' }),
   handler: async (argv: ProxyArgs) => {
     const { durationToSeconds } = await import('../../config.js');
     const { vaultFrom } = await import('../common.js');
     const { ensureAgentCertificate, relay } = await import('../../ssh/proxy.js');
-    const { resolveDevice } = await import('../../ssh/resolve-device.js');
+    const { checkRouteFlags, routeToDevice } = await import('../../device/route.js');
     const { validateHost } = await import('../../ssh/session.js');
+    // <uuid>.balena names a balena device (reached through balena's tunnel unless --via direct);
+    // anything else is an address.
+    const name = validateHost(argv.host);
+    const routeOptions = { device: name.endsWith('.balena') ? name.slice(0, -'.balena'.length) : name, via: argv.via, port: argv.port, balenaUrl: argv.balenaUrl, tunnel: argv.tunnel };
+    checkRouteFlags(routeOptions);
     const { config, client } = await vaultFrom(argv);
     await ensureAgentCertificate({ client, mount: config.sshMount, role: config.sshRole, user: argv.user ?? 'root', ttlSeconds: argv.ttl ? durationToSeconds(argv.ttl) : undefined });
-    // <uuid>.balena names a balena device; anything else is an address.
-    const name = validateHost(argv.host);
-    const device = name.endsWith('.balena')
-      ? await resolveDevice({ device: name.slice(0, -'.balena'.length), balenaApiUrl: argv.balenaUrl, balenaToken: process.env.BALENA_TOKEN })
-      : { host: name };
-    await relay(device.host, argv.port);
+    const device = name.endsWith('.balena') ? await routeToDevice(routeOptions) : { kind: 'direct' as const, host: name, port: argv.port };
+    if (device.kind === 'tunnel') {
+      const { openTunnel, relayStreams } = await import('../../device/tunnel.js');
+      const { requireBalenaToken } = await import('../../balena/settings.js');
+      const sock = await openTunnel({ tunnel: device.tunnel, uuid: device.uuid, port: device.port, user: device.tunnelUser, token: requireBalenaToken(`the tunnel to ${device.uuid}`).token });
+      await relayStreams(sock, process.stdin, process.stdout);
+      process.stdin.destroy();
+      return;
+    }
+    await relay(device.host, device.port);
   },
 };

@@ -58,7 +58,7 @@ test('token login via stdin stores a 0600 ~/.vault-token that the next command u
 
   // Before login, without VAULT_TOKEN, a command that needs a token fails.
   const cliEnv = { VAULT_ADDR: vault.address, HOME: home, ...layoutEnv(vault.layout) };
-  const before = await runCli(['ca', 'public-key'], { env: cliEnv });
+  const before = await runCli(['whoami'], { env: cliEnv });
   expect(before.code).toBe(2);
   expect(before.stderr).toMatch(/no Vault token.*fleetvault login/);
 
@@ -76,13 +76,13 @@ test('token login via stdin stores a 0600 ~/.vault-token that the next command u
 
   expect(readFileSync(tokenFile, 'utf8')).toBe(token);
   expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
-  // No temp files left next to it.
-  expect(readdirSync(home)).toEqual(['.vault-token']);
+  // No temp files left next to it; the login also remembered the server (.config/fleetvault).
+  expect(readdirSync(home).sort()).toEqual(['.config', '.vault-token']);
 
   // The stored token alone (no VAULT_TOKEN) authenticates the next command.
-  const after = await runCli(['ca', 'public-key', '--json'], { env: cliEnv });
+  const after = await runCli(['whoami', '--json'], { env: cliEnv });
   expect(after.code, after.stderr).toBe(0);
-  expect(JSON.parse(after.stdout).publicKey).toMatch(/^ssh-ed25519 /);
+  expect(JSON.parse(after.stdout).displayName).toMatch(/alice/);
 
   // Human output: who, policies, ttl, where; never the token.
   const human = await runCli(['login'], { env: { VAULT_ADDR: vault.address, HOME: home }, input: token });

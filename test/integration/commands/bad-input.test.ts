@@ -28,7 +28,8 @@ test('unreachable VAULT_ADDR: exit 2, one line naming the address, no stack', as
 });
 
 test('missing token: exit 2 with how to log in', async ({ vault, tmp }) => {
-  const r = await runCli(['ca', 'public-key'], { env: { VAULT_ADDR: vault.address, HOME: tmp } });
+  // (ca public-key needs no token: Vault serves it unauthenticated.)
+  const r = await runCli(['whoami'], { env: { VAULT_ADDR: vault.address, HOME: tmp } });
   expect(r.code).toBe(2);
   expect(oneLine(r.stderr)).toBe(true);
   expect(r.stderr).toMatch(/no Vault token.*fleetvault login/);
@@ -62,7 +63,7 @@ test('a planted token never appears in any output', async ({ vault, tmp }) => {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
   const runs = await Promise.all([
     runCli(['cert', 'sign', '--public-key', `${key}.pub`], { env: { ...vault.env, VAULT_TOKEN: planted } }),
-    runCli(['ca', 'public-key'], { env: { ...vault.env, VAULT_TOKEN: planted, FLEETVAULT_DEBUG: '1' } }),
+    runCli(['whoami'], { env: { ...vault.env, VAULT_TOKEN: planted, FLEETVAULT_DEBUG: '1' } }),
     runCli(['init'], { env: { ...vault.env, VAULT_TOKEN: planted } }),
     runCli(['cert', 'sign', '--public-key', `${key}.pub`], { env: { VAULT_ADDR: 'http://127.0.0.1:9', VAULT_TOKEN: planted, FLEETVAULT_DEBUG: '1' } }),
   ]);

@@ -12,10 +12,10 @@ import { parseEnvelope } from '../../../src/provision/envelope.js';
 import { VaultError } from '../../../src/errors.js';
 
 async function createBatch(vault: VaultFixture, name: string, count: number, cidr: string) {
-  const r = await runCli(['factory', 'batch', 'create', '--name', name, '--count', String(count), '--cidr', cidr, '--ttl', '1h', '--wrap-ttl', '10m', '--json'], { env: vault.env });
+  const r = await runCli(['factory', 'batch', 'create', '--name', name, '--count', String(count), '--cidr', cidr, '--fleet', 'acme/line3', '--ttl', '1h', '--wrap-ttl', '10m', '--json'], { env: vault.env });
   expect(r.code, r.stderr).toBe(0);
   const batch = JSON.parse(r.stdout);
-  expect(Object.keys(batch).sort()).toEqual(['cidrs', 'count', 'expiresAt', 'name', 'roleId', 'wrappingToken']);
+  expect(Object.keys(batch).sort()).toEqual(['cidrs', 'count', 'expiresAt', 'fleets', 'name', 'roleId', 'wrappingToken']);
   // Unwrap on the "factory" side, the token through stdin (never argv).
   const u = await runCli(['factory', 'batch', 'unwrap', '-', '--json'], { env: { VAULT_ADDR: vault.address, FLEETVAULT_APPROLE_MOUNT: vault.layout.approleMount }, input: batch.wrappingToken });
   expect(u.code, u.stderr).toBe(0);
@@ -47,12 +47,12 @@ describe('factory batches', () => {
     expect(again.code).toBe(2);
     expect(again.stderr.trim().split('\n')).toHaveLength(1);
     expect(again.stderr).toMatch(/failed to unwrap/);
-    const base = `auth/${vault.layout.approleMount}/role/${vault.layout.approleRole}`;
+    const base = `auth/${vault.layout.approleMount}/role/${vault.layout.approleRole}-line3-w24`;
     const look = await vault.root.write(`${base}/secret-id/lookup`, { secret_id: b.secretId });
     expect(look.data).toMatchObject({ cidr_list: ['127.0.0.1/32'], token_bound_cidrs: ['127.0.0.1/32'], secret_id_num_uses: 3 });
-    expect((look.data.metadata as Record<string, string>)).toMatchObject({ batch: 'line3-w24', count: '3' });
+    expect((look.data.metadata as Record<string, string>)).toMatchObject({ batch: 'line3-w24', count: '3', fleets: 'acme/line3' });
     // A duplicate name is refused (revoke must be unambiguous).
-    const dup = await runCli(['factory', 'batch', 'create', '--name', 'line3-w24', '--count', '1', '--cidr', '127.0.0.1/32'], { env: vault.env });
+    const dup = await runCli(['factory', 'batch', 'create', '--name', 'line3-w24', '--count', '1', '--cidr', '127.0.0.1/32', '--fleet', 'acme/line3'], { env: vault.env });
     expect(dup.code).toBe(1);
   });
 

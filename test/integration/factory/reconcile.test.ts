@@ -7,7 +7,7 @@ import { startBalenaApi } from '../../support/balena-api.js';
 
 test('reconcile counts a batch\'s decrypts and flags registrations beyond them', async ({ vault, tmp, slug }) => {
   const name = `rec-${slug}`.slice(0, 40);
-  const created = await runCli(['factory', 'batch', 'create', '--name', name, '--count', '3', '--cidr', '127.0.0.1/32', '--json'], { env: vault.env });
+  const created = await runCli(['factory', 'batch', 'create', '--name', name, '--count', '3', '--cidr', '127.0.0.1/32', '--fleet', 'acme/line3', '--json'], { env: vault.env });
   expect(created.code, created.stderr).toBe(0);
   const batch = JSON.parse(created.stdout);
   const { VAULT_TOKEN: _t, ...noToken } = vault.env;

@@ -41,7 +41,7 @@ test('OpenBao restarted mid factory run: resume from the journal, nothing lost, 
       envelopes.set(name, env);
     });
     // Headroom of one concurrency's worth of uses: a login whose decrypt dies with the server is spent.
-    const batch = await createBatch({ client: bao.root, mount: layout.approleMount, role: layout.approleRole, name: 'line3', count: ENVELOPES + CONCURRENCY, cidrs: ['127.0.0.0/8'], ttlSeconds: 3600, wrapTtl: '10m' });
+    const batch = await createBatch({ client: bao.root, mount: layout.approleMount, role: layout.approleRole, transitMount: layout.transitMount, transitKey: layout.transitKey, policyPrefix: layout.policyPrefix, fleets: ['acme/line3'], name: 'line3', count: ENVELOPES + CONCURRENCY, cidrs: ['127.0.0.0/8'], ttlSeconds: 3600, wrapTtl: '10m' });
     const { secretId } = await unwrapSecretId({ client: bao.root, wrappingToken: batch.wrappingToken, mount: layout.approleMount, role: layout.approleRole });
 
     // Run 1, in process so the kill lands at a known point: SIGKILL the server at the 150th envelope.

@@ -2,11 +2,12 @@
 // shared OpenBao, each with its own layout: the expected exit code (1 local, 2 Vault), exactly
 // one line on stderr, no stack trace, nothing on stdout, and no file changed or created — in the
 // corpus itself or in the test's temp dir.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect, describe } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
 import { BAD_DIR, fillPlaceholders, loadBadCases, snapshotDiff, snapshotDir } from '../../support/bad-corpus.js';
+import { mounts } from '../../support/mounts.js';
 
 const cases = loadBadCases();
 
@@ -21,21 +22,36 @@ describe.concurrent('bad-input corpus', () => {
     const env: Record<string, string | undefined> = { ...vault.env };
     for (const [k, v] of Object.entries(c.env ?? {})) env[k] = v === null ? undefined : fillPlaceholders(v, tmp);
     const input = c.stdinFile ? readFileSync(join(BAD_DIR, c.stdinFile), 'utf8') : undefined;
-    const beforeBad = snapshotDir(BAD_DIR);
-    const beforeTmp = snapshotDir(tmp);
-    const r = await runCli(c.args.map((a) => fillPlaceholders(a, tmp)), { env, input, cwd: tmp });
+    for (const [link, target] of Object.entries(c.links ?? {})) symlinkSync(fillPlaceholders(target, tmp), fillPlaceholders(link, tmp));
+    // Full disk: a real tmpfs, unmounted before the fixture removes tmp.
+    const disk = c.fullDisk ? mounts() : undefined;
+    let r: Awaited<ReturnType<typeof runCli>>;
+    let beforeBad: Map<string, string>, beforeTmp: Map<string, string>, afterTmp: Map<string, string>;
+    try {
+      if (c.fullDisk) disk!.full(fillPlaceholders(c.fullDisk.dir, tmp), Object.fromEntries(Object.entries(c.fullDisk.files).map(([n, f]) => [n, readFileSync(join(BAD_DIR, f))])));
+      beforeBad = snapshotDir(BAD_DIR);
+      beforeTmp = snapshotDir(tmp);
+      r = await runCli(c.args.map((a) => fillPlaceholders(a, tmp)), { env, input, cwd: tmp });
+      afterTmp = snapshotDir(tmp);
+    } finally {
+      disk?.cleanup();
+    }
     const what = `${c.name}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`;
     expect(r.code, what).toBe(c.expectExit);
     expect(r.signal, what).toBeNull();
     const lines = r.stderr.split('\n').filter((l) => l !== '');
-    expect(lines, what).toHaveLength(1);
-    expect(lines[0], what).toMatch(/^fleetvault: /);
+    expect(lines, what).toHaveLength(c.expectExit === 0 ? 0 : 1);
+    if (c.expectExit !== 0) expect(lines[0], what).toMatch(/^fleetvault: /);
     expect(r.stderr, what).not.toMatch(/^\s+at |Error: |\.ts:\d+|\.js:\d+/m);
     // Hostile bytes from the input never reach the terminal raw.
-    expect(r.stderr, what).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
-    expect(r.stdout, what).toBe('');
+    expect(r.stderr, what).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/);
+    if (c.stdoutMatches === undefined) expect(r.stdout, what).toBe('');
+    else {
+      expect(r.stdout, what).toMatch(new RegExp(c.stdoutMatches, 'm'));
+      expect(r.stdout, what).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/);
+    }
     expect(snapshotDiff(beforeBad, snapshotDir(BAD_DIR)), what).toEqual([]);
-    expect(snapshotDiff(beforeTmp, snapshotDir(tmp)), what).toEqual([]);
+    expect(snapshotDiff(beforeTmp, afterTmp), what).toEqual([]);
     for (const p of c.mustNotCreate ?? []) expect(existsSync(fillPlaceholders(p, tmp)), `${c.name}: ${p}`).toBe(false);
   });
 

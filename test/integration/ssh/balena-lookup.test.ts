@@ -20,15 +20,19 @@ test('fleetvault ssh <short uuid> resolves the device through balena; unreachabl
     api.addDevice({ uuid, ip_address: `${d.host} fe80::1`, is_online: true });
     const kh = knownHostsFor(tmp, [d]);
     const env = { ...vault.env, BALENA_TOKEN: api.apiKey };
-    const r = await runCli(['ssh', uuid.slice(0, 7), '--balena-url', api.url, '--port', String(d.port), '--user-known-hosts-file', kh, '--json', '--', 'id', '-un'], { env });
+    const r = await runCli(['ssh', uuid.slice(0, 7), '--via', 'direct', '--balena-url', api.url, '--port', String(d.port), '--user-known-hosts-file', kh, '--json', '--', 'id', '-un'], { env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('root');
     expect(api.requests.some((q) => q.path === '/v7/device' && q.query.includes(`startswith(uuid,'${uuid.slice(0, 7)}')`))).toBe(true);
     expect(api.unhandled).toEqual([]);
 
-    const offline = await runCli(['ssh', uuid.slice(0, 7), '--balena-url', 'http://127.0.0.1:9', '--', 'true'], { env });
+    const closed = await freePort();
+    const offline = await runCli(['ssh', uuid.slice(0, 7), '--via', 'direct', '--balena-url', `http://127.0.0.1:${closed}`, '--', 'true'], { env });
     expect(offline.code).toBe(2);
-    expect(offline.stderr).toMatch(/through the balena API.*pass --host <address> to connect directly/);
+    // One line, the cause named (issue 12: it used to say "TypeError").
+    expect(offline.stderr.trim().split('\n')).toHaveLength(1);
+    expect(offline.stderr).toMatch(/cannot reach the balena API at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+    expect(offline.stderr).not.toMatch(/TypeError/);
     expect(offline.stderr).not.toContain(api.apiKey);
   } finally {
     await api.stop();
@@ -52,7 +56,7 @@ test('ca rollout --fleet takes devices and addresses from balena', async ({ vaul
     }
     const kh = knownHostsFor(tmp, started);
     writeFileSync(join(tmp, 'unused'), '');
-    const r = await runCli(['ca', 'rollout', '--fleet', api.fleet.slug, '--balena-url', api.url, '--port', String(port),
+    const r = await runCli(['ca', 'rollout', '--fleet', api.fleet.slug, '--via', 'direct', '--balena-url', api.url, '--port', String(port),
       '--config-path', '/CONFIG', '--identity', opKey, '--user-known-hosts-file', kh, '--journal', join(tmp, 'j'), '--json'],
     { env: { ...vault.env, BALENA_TOKEN: api.apiKey } });
     // Each device keeps its config.json elsewhere: with a shared --config-path they all report it missing.

@@ -10,6 +10,7 @@ import { startDevServer } from '../../../src/dev/openbao.js';
 import { VaultClient } from '../../../src/vault/client.js';
 import { bootstrapVault } from '../../../src/vault/bootstrap.js';
 import { DEFAULT_LAYOUT } from '../../../src/config.js';
+import { diagnoseLogin } from '../../../src/ssh/diagnose.js';
 
 async function trustingDevice(vault: { env: Record<string, string> }, devices: { start(o: object): Promise<Device> }, extra: object = {}): Promise<Device> {
   const line = (await runCli(['ca', 'authorized-key'], { env: vault.env })).stdout.trim();
@@ -95,12 +96,12 @@ test('--agent: the certificate goes into ssh-agent with its lifetime and is reus
     const signsBefore = countSigns(vault);
     const first = await runCli([...sshArgs(d, kh), '--agent', '--json', '--', 'true'], { env });
     expect(first.code, first.stderr).toBe(0);
-    expect(JSON.parse(first.stdout)).toMatchObject({ reusedAgentCertificate: false, exitCode: 0 });
+    expect(lastJson(first.stderr)).toMatchObject({ reusedAgentCertificate: false, exitCode: 0 });
     const listed = execFileSync('ssh-add', ['-l'], { env: { SSH_AUTH_SOCK: sock } }).toString();
     expect(listed).toMatch(/ED25519-CERT/);
     const second = await runCli([...sshArgs(d, kh), '--agent', '--json', '--', 'true'], { env });
     expect(second.code, second.stderr).toBe(0);
-    expect(JSON.parse(second.stdout)).toMatchObject({ reusedAgentCertificate: true });
+    expect(lastJson(second.stderr)).toMatchObject({ reusedAgentCertificate: true });
     await new Promise((r) => setTimeout(r, 300)); // let the audit device flush
     expect(countSigns(vault) - signsBefore).toBe(1);
   } finally {
@@ -108,27 +109,39 @@ test('--agent: the certificate goes into ssh-agent with its lifetime and is reus
   }
 });
 
+/** `ssh --json` writes its summary as the last line of stderr: stdout is the session's. */
+function lastJson(stderr: string): unknown {
+  return JSON.parse(stderr.trim().split('\n').pop()!);
+}
+
 function countSigns(vault: { auditLog: string; layout: { sshMount: string } }): number {
   return readFileSync(vault.auditLog, 'utf8').split('\n').filter((l) => l.includes('"type":"response"') && l.includes(`"path":"${vault.layout.sshMount}/sign/`)).length;
 }
 
-test('a device without the CA line: exit 255 and a message that says how to roll the CA out', async ({ vault, devices, tmp }) => {
+test('a device without the CA line, not run by fleetvault: exit 255, ssh\'s words and where the reason is, no guess', async ({ vault, devices, tmp }) => {
   const d = await devices.start({});
   const kh = knownHostsFor(tmp, [d]);
   const r = await runCli([...sshArgs(d, kh), '--', 'true'], { env: vault.env });
   expect(r.code).toBe(255);
-  expect(r.stderr).toMatch(/does not trust this CA yet.*fleetvault ca rollout/);
+  const line = r.stderr.split('\n').find((l) => l.startsWith('fleetvault: '))!;
+  expect(line).toMatch(/the device at 127\.0\.0\.\d+:\d+ refused the certificate for root \(ssh: "Permission denied \(publickey\)"\); its sshd log says why/);
+  expect(line).not.toMatch(/clock|does not trust/);
+  // The device's own log holds the evidence, and the diagnosis read from it names the CA.
+  expect(diagnoseLogin({ exitCode: 255, sshStderr: r.stderr, host: d.host, port: d.port, user: 'root', deviceLog: { text: readFileSync(d.log, 'utf8'), path: d.log } }))
+    .toMatch(/does not trust the CA that signed the certificate: no cert-authority line for SHA256:/);
 });
 
-test('a device whose clock is behind the certificate refuses it, and the message names the clock', async ({ vault, devices, tmp }) => {
+test('a device whose clock is behind the certificate refuses it; its sshd log is what names the clock', async ({ vault, devices, tmp }) => {
   const lib = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
   expect(existsSync(lib), 'libfaketime is installed by scripts/install-tools.sh').toBe(true);
   const d = await trustingDevice(vault, devices, { env: { LD_PRELOAD: lib, FAKETIME: '-10m', FAKETIME_DONT_FAKE_MONOTONIC: '1' } });
   const kh = knownHostsFor(tmp, [d]);
   const r = await runCli([...sshArgs(d, kh), '--', 'true'], { env: vault.env });
   expect(r.code).toBe(255);
-  expect(r.stderr).toMatch(/clock is behind the certificate's start/);
-  expect(readFileSync(d.log, 'utf8')).toMatch(/not yet valid|Certificate invalid/i);
+  expect(r.stderr).not.toMatch(/clock/); // ssh alone cannot tell, so fleetvault does not say
+  expect(readFileSync(d.log, 'utf8')).toMatch(/Certificate invalid: not yet valid/);
+  expect(diagnoseLogin({ exitCode: 255, sshStderr: r.stderr, host: d.host, port: d.port, user: 'root', deviceLog: { text: readFileSync(d.log, 'utf8'), path: d.log } }))
+    .toMatch(/^the device's clock is behind: it says the certificate is not yet valid \(sshd: "Certificate invalid: not yet valid"; valid from /);
 });
 
 test('role missing and a principal the role does not allow: exit 2 with a clear message, ssh never runs', async ({ vault, devices, tmp }) => {

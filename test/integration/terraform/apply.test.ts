@@ -151,7 +151,7 @@ describe('terraform/', () => {
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
     expect(plan.stdout).toMatch(/No changes/);
     expect(outputs.fleetvault_env).toEqual(layoutEnv(A));
-    expect(outputs.policy_names).toEqual({ engineer: `${A.policyPrefix}-engineer`, operator: `${A.policyPrefix}-operator`, flasher: `${A.policyPrefix}-flasher`, auditor: `${A.policyPrefix}-auditor` });
+    expect(outputs.policy_names).toEqual({ engineer: `${A.policyPrefix}-engineer`, operator: `${A.policyPrefix}-operator`, flasher: `${A.policyPrefix}-flasher`, auditor: `${A.policyPrefix}-auditor`, admin: `${A.policyPrefix}-admin` });
     expect(outputs.ca_public_key).toMatch(/^ssh-ed25519 AAAA\S+$/);
     expect(outputs.audit_device ?? null).toBeNull(); // create_audit_device defaults to off (OpenBao ≥ 2.4 refuses it)
     const quota = (await root.read(`sys/quotas/rate-limit/${outputs.decrypt_quota}`)).data;

@@ -1,10 +1,10 @@
 // The reader against real OpenBao records (test/fixtures/audit/real.log, written by capture.mjs
 // from a real dev server), and against every way a real log file goes wrong.
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { AuditLineProcessor, emptyStats, readAuditEvents, type AuditReadStats } from '../../../src/audit/reader.js';
 import type { AuditEvent } from '../../../src/audit/events.js';
 
@@ -12,6 +12,7 @@ const FIXTURE = new URL('../../fixtures/audit/real.log', import.meta.url).pathna
 const text = readFileSync(FIXTURE, 'utf8');
 const lines = text.split('\n').filter(Boolean);
 const dir = mkdtempSync(join(tmpdir(), 'fv-audit-reader-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const PLAINTEXT_B64 = Buffer.from('{"apiKey":"SECRET-PLAINTEXT-MARKER"}').toString('base64');
 
 async function read(files: string[], o: Partial<Parameters<typeof readAuditEvents>[0]> = {}): Promise<{ events: AuditEvent[]; stats: AuditReadStats }> {

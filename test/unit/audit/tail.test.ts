@@ -1,9 +1,9 @@
 // `audit tail` on real files: appends, a partial line completed later, rotation by rename, and
 // truncation in place — with real records, no server needed.
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
 import { tailAuditLog } from '../../../src/audit/tail.js';
 import type { AuditEvent } from '../../../src/audit/events.js';
 
@@ -23,6 +23,7 @@ async function until(cond: () => boolean, ms = 5000) {
 
 it('follows appends, rotation and truncation like tail -F, and stops on abort', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fv-audit-tail-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   const log = join(dir, 'audit.log');
   writeFileSync(log, lines.slice(0, 20).join('\n') + '\n'); // already there: not printed
   const events: AuditEvent[] = [];
@@ -58,6 +59,7 @@ it('follows appends, rotation and truncation like tail -F, and stops on abort', 
 
   ac.abort();
   const stats = await done;
+  rmSync(dir, { recursive: true, force: true });
   expect(stats.files).toBe(2);
   expect(stats.malformed).toBe(0);
 });

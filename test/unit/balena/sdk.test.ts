@@ -9,6 +9,6 @@ describe('balena wrapper input checks (before any request)', () => {
     }
   });
   test('an API URL that is not http(s) is a usage error', async () => {
-    await expect(registerDevice({ apiUrl: 'ftp://x', token: 't', fleet: 'a/b', deviceType: 'x', osVersion: '6.0.13' })).rejects.toThrow(/invalid balena API URL/);
+    await expect(registerDevice({ apiUrl: 'ftp://x', token: 't', fleet: 'a/b', deviceType: 'x', osVersion: '6.0.13' })).rejects.toThrow(/invalid balena URL/);
   });
 });

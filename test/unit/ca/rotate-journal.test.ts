@@ -44,23 +44,29 @@ describe('rotation journal', () => {
     }
   });
 
-  test('default paths: per mount under the state dir; fleet-stage journals next to it', () => {
-    expect(defaultRotationJournal('ssh-a', { XDG_STATE_HOME: '/s' })).toBe('/s/fleetvault/rotate-ssh-a.json');
-    expect(defaultRotationJournal('ssh-a', { HOME: '/h' })).toBe('/h/.local/state/fleetvault/rotate-ssh-a.json');
+  test('default paths: per server and mount under the state dir; fleet-stage journals next to it', () => {
+    expect(defaultRotationJournal('ssh-a', 'c1', { XDG_STATE_HOME: '/s' })).toBe('/s/fleetvault/rotate-ssh-a@c1.json');
+    expect(defaultRotationJournal('ssh-a', 'c1', { HOME: '/h' })).toBe('/h/.local/state/fleetvault/rotate-ssh-a@c1.json');
+    // Two servers, one mount name: two journals.
+    expect(defaultRotationJournal('ssh-a', 'c2', { HOME: '/h' })).not.toBe(defaultRotationJournal('ssh-a', 'c1', { HOME: '/h' }));
+    // A nested mount or an odd cluster id never makes a subdirectory or escapes the state dir.
+    expect(defaultRotationJournal('team/ssh', '../x', { HOME: '/h' })).toBe('/h/.local/state/fleetvault/rotate-team_ssh@.._x.json');
     expect(rolloutJournalFor('/s/rotate-ssh-a.json', 'distribute')).toBe('/s/rotate-ssh-a.distribute.jsonl');
     expect(rolloutJournalFor('/s/custom', 'retire')).toBe('/s/custom.retire.jsonl');
   });
 
-  test('after a mount switch, the unfinished rotation is found by its new mount', () => {
+  test('after a mount switch, the unfinished rotation of this server is found by its new mount', () => {
     const d = tmp();
     const env = { XDG_STATE_HOME: d };
-    writeRotation(defaultRotationJournal('ssh-a', env), state());
-    writeRotation(defaultRotationJournal('ssh-b', env), state({ mount: 'ssh-b', next: { ...state().next, mount: 'ssh-b-x' }, completedAt: '2026-01-02T00:00:00Z' }));
+    const server = { clusterId: 'c1', address: 'http://a' };
+    writeRotation(defaultRotationJournal('ssh-a', 'c1', env), state({ server }));
+    writeRotation(defaultRotationJournal('ssh-b', 'c1', env), state({ server, mount: 'ssh-b', next: { ...state().next, mount: 'ssh-b-x' }, completedAt: '2026-01-02T00:00:00Z' }));
     writeFileSync(join(d, 'fleetvault', 'rotate-junk.json'), 'not json');
-    expect(findRotationByNewMount('ssh-a-20260101', env)).toBe(defaultRotationJournal('ssh-a', env));
-    expect(findRotationByNewMount('ssh-b-x', env)).toBeUndefined(); // completed
-    expect(findRotationByNewMount('ssh-zzz', env)).toBeUndefined();
-    expect(findRotationByNewMount('x', { XDG_STATE_HOME: join(d, 'missing') })).toBeUndefined();
+    expect(findRotationByNewMount('ssh-a-20260101', 'c1', env)).toBe(defaultRotationJournal('ssh-a', 'c1', env));
+    expect(findRotationByNewMount('ssh-a-20260101', 'c2', env)).toBeUndefined(); // another server's
+    expect(findRotationByNewMount('ssh-b-x', 'c1', env)).toBeUndefined(); // completed
+    expect(findRotationByNewMount('ssh-zzz', 'c1', env)).toBeUndefined();
+    expect(findRotationByNewMount('x', 'c1', { XDG_STATE_HOME: join(d, 'missing') })).toBeUndefined();
   });
 
   test('planned issuer names are valid OpenBao issuer names and sort by time', () => {

@@ -1,18 +1,23 @@
 // Certificates made by the real ssh-keygen (no server needed), checked by our verifier.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeCertificate, parseCertificate, verifyIssuedCertificate } from '../../../src/ssh/certificate.js';
+import { formatCertificate } from '../../../src/ssh/certificate-view.js';
 import { parseUserPublicKey, generateEd25519KeyPair } from '../../../src/ssh/keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fv-cert-'));
+// Holds private CA and user keys: gone when the file's tests are.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const keygen = (...a: string[]) => execFileSync('ssh-keygen', ['-q', ...a], { stdio: 'pipe' });
 let ca = '', otherCa = '', user = '';
 
-function sign(name: string, o: { ca?: string; principals?: string; validity?: string; host?: boolean; ext?: string[]; keyId?: string } = {}): string {
-  const args = ['-s', join(dir, o.ca ?? 'ca'), '-I', o.keyId ?? 'test-id', '-V', o.validity ?? '-1m:+30m'];
+function sign(name: string, o: { ca?: string; principals?: string; validity?: string | null; host?: boolean; ext?: string[]; keyId?: string } = {}): string {
+  const args = ['-s', join(dir, o.ca ?? 'ca'), '-I', o.keyId ?? 'test-id'];
+  // null: no -V at all, which is ssh-keygen's default validity ("forever").
+  if (o.validity !== null) args.push('-V', o.validity ?? '-1m:+30m');
   if (o.principals !== undefined) args.push('-n', o.principals);
   if (o.host) args.push('-h');
   for (const e of o.ext ?? ['clear', 'permit-pty']) args.push('-O', e);
@@ -29,6 +34,34 @@ beforeAll(() => {
   otherCa = readFileSync(join(dir, 'other.pub'), 'utf8');
   user = readFileSync(join(dir, 'user.pub'), 'utf8');
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A genuine certificate with one bit of its signature flipped: everything else still names the CA. */
+function forge(certLine: string): string {
+  const [type, b64] = certLine.trim().split(/\s+/);
+  const blob = Buffer.from(b64!, 'base64');
+  blob[blob.length - 10]! ^= 0x01;
+  return `${type} ${blob.toString('base64')}\n`;
+}
+
+/** An ed25519 certificate's signing-key field replaced by `caPub`'s key; the original signature kept. */
+function renameSigner(certLine: string, caPub: string): string {
+  const [type, b64] = certLine.trim().split(/\s+/);
+  const blob = Buffer.from(b64!, 'base64');
+  let at = 0;
+  const str = () => { at += 4 + blob.readUInt32BE(at); };
+  str(); str(); str(); // type, nonce, ed25519 key
+  at += 8 + 4; // serial, user/host
+  str(); str(); // key id, principals
+  at += 16; // valid after, before
+  str(); str(); str(); // critical options, extensions, reserved
+  const keyStart = at;
+  str();
+  const newKey = Buffer.from(caPub.trim().split(/\s+/)[1]!, 'base64');
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(newKey.length);
+  return `${type} ${Buffer.concat([blob.subarray(0, keyStart), len, newKey, blob.subarray(at)]).toString('base64')}\n`;
+}
 
 const want = () => ({ caPublicKey: ca, subjectPublicKey: user, principals: ['root'], ttlSeconds: 1800, extensions: ['permit-pty'] });
 
@@ -43,6 +76,59 @@ describe('describeCertificate', () => {
   it('reports critical options with their values', () => {
     const info = describeCertificate(parseCertificate(sign('c', { principals: 'root', ext: ['clear', 'force-command=/bin/true', 'source-address=10.0.0.0/8'] })));
     expect(info.criticalOptions).toEqual({ 'force-command': '/bin/true', 'source-address': '10.0.0.0/8' });
+  });
+});
+
+describe('signature verification (issue 11 item 11: sshpk never checks it)', () => {
+  it('a genuine certificate verifies, for ed25519, RSA (rsa-sha2-512) and ECDSA CAs made by ssh-keygen', () => {
+    for (const [t, bits] of [['ed25519'], ['rsa', '3072'], ['ecdsa', '256'], ['ecdsa', '384'], ['ecdsa', '521']] as const) {
+      const name = `ca-${t}${bits ?? ''}`;
+      keygen('-t', t, ...(bits ? ['-b', bits] : []), '-N', '', '-f', join(dir, name));
+      const cert = sign(`sig-${name}`, { ca: name, principals: 'root' });
+      const info = describeCertificate(parseCertificate(cert));
+      expect(info, name).toMatchObject({ signatureValid: true });
+      expect(info.signatureError, name).toBeUndefined();
+      const forged = describeCertificate(parseCertificate(forge(cert)));
+      // What sshpk's isSignedByKey said (and cert inspect showed) before: issued by the fleet CA.
+      expect(forged.signingKeyFingerprint, name).toBe(info.signingKeyFingerprint);
+      expect(forged, name).toMatchObject({ signatureValid: false, signatureError: expect.stringMatching(/does not verify/) });
+    }
+  });
+  it('an ssh-rsa (SHA-1) signature verifies but the view says devices refuse it', () => {
+    keygen('-t', 'rsa', '-b', '3072', '-N', '', '-f', join(dir, 'ca-sha1'));
+    execFileSync('cp', [join(dir, 'user.pub'), join(dir, 'sha1.pub')]);
+    keygen('-s', join(dir, 'ca-sha1'), '-t', 'ssh-rsa', '-I', 'sha1', '-n', 'root', join(dir, 'sha1.pub'));
+    const info = describeCertificate(parseCertificate(readFileSync(join(dir, 'sha1-cert.pub'), 'utf8')));
+    expect(info).toMatchObject({ signatureValid: true, signatureAlgorithm: 'ssh-rsa' });
+    expect(formatCertificate(info)).toMatch(/^Signature: +valid \(ssh-rsa, SHA-1: devices with OpenSSH ≥ 8.2 refuse it\)$/m);
+  });
+  it('a certificate signed by another key that names the fleet CA as its signer is invalid', () => {
+    const cert = renameSigner(sign('renamed', { ca: 'other', principals: 'root' }), ca);
+    const info = describeCertificate(parseCertificate(cert));
+    expect(info.signingKeyFingerprint).toBe(describeCertificate(parseCertificate(sign('genuine', { principals: 'root' }))).signingKeyFingerprint);
+    expect(info.signatureValid).toBe(false);
+  });
+  it('verifyIssuedCertificate refuses a forged certificate naming the right CA', () => {
+    expect(() => verifyIssuedCertificate(forge(sign('f1', { principals: 'root' })), want())).toThrow(/not signed by the CA .*does not verify/);
+  });
+});
+
+describe('validity times (issue 11 item 13)', () => {
+  it('always:forever and the default validity read as forever, never "Invalid time value"', () => {
+    for (const validity of ['always:forever', null]) {
+      const info = describeCertificate(parseCertificate(sign(`forever-${validity ?? 'default'}`, { principals: 'root', validity })));
+      expect(info).toMatchObject({ validAfter: '1970-01-01T00:00:00.000Z', validBefore: 'forever', expired: false, notYetValid: false, signatureValid: true });
+    }
+    const later = describeCertificate(parseCertificate(sign('from-forever', { principals: 'root', validity: '+1d:forever' })));
+    expect(later).toMatchObject({ validBefore: 'forever', expired: false, notYetValid: true });
+  });
+  it('expired is computed against now', () => {
+    const cert = parseCertificate(sign('exp', { principals: 'root', validity: '20200101:20200102' }));
+    expect(describeCertificate(cert)).toMatchObject({ validBefore: '2020-01-02T00:00:00.000Z', expired: true });
+    expect(describeCertificate(cert, new Date('2020-01-01T12:00:00Z')).expired).toBe(false);
+  });
+  it('verifyIssuedCertificate refuses a certificate that never expires', () => {
+    expect(() => verifyIssuedCertificate(sign('f2', { principals: 'root', validity: 'always:forever' }), want())).toThrow(/never expires/);
   });
 });
 
