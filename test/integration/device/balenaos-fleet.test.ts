@@ -18,7 +18,7 @@ const waitFor = async (what: string, ok: () => boolean, ms: number) => {
   }
 };
 
-test('20 faithful devices: rollout, status and rotate (all stages) succeed; the lines survive the supervisor; no secret in any argv; mode kept; nothing left behind', { timeout: 900_000 }, async ({ vault, balenaos, tmp }) => {
+test('20 faithful devices: rollout, status and rotate (all stages) succeed; the lines survive the supervisor; no secret in any argv; mode kept; nothing left behind', { timeout: 1_500_000 }, async ({ vault, balenaos, tmp }) => {
   const n = 20;
   const f = await balenaOsFleet(n, balenaos, tmp, () => ({ supervisorIntervalSeconds: 1 }));
   const kh = join(tmp, 'state', 'known_hosts');
