@@ -6,8 +6,8 @@
 //          mode kept, temp files removed and the supervisor started again on every path
 //   verify a fresh login (never the master) that reads config.json back: the certificate works
 //          and the line survived the supervisor's restart
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,17 @@ export class ControlSockets {
     this.dir = mkdtempSync(join(base, 'fvc-')); // mkdtemp creates it 0700
   }
   next(): string { return join(this.dir, String(++this.n)); }
-  dispose(): void { rmSync(this.dir, { recursive: true, force: true }); }
+  /**
+   * Close masters still open (an interrupted run) before removing their sockets: a master left
+   * alone keeps a device's write session open until ControlPersist ends, and with it the supervisor
+   * stopped; closed, the device-side script sees EOF at once and its trap starts the supervisor.
+   */
+  dispose(): void {
+    let left: string[] = [];
+    try { left = readdirSync(this.dir); } catch { /* already gone */ }
+    for (const s of left) spawnSync('ssh', ['-o', `ControlPath=${join(this.dir, s)}`, '-O', 'exit', 'fleetvault'], { stdio: 'ignore', timeout: 2000 });
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }
 
 export interface DeviceConnection {
