@@ -47,7 +47,13 @@ export interface DeviceConnection {
 export function connectDevice(t: DeviceTarget, access: SshAccess, sockets?: ControlSockets): DeviceConnection {
   const controlPath = sockets?.next();
   return {
-    run: (command, stdin, o = {}) => sshExec(t, access, command, stdin, { ...o, controlPath }),
+    run: async (command, stdin, o = {}) => {
+      const r = await sshExec(t, access, command, stdin, { ...o, controlPath });
+      // Under ControlPersist ssh sends a ProxyCommand's stderr to /dev/null, and with it the tunnel's
+      // one-line reason. No master was made, so nothing ran on the device: ask once more without one.
+      if (r.code === 255 && t.proxyCommand && controlPath && !existsSync(controlPath)) return sshExec(t, access, command, stdin, o);
+      return r;
+    },
     close: () => new Promise<void>((resolve) => {
       if (!controlPath || !existsSync(controlPath)) return resolve();
       const c = spawn('ssh', ['-o', `ControlPath=${controlPath}`, '-O', 'exit', '--', t.host], { stdio: 'ignore' });
