@@ -139,6 +139,6 @@ install_node_matrix
 if [[ "${FLEETVAULT_SKIP_TOFU:-}" != 1 && -f "$ROOT/scripts/install-tofu.sh" ]]; then
   bash "$ROOT/scripts/install-tofu.sh"
 fi
-# Opt-in (10-15 min cold build): HashiCorp Vault for the compatibility tests, docs/readme/compat.md.
+# Opt-in (10-15 min cold build): HashiCorp Vault for the compatibility tests, docs/compat.md.
 if [[ "${FLEETVAULT_WITH_VAULT:-}" == 1 ]]; then bash "$ROOT/scripts/install-vault.sh"; fi
 say "done"

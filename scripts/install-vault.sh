@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds HashiCorp Vault from the Go module proxy into the git-ignored .tools/vault/bin/vault, for
-# the opt-in compatibility tests (OpenBao is the tested default; see docs/readme/compat.md):
+# the opt-in compatibility tests (OpenBao is the tested default; see docs/compat.md):
 #
 #   scripts/install-vault.sh                          # or: FLEETVAULT_WITH_VAULT=1 scripts/install-tools.sh
 #   npm run build && FLEETVAULT_VAULT_BIN=$PWD/.tools/vault/bin/vault npx vitest run test/integration

@@ -13,6 +13,7 @@ export interface SignScopedOptions {
   publicKey: string;
   ttlSeconds?: number;
   permitPty?: boolean;
+  permitPortForwarding?: boolean;
   reason?: string;
   /** --from: narrow the certificate to these source CIDRs (refused on scopes whose grant binds them). */
   sourceAddress?: string;
@@ -38,7 +39,7 @@ export async function signScoped(o: SignScopedOptions): Promise<SignedCertificat
   try {
     const signed = await signUserKey({
       client: o.client, mount: o.mount, role: principal, publicKey: o.publicKey, principals: [principal],
-      ttlSeconds: o.ttlSeconds, permitPty: o.permitPty, reason: o.reason, sourceAddress: o.sourceAddress,
+      ttlSeconds: o.ttlSeconds, permitPty: o.permitPty, permitPortForwarding: o.permitPortForwarding, reason: o.reason, sourceAddress: o.sourceAddress,
     });
     return { ...signed, principal };
   } catch (e) {

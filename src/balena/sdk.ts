@@ -20,7 +20,7 @@ export const DEFAULT_BALENA_API = 'https://api.balena-cloud.com';
 export const API_KEY_NAME_MAX = 50;
 export const API_KEY_DESCRIPTION_MAX = 150;
 
-interface SdkDevice { id: number; uuid: string; device_name: string; ip_address: string | null; is_online: boolean; created_at?: string }
+interface SdkDevice { id: number; uuid: string; device_name: string; ip_address: string | null; is_online: boolean; created_at?: string; belongs_to__application?: Array<{ slug?: string }> }
 interface Sdk {
   auth: { loginWithToken(t: string): Promise<void>; whoami(): Promise<{ actorType: string; username?: string } | undefined> };
   models: {
@@ -211,6 +211,8 @@ export interface FoundDevice {
   ipAddresses: string[];
   isOnline: boolean;
   createdAt?: string;
+  /** The fleet's slug (org/fleet), when the lookup expanded it (findDevice does: `ssh --scope fleet`). */
+  fleet?: string;
 }
 
 export function validateUuidQuery(uuidOrShort: string): string {
@@ -229,12 +231,14 @@ export async function findDevice(o: BalenaAuth & { uuidOrShort: string }): Promi
     let d: SdkDevice;
     try {
       // The SDK treats a 7–31 character string as a short uuid ($startswith) and refuses ambiguity.
-      d = await sdk.models.device.get(q, { $select: ['id', 'uuid', 'device_name', 'ip_address', 'is_online'] });
+      // The fleet slug rides along in the same request: `ssh --scope fleet` asks for its principal.
+      d = await sdk.models.device.get(q, { $select: ['id', 'uuid', 'device_name', 'ip_address', 'is_online'], $expand: { belongs_to__application: { $select: ['slug'] } } });
     } catch (e) {
       if ((e as { name?: string }).name === 'BalenaDeviceNotFound' && !(await actorOf(sdk))) throw refusedKey(what);
       throw e;
     }
-    return { uuid: d.uuid, name: d.device_name, ipAddresses: (d.ip_address ?? '').split(/\s+/).filter(Boolean), isOnline: !!d.is_online };
+    const fleet = Array.isArray(d.belongs_to__application) ? d.belongs_to__application[0]?.slug : undefined;
+    return { uuid: d.uuid, name: d.device_name, ipAddresses: (d.ip_address ?? '').split(/\s+/).filter(Boolean), isOnline: !!d.is_online, ...(fleet ? { fleet } : {}) };
   } catch (e) {
     if (e instanceof DeviceError) throw e;
     throw balenaError(what, apiUrl, e);

@@ -7,9 +7,10 @@ export interface DeviceTarget {
   host: string;
   port: number;
   configPath: string;
-  /** ssh's ProxyCommand for this device (balena's tunnel: `fleetvault tunnel <uuid> …`). */
+  /** How ssh reaches the device when not directly (balena's tunnel): passed as -o ProxyCommand=… */
   proxyCommand?: string;
-  /** known_hosts name when host is not the device's own address (tunnelled devices). */
+  /** The name its host key is pinned under in known_hosts (default: the device name), so a
+   *  device that changes address keeps its pin. */
   hostKeyAlias?: string;
 }
 

@@ -8,10 +8,16 @@ import { join } from 'node:path';
 import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from '../ssh/keys.js';
 import { signUserKey } from '../ssh/sign.js';
-import { editSshKeys, type SshKeysEdit } from './config-json.js';
+import { editSshKeys, keyFingerprint, MAX_CONFIG_BYTES, type EditResult, type SshKeysEdit } from './config-json.js';
 import type { DeviceTarget } from './devices-file.js';
 import { Journal, type DeviceStatus } from './journal.js';
-import { describeSshFailure, readCommand, sha256, sshExec, writeCommand, type SshAccess } from './remote-config.js';
+import { describeSshFailure, sshExec, type SshAccess } from '../device/remote-config.js';
+import {
+  ControlSockets, connectDevice, editDeviceConfig, holdsExpectedKeys, restoreSshKeys, type ExpectedKeys,
+} from '../device/config-transfer.js';
+import { readScript } from '../device/config-scripts.js';
+import { adoptAddressPins, prepareKnownHosts } from '../device/known-hosts.js';
+import { guardInterrupts } from '../device/interrupt.js';
 import { UsageError } from '../errors.js';
 
 export interface RolloutOptions {
@@ -31,10 +37,14 @@ export interface RolloutOptions {
   journalPath?: string;
   /** Verify by logging in with a fresh certificate (default true; needs the edit to add the CA). */
   verify?: boolean;
+  /** Also verify devices that already had the line (default true): an interrupted run wrote it unverified. */
+  verifyAlready?: boolean;
   verifyTimeoutMs?: number;
   onProgress?: (p: RolloutProgress) => void;
   /** Test hook: called with the ssh pid of each remote write. */
   onWriteSpawn?: (device: string, pid: number) => void;
+  /** Test hook: the verification key's temp dir once it exists. */
+  onTempDir?: (dir: string) => void;
 }
 
 export interface DeviceOutcome {
@@ -59,60 +69,90 @@ export interface RolloutReport extends RolloutProgress {
   devices: DeviceOutcome[];
 }
 
-interface Verifier { key: string; cert: string; dir: string }
+interface Verifier { key: string; cert: string }
+type Result = Omit<DeviceOutcome, 'name' | 'host' | 'port'>;
 
-async function makeVerifier(o: RolloutOptions): Promise<Verifier> {
-  const dir = mkdtempSync(join(tmpdir(), 'fleetvault-rollout-'));
+async function makeVerifier(o: RolloutOptions, dir: string): Promise<Verifier> {
   const pair = generateEd25519KeyPair('fleetvault-rollout-verify');
   // One short certificate verifies every device of this run.
   const signed = await signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 900, reason: 'fleetvault ca rollout verification' });
   const key = join(dir, 'id_ed25519');
   writeFileSync(key, pair.privateKey, { mode: 0o600 });
   writeFileSync(`${key}-cert.pub`, signed.certificate, { mode: 0o600 });
-  return { key, cert: `${key}-cert.pub`, dir };
+  return { key, cert: `${key}-cert.pub` };
 }
 
-async function verifyLogin(t: DeviceTarget, o: RolloutOptions, v: Verifier): Promise<boolean> {
-  // balenaOS re-applies os.sshKeys shortly after config.json changes: retry for a while.
+function expectedKeys(edit: SshKeysEdit): ExpectedKeys {
+  return { present: edit.add, absentFingerprints: edit.removeFingerprints };
+}
+
+/**
+ * A fresh login (never the master connection) with the fleetvault certificate that reads
+ * config.json back: proves the device accepts the CA and that the line survived the supervisor's
+ * restart. Retried while the device is still applying os.sshKeys; undefined when verified.
+ */
+async function verifyLogin(t: DeviceTarget, o: RolloutOptions, v: Verifier): Promise<string | undefined> {
   const deadline = Date.now() + (o.verifyTimeoutMs ?? 20_000);
   for (;;) {
-    const r = await sshExec(t, { ...o.access, identity: v.key, certificate: v.cert, strictHostKeyChecking: 'yes' }, 'true', undefined, { timeoutMs: 15_000 });
-    if (r.code === 0) return true;
-    if (Date.now() > deadline) return false;
+    const r = await sshExec(t, { ...o.access, identity: v.key, certificate: v.cert, strictHostKeyChecking: 'yes' }, readScript(t.configPath), undefined, { timeoutMs: 15_000, maxStdoutBytes: MAX_CONFIG_BYTES + 1 });
+    if (r.code === 0) return holdsExpectedKeys(r.stdout, expectedKeys(o.edit), `${t.name}:${t.configPath}`, keyFingerprint);
+    if (Date.now() > deadline) return `verification login with a fleetvault certificate failed (${describeSshFailure(r, { maxBytes: MAX_CONFIG_BYTES })})`;
     await new Promise((res) => setTimeout(res, 1000));
   }
 }
 
-async function rollOne(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefined): Promise<Omit<DeviceOutcome, 'name' | 'host' | 'port'>> {
-  const read = await sshExec(t, o.access, readCommand(t.configPath));
-  if (read.code !== 0) {
-    const missing = /No such file/.test(read.stderr);
-    return { status: 'failed', reason: missing ? `no config.json at ${t.configPath}` : describeSshFailure(read) };
-  }
-  let edit;
+/** Put the original os.sshKeys back after a failed verification, on a connection of its own. */
+async function restoreOriginal(t: DeviceTarget, o: RolloutOptions, original: Buffer, written: Buffer, sockets: ControlSockets): Promise<string | undefined> {
+  const conn = connectDevice(t, o.access, sockets);
   try {
-    edit = editSshKeys(read.stdout, o.edit, `${t.name}:${t.configPath}`);
-  } catch (e) {
-    // Malformed config.json on the device: report it, touch nothing.
-    return { status: 'failed', reason: (e as Error).message };
+    const r = await editDeviceConfig(conn, t, {
+      edit: (cur) => {
+        // Untouched since our write: the original bytes; else only os.sshKeys goes back.
+        const back = cur.equals(written) ? original : restoreSshKeys(cur, original, `${t.name}:${t.configPath}`);
+        return { changed: !back.equals(cur), text: back.toString('utf8') };
+      },
+      backup: false, leaseSeconds: o.access.leaseSeconds,
+    });
+    return r.ok ? undefined : r.reason;
+  } finally {
+    await conn.close();
   }
-  if (!edit.changed) return { status: 'already' };
-  if (o.dryRun) return { status: 'changed', reason: 'dry run: would change', added: edit.added, removed: edit.removed };
-  const next = Buffer.from(edit.text);
-  const w = await sshExec(t, o.access, writeCommand(t.configPath, { newSha: sha256(next), expectSha: sha256(read.stdout), backup: true }), next, {
-    onSpawn: (pid) => o.onWriteSpawn?.(t.name, pid),
-  });
-  if (w.code !== 0) return { status: 'failed', reason: `write failed: ${describeSshFailure(w)}` };
-  if (v && !(await verifyLogin(t, o, v))) {
-    // Put the original bytes back; the operator's access is what we came in with.
-    const back = await sshExec(t, o.access, writeCommand(t.configPath, { newSha: sha256(read.stdout), expectSha: sha256(next), backup: false }), read.stdout);
-    return {
-      status: 'failed',
-      reason: back.code === 0 ? 'verification login with a fleetvault certificate failed; original config.json restored'
-        : `verification failed and restoring the original failed too (${describeSshFailure(back)}); backup at ${t.configPath}.fleetvault.bak`,
-    };
+}
+
+async function rollOne(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefined, sockets: ControlSockets, stopped: () => boolean): Promise<Result> {
+  const conn = connectDevice(t, o.access, sockets);
+  let edit: EditResult | undefined;
+  let r;
+  try {
+    r = await editDeviceConfig(conn, t, {
+      edit: (bytes) => (edit = editSshKeys(bytes, o.edit, `${t.name}:${t.configPath}`)),
+      dryRun: o.dryRun, backup: true, leaseSeconds: o.access.leaseSeconds,
+      onWriteSpawn: (pid) => o.onWriteSpawn?.(t.name, pid),
+      beforeWrite: () => (stopped() ? 'interrupted before the write' : undefined),
+    });
+  } finally {
+    await conn.close();
   }
-  return { status: 'changed', added: edit.added, removed: edit.removed };
+  if (!r.ok) return { status: 'failed', reason: r.reason };
+  if (!r.written) {
+    if (!v || o.verifyAlready === false || stopped()) return { status: 'already' };
+    const why = await verifyLogin(t, o, v);
+    return why ? { status: 'failed', reason: `config.json already has the change, but ${why}` } : { status: 'already' };
+  }
+  if (o.dryRun) return { status: 'changed', reason: 'dry run: would change', added: edit?.added, removed: edit?.removed };
+  if (v && !stopped()) {
+    const why = await verifyLogin(t, o, v);
+    if (why) {
+      // Put the original keys back; the operator's access is what we came in with.
+      const back = await restoreOriginal(t, o, r.original, r.written, sockets);
+      return {
+        status: 'failed',
+        reason: back === undefined ? `${why}; original os.sshKeys restored`
+          : `${why}; restoring the original failed too (${back}); backup at ${t.configPath}.fleetvault.bak`,
+      };
+    }
+  }
+  return { status: 'changed', added: edit?.added, removed: edit?.removed };
 }
 
 export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
@@ -124,12 +164,14 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
   const total = o.devices.length;
   const outcomes = new Map<string, DeviceOutcome>();
   const counts: RolloutProgress = { done: 0, total, changed: 0, already: 0, failed: 0, skipped: 0 };
+  let closed = false;
   const finish = (t: DeviceTarget, r: Omit<DeviceOutcome, 'name' | 'host' | 'port'>) => {
     const out: DeviceOutcome = { name: t.name, host: t.host, port: t.port, ...r };
     outcomes.set(t.name, out);
     counts[r.status]++;
     counts.done++;
-    if (!r.fromJournal && r.status !== 'skipped') journal?.record({ device: t.name, host: t.host, status: r.status, reason: r.reason });
+    // closed: a device still in flight after an interrupt; the re-run decides about it.
+    if (!closed && !r.fromJournal && r.status !== 'skipped') journal?.record({ device: t.name, host: t.host, status: r.status, reason: r.reason });
     o.onProgress?.({ ...counts });
   };
 
@@ -142,18 +184,35 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
 
   const addsCa = !!o.edit.add;
   const verify = (o.verify ?? true) && addsCa && !o.dryRun;
-  const verifier = verify && pending.length ? await makeVerifier(o) : undefined;
+  prepareKnownHosts(o.access.knownHostsFile);
+  adoptAddressPins(o.access.knownHostsFile, pending);
+  const sockets = new ControlSockets();
+  let keyDir: string | undefined;
+  const cleanup = () => {
+    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+    keyDir = undefined;
+    sockets.dispose();
+  };
+  // Ctrl-C while signing or mid-fleet: the key and its certificate go at once, not at exit.
+  const guard = guardInterrupts(cleanup, 'ca rollout');
   let aborted: string | undefined;
   try {
+    let verifier: Verifier | undefined;
+    if (verify && pending.length) {
+      keyDir = mkdtempSync(join(tmpdir(), 'fleetvault-rollout-'));
+      o.onTempDir?.(keyDir);
+      verifier = await Promise.race([makeVerifier(o, keyDir), guard.interrupted]);
+    }
+    const stopped = () => guard.signal() !== undefined;
     const runWave = async (wave: DeviceTarget[], width: number) => {
       let next = 0;
       const worker = async () => {
-        while (next < wave.length && !aborted) {
+        while (next < wave.length && !aborted && !stopped()) {
           const t = wave[next++]!;
           const t0 = Date.now();
           let r: Omit<DeviceOutcome, 'name' | 'host' | 'port'>;
           try {
-            r = await rollOne(t, o, verifier);
+            r = await rollOne(t, o, verifier, sockets, stopped);
           } catch (e) {
             r = { status: 'failed', reason: (e as Error).message };
           }
@@ -164,13 +223,18 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
       await Promise.all(Array.from({ length: Math.min(width, wave.length) }, worker));
     };
     const canaryWave = pending.slice(0, canary);
-    if (canaryWave.length) {
-      await runWave(canaryWave, Math.min(concurrency, canaryWave.length));
-      if (canaryWave.some((t) => outcomes.get(t.name)?.status === 'failed')) aborted ??= 'a canary device failed';
-    }
-    if (!aborted) await runWave(pending.slice(canaryWave.length), concurrency);
+    const run = async () => {
+      if (canaryWave.length) {
+        await runWave(canaryWave, Math.min(concurrency, canaryWave.length));
+        if (canaryWave.some((t) => outcomes.get(t.name)?.status === 'failed')) aborted ??= 'a canary device failed';
+      }
+      if (!aborted) await runWave(pending.slice(canaryWave.length), concurrency);
+    };
+    await Promise.race([run(), guard.interrupted]);
   } finally {
-    if (verifier) rmSync(verifier.dir, { recursive: true, force: true });
+    guard.dispose();
+    cleanup();
+    closed = true;
     journal?.close();
   }
   for (const t of o.devices) if (!outcomes.has(t.name)) finish(t, { status: 'skipped', reason: `not attempted: ${aborted}` });

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { UsageError, VaultError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import type { DeviceTarget } from './devices-file.js';
-import type { SshAccess } from './remote-config.js';
+import type { SshAccess } from '../device/remote-config.js';
 import { rolloutCa, type RolloutProgress, type RolloutReport } from './rollout.js';
 import { archiveAbortedRotation, rolloutJournalFor, writeRotation, type RotationCa, type RotationServer } from './rotate-journal.js';
 import { openRotation } from './rotate.js';

@@ -10,7 +10,9 @@ import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from '../ssh/keys.js';
 import { signUserKey } from '../ssh/sign.js';
 import type { DeviceTarget } from './devices-file.js';
-import { describeSshFailure, sshExec, type SshAccess } from './remote-config.js';
+import { describeSshFailure, sshExec, type SshAccess } from '../device/remote-config.js';
+import { prepareKnownHosts } from '../device/known-hosts.js';
+import { guardInterrupts } from '../device/interrupt.js';
 
 export interface SwitchVerification {
   signingKeyFingerprint: string;
@@ -29,17 +31,23 @@ export interface FreshAccess {
  * dir that is removed however `fn` ends.
  */
 export async function withFreshCertificate<T>(o: { client: VaultClient; mount: string; role: string; base: SshAccess; reason: string }, fn: (f: FreshAccess) => Promise<T>): Promise<T> {
-  const pair = generateEd25519KeyPair('fleetvault-rotate-verify');
-  const signed = await signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 900, reason: o.reason });
-  const dir = mkdtempSync(join(tmpdir(), 'fleetvault-rotate-'));
+  prepareKnownHosts(o.base.knownHostsFile);
+  let dir: string | undefined;
+  const cleanup = () => { if (dir) rmSync(dir, { recursive: true, force: true }); dir = undefined; };
+  // Ctrl-C while signing or verifying: the key and its certificate go at once, not at exit.
+  const guard = guardInterrupts(cleanup, 'ca rotate');
   try {
+    const pair = generateEd25519KeyPair('fleetvault-rotate-verify');
+    const signed = await Promise.race([signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 900, reason: o.reason }), guard.interrupted]);
+    dir = mkdtempSync(join(tmpdir(), 'fleetvault-rotate-'));
     const key = join(dir, 'id_ed25519');
     writeFileSync(key, pair.privateKey, { mode: 0o600 });
     writeFileSync(`${key}-cert.pub`, signed.certificate, { mode: 0o600 });
     const access: SshAccess = { ...o.base, identity: key, certificate: `${key}-cert.pub`, strictHostKeyChecking: 'yes' };
-    return await fn({ access, signingKeyFingerprint: signed.info.signingKeyFingerprint });
+    return await Promise.race([fn({ access, signingKeyFingerprint: signed.info.signingKeyFingerprint }), guard.interrupted]);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    guard.dispose();
+    cleanup();
   }
 }
 

@@ -12,7 +12,7 @@ import { UsageError } from '../errors.js';
 import { getCaPublicKey } from './public-key.js';
 import { authorizedKeyLine } from './authorized-key.js';
 import type { DeviceTarget } from './devices-file.js';
-import type { SshAccess } from './remote-config.js';
+import type { SshAccess } from '../device/remote-config.js';
 import { rolloutCa, type RolloutProgress, type RolloutReport } from './rollout.js';
 import { caStatus } from './status.js';
 import {

@@ -1,7 +1,9 @@
 // `fleetvault ca status`: which CAs each device trusts — coverage of the current CA and drift.
 import type { DeviceTarget } from './devices-file.js';
 import { parseConfigJson, trustedCas } from './config-json.js';
-import { describeSshFailure, readCommand, sshExec, type SshAccess } from './remote-config.js';
+import type { SshAccess } from '../device/remote-config.js';
+import { connectDevice, readDeviceConfig } from '../device/config-transfer.js';
+import { adoptAddressPins, prepareKnownHosts } from '../device/known-hosts.js';
 
 export interface DeviceTrust {
   name: string;
@@ -24,6 +26,8 @@ export interface CaStatusReport {
 }
 
 export async function caStatus(o: { devices: DeviceTarget[]; caFingerprint: string; access: SshAccess; concurrency?: number }): Promise<CaStatusReport> {
+  prepareKnownHosts(o.access.knownHostsFile);
+  adoptAddressPins(o.access.knownHostsFile, o.devices);
   const results: DeviceTrust[] = new Array(o.devices.length);
   let next = 0;
   const worker = async () => {
@@ -31,10 +35,12 @@ export async function caStatus(o: { devices: DeviceTarget[]; caFingerprint: stri
       const i = next++;
       const t = o.devices[i]!;
       const base = { name: t.name, host: t.host, port: t.port };
-      const r = await sshExec(t, o.access, readCommand(t.configPath));
-      if (r.code !== 0) { results[i] = { ...base, reachable: false, error: describeSshFailure(r), trustsCurrent: false, cas: [] }; continue; }
+      // Read-only: one login, no master connection, the supervisor left alone.
+      const conn = connectDevice(t, o.access);
+      const r = await readDeviceConfig(conn, t);
+      if (!r.ok) { results[i] = { ...base, reachable: false, error: r.reason, trustsCurrent: false, cas: [] }; continue; }
       try {
-        const cas = trustedCas(parseConfigJson(r.stdout, `${t.name}:${t.configPath}`).sshKeys).map(({ fingerprint, principals, fleetvault }) => ({ fingerprint, principals, fleetvault }));
+        const cas = trustedCas(parseConfigJson(r.bytes, `${t.name}:${t.configPath}`).sshKeys).map(({ fingerprint, principals, fleetvault }) => ({ fingerprint, principals, fleetvault }));
         results[i] = { ...base, reachable: true, trustsCurrent: cas.some((c) => c.fingerprint === o.caFingerprint), cas };
       } catch (e) {
         results[i] = { ...base, reachable: true, error: (e as Error).message, trustsCurrent: false, cas: [] };

@@ -73,6 +73,8 @@ export interface DirectRoute {
   source: 'flag' | 'address' | 'balena';
   uuid?: string;
   name?: string;
+  /** The device's fleet slug, when balena was asked. */
+  fleet?: string;
 }
 
 export interface TunnelRoute {
@@ -82,6 +84,7 @@ export interface TunnelRoute {
   port: number;
   uuid: string;
   name?: string;
+  fleet?: string;
   tunnel: TunnelAddress;
   tunnelUser: string;
   proxyCommand: string;
@@ -139,7 +142,7 @@ export async function routeToDevice(o: RouteOptions): Promise<DeviceRoute> {
     if (!host) {
       throw new DeviceError(`device ${found.uuid} (${found.name}) reports no address to the balena API`, { device: found.uuid, hint: 'reach it through balena\'s tunnel (--via tunnel) or pass --host <address>' });
     }
-    return { kind: 'direct', host, port, source: 'balena', uuid: found.uuid, name: found.name };
+    return { kind: 'direct', host, port, source: 'balena', uuid: found.uuid, name: found.name, fleet: found.fleet };
   }
   // Both at once; if both fail, the device lookup's reason is the one worth reading.
   const [dev, user] = await Promise.allSettled([findDevice({ apiUrl, token, uuidOrShort: o.device }), tunnelUserFor({ apiUrl, token })]);
@@ -147,7 +150,7 @@ export async function routeToDevice(o: RouteOptions): Promise<DeviceRoute> {
   if (user.status === 'rejected') throw withHint(user.reason);
   const found = dev.value;
   const tunnelUser = user.value;
-  return tunnelRouteFor({ uuid: found.uuid, name: found.name, port, tunnel: tunnel!, tunnelUser, cli: o.cli });
+  return { ...tunnelRouteFor({ uuid: found.uuid, name: found.name, port, tunnel: tunnel!, tunnelUser, cli: o.cli }), fleet: found.fleet };
 }
 
 export function tunnelRouteFor(o: { uuid: string; name?: string; port: number; tunnel: TunnelAddress; tunnelUser: string; cli?: CliInvocation }): TunnelRoute {

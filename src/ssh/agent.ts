@@ -94,10 +94,13 @@ async function removeFromAgent(keyLines: string[], env: NodeJS.ProcessEnv): Prom
   });
 }
 
-/** Valid for `minValidSeconds` more, for `user`, signed by exactly this CA. */
-function pickReusable(certs: CertificateInfo[], o: { user: string; caFingerprint: string; minValidSeconds?: number }): CertificateInfo | undefined {
+/**
+ * Valid for `minValidSeconds` more, for exactly `user` (its only principal: a certificate that also
+ * names a fleet or break-glass opens more than was asked for), signed by exactly this CA.
+ */
+export function pickReusable(certs: CertificateInfo[], o: { user: string; caFingerprint: string; minValidSeconds?: number }): CertificateInfo | undefined {
   const now = Date.now();
-  return certs.find((c) => c.type === 'user' && c.principals.includes(o.user) &&
+  return certs.find((c) => c.type === 'user' && c.principals.length === 1 && c.principals[0] === o.user &&
     c.signingKeyFingerprint === o.caFingerprint &&
     Date.parse(c.validAfter) <= now + 30_000 &&
     Date.parse(c.validBefore) - now >= (o.minValidSeconds ?? 60) * 1000);

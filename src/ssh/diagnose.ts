@@ -11,6 +11,8 @@ export interface LoginEvidence {
   host: string;
   port: number;
   user: string;
+  /** The certificate's principal when it is not the login name (a scoped certificate). */
+  principal?: string;
   /** What the device's sshd logged during this attempt, and where that log is. */
   deviceLog?: { text: string; path: string };
   /** The certificate's validity window, to quote next to a device's time complaint. */
@@ -40,9 +42,9 @@ export function diagnoseLogin(e: LoginEvidence): string | undefined {
   if (e.deviceLog) {
     const fromLog = explainFromSshdLog(e, e.deviceLog.text);
     if (fromLog) return `${fromLog} (device log ${e.deviceLog.path})`;
-    return `the device at ${at} refused the certificate for ${e.user} (ssh: "${denied[0]}") and its sshd log ${e.deviceLog.path} gives no reason`;
+    return `the device at ${at} refused the certificate for ${e.principal ?? e.user} (ssh: "${denied[0]}") and its sshd log ${e.deviceLog.path} gives no reason`;
   }
-  return `the device at ${at} refused the certificate for ${e.user} (ssh: "${denied[0]}"); its sshd log says why (on balenaOS: journalctl -u sshd); \`fleetvault ca status\` shows whether it trusts this CA`;
+  return `the device at ${at} refused the certificate for ${e.principal ?? e.user} (ssh: "${denied[0]}"); its sshd log says why (on balenaOS: journalctl -u sshd); \`fleetvault ca status\` shows whether it trusts this CA`;
 }
 
 /** sshd's own words (OpenSSH 8.9–10.x, LogLevel VERBOSE) for the refusals we can name. */

@@ -12,6 +12,8 @@ import { signUserKey } from './sign.js';
 import { validatePrincipal } from './principals.js';
 import { addToAgent, requireAgent, reusableAgentCertificate } from './agent.js';
 import { diagnoseLogin } from './diagnose.js';
+import { scopePrincipal, type Scope } from '../access/principals.js';
+import { signScoped } from '../access/sign.js';
 import { passThroughArgs, jumpConfig, needsForwarding, type SshPassThrough } from './pass-through.js';
 
 export type StrictHostKeyChecking = 'yes' | 'no' | 'ask' | 'accept-new';
@@ -28,6 +30,10 @@ export interface SshSessionOptions {
   strictHostKeyChecking?: StrictHostKeyChecking;
   userKnownHostsFile?: string;
   agent?: boolean;
+  /** Ask for a scoped certificate (device, fleet or break-glass principal, via the scope's role) instead of `user` via `role`. */
+  scope?: Scope;
+  /** --from: the certificate's source-address critical option (narrows; Vault decides). */
+  sourceAddress?: string;
   /** Remote command; empty = interactive login (gets permit-pty). */
   command?: string[];
   /** Called with the temp dir once it exists (tests check it is gone afterwards). */
@@ -116,7 +122,13 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
     // Only a certificate from the CA the server signs with now: after a rotation the agent's old-CA
     // certificate is refused by every device that retired that CA. An agent certificate may also
     // lack permit-port-forwarding: -L/-R/-J always get a fresh one.
-    const reusable = o.agent && !forwarding ? await guarded(reusableAgentCertificate({ client: o.client, mount: o.mount, user, env })) : undefined;
+    // The certificate must carry exactly the principal asked for: a break-glass or fleet certificate
+    // in the agent is never reused for a device-scoped login (and the reverse). Break-glass and --from
+    // always sign afresh: each break-glass use is audited with its reason, and a reused certificate
+    // could carry another source address.
+    const principal = o.scope ? scopePrincipal(o.scope) : user;
+    const mayReuse = o.agent && !forwarding && o.scope?.kind !== 'break-glass' && !o.sourceAddress;
+    const reusable = mayReuse ? await guarded(reusableAgentCertificate({ client: o.client, mount: o.mount, user: principal, env })) : undefined;
     if (reusable) {
       reused = true;
       validFrom = reusable.validAfter;
@@ -124,11 +136,11 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
     } else {
       dir = mkdtempSync(join(tmpdir(), 'fleetvault-ssh-'));
       o.onTempDir?.(dir);
-      const pair = generateEd25519KeyPair(`fleetvault-${user}@${host}`);
-      const signed = await guarded(signUserKey({
-        client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: [user],
-        ttlSeconds: o.ttlSeconds, permitPty: interactive, permitPortForwarding: forwarding, reason: o.reason,
-      }));
+      const pair = generateEd25519KeyPair(`fleetvault-${principal}@${host}`);
+      const request = { client: o.client, mount: o.mount, publicKey: pair.publicKey, ttlSeconds: o.ttlSeconds, permitPty: interactive, permitPortForwarding: forwarding, reason: o.reason, sourceAddress: o.sourceAddress };
+      const signed = await guarded(o.scope
+        ? signScoped({ ...request, scope: o.scope })
+        : signUserKey({ ...request, role: o.role, principals: [user] }));
       serial = signed.serial;
       validFrom = signed.info.validAfter;
       validUntil = signed.info.validBefore;
@@ -161,7 +173,7 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
     sshRunning = true;
     const r = await spawnSsh(args, env);
     const diagnosis = diagnoseLogin({
-      exitCode: r.exitCode, sshStderr: r.stderrTail, host, port, user, validAfter: validFrom, validBefore: validUntil,
+      exitCode: r.exitCode, sshStderr: r.stderrTail, host, port, user, principal: principal === user ? undefined : principal, validAfter: validFrom, validBefore: validUntil,
       deviceLog: o.deviceLog ? { path: o.deviceLog, text: readFrom(o.deviceLog, logStart) } : undefined, deviceLoginUser: o.deviceLoginUser,
     });
     return { exitCode: r.signal ? (SIGNAL_EXIT[r.signal] ?? 1) : r.exitCode, diagnosis, reusedAgentCertificate: reused, serial, signal: r.signal };

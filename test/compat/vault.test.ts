@@ -2,7 +2,7 @@
 // dev server from scripts/install-vault.sh, `fleetvault init` twice, a certificate that logs into a
 // real sshd device, a config.json sealed and unsealed, and the audit trail of all that.
 //
-// An opt-in suite (`npm run test:compat`, see docs/readme/compat.md): building Vault takes minutes,
+// An opt-in suite (`npm run test:compat`, see docs/compat.md): building Vault takes minutes,
 // so it is not part of `npm test`. Running it is a request to test Vault: without the binary it
 // fails loudly, it never skips.
 import { execFileSync } from 'node:child_process';

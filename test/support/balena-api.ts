@@ -107,9 +107,10 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
     id: fleet.id, app_name: fleet.app_name, slug: fleet.slug, uuid: fleet.uuid,
     is_for__device_type: [{ slug: fleet.deviceType, is_of__cpu_architecture: [{ slug: ARCH[fleet.deviceType] ?? 'aarch64' }] }],
   });
-  const deviceJson = (d: BalenaDevice) => ({
+  // $expand=belongs_to__application(...) answers the fleet inline, as a one-element array (OData).
+  const deviceJson = (d: BalenaDevice, query = '') => ({
     id: d.id, uuid: d.uuid, device_name: d.device_name, ip_address: d.ip_address, is_online: d.is_online, created_at: d.created_at,
-    belongs_to__application: { __id: d.belongs_to__application },
+    belongs_to__application: /\$expand=[^&]*belongs_to__application/.test(query) ? [{ id: fleet.id, slug: fleet.slug }] : { __id: d.belongs_to__application },
   });
   const addDevice = (p: Partial<BalenaDevice> & { uuid: string }): BalenaDevice => {
     const d: BalenaDevice = {
@@ -204,14 +205,14 @@ export async function startBalenaApi(o: { fleetSlug?: string; deviceType?: strin
       });
     }
     const byUuid = /^\/v7\/device\(uuid='([0-9a-f]+)'\)$/.exec(path);
-    if (req.method === 'GET' && byUuid) return pine(devices.filter((d) => d.uuid === byUuid[1]).map(deviceJson));
+    if (req.method === 'GET' && byUuid) return pine(devices.filter((d) => d.uuid === byUuid[1]).map((d) => deviceJson(d, query)));
     if (req.method === 'GET' && path === '/v7/device') {
       // device.getAllByApplication(slug): the SDK resolves the slug to an id first.
       const byApp = /belongs_to__application eq (\d+)/.exec(query);
-      if (byApp) return pine(devices.filter((d) => d.belongs_to__application === Number(byApp[1])).map(deviceJson));
+      if (byApp) return pine(devices.filter((d) => d.belongs_to__application === Number(byApp[1])).map((d) => deviceJson(d, query)));
       const m = /startswith\(uuid,'([0-9a-f]+)'\)/.exec(query);
       if (!m) return send(400, 'unsupported filter');
-      return pine(devices.filter((d) => d.uuid.startsWith(m[1]!)).map(deviceJson));
+      return pine(devices.filter((d) => d.uuid.startsWith(m[1]!)).map((d) => deviceJson(d, query)));
     }
     if (req.method === 'DELETE' && path === '/v7/device') {
       const ids = /id (?:eq (\d+)|in \(([\d,\s]+)\))/.exec(query);

@@ -9,6 +9,7 @@ import type { LayoutSettings } from '../../src/config.js';
 import { VaultClient } from '../../src/vault/client.js';
 import { bootstrapVault } from '../../src/vault/bootstrap.js';
 import { startDevice, defaultDeviceConfig, type Device } from '../../src/dev/device.js';
+import { startBalenaOsDevice, type BalenaOsDevice, type BalenaOsDeviceOptions } from './balenaos-device.js';
 
 export function slugFor(name: string): string {
   const words = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 24);
@@ -64,6 +65,8 @@ export interface Fixtures {
   tmp: string;
   vault: VaultFixture;
   devices: { start(o?: { config?: Record<string, unknown>; configText?: string; name?: string; env?: Record<string, string> }): Promise<Device> };
+  /** Faithful balenaOS devices (supervisor, fatrw, systemctl, os-sshkeys, socket-activated sshd). */
+  balenaos: { start(o?: Partial<Omit<BalenaOsDeviceOptions, 'dir' | 'host'>>): Promise<BalenaOsDevice> };
 }
 
 export const test = base.extend<Fixtures>({
@@ -100,6 +103,19 @@ export const test = base.extend<Fixtures>({
           config: o.configText === undefined ? (o.config ?? defaultDeviceConfig(name)) : undefined,
           configText: o.configText, env: o.env,
         });
+        started.push(d);
+        return d;
+      },
+    });
+    await Promise.all(started.map((d) => d.stop()));
+  },
+  balenaos: async ({ tmp }, use) => {
+    const started: BalenaOsDevice[] = [];
+    let n = 0;
+    await use({
+      start: async (o = {}) => {
+        const name = o.name ?? `bos${++n}`;
+        const d = await startBalenaOsDevice({ ...o, name, dir: join(tmp, `balenaos-${name}`), host: nextLoopbackHost() });
         started.push(d);
         return d;
       },

@@ -11,7 +11,7 @@ import { requireTools } from './tools.js';
 declare module 'vitest' {
   export interface ProvidedContext {
     // flavour: 'openbao' (the tested default) or 'vault' (FLEETVAULT_VAULT_BIN=…/vault, see
-    // docs/readme/compat.md); tests of OpenBao-only features check it and say so.
+    // docs/compat.md); tests of OpenBao-only features check it and say so.
     vault: { address: string; rootToken: string; auditLog: string; version: string; flavour: 'openbao' | 'vault' };
   }
 }

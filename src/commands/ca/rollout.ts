@@ -1,10 +1,11 @@
-import { fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
+import { fleetAccess, fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
 import { render, vaultFrom, note, type GlobalArgs, type Command } from '../common.js';
 
 interface Args extends FleetArgs {
   fleet?: string; devices?: string; configPath?: string; identity?: string; concurrency?: number; canary?: number;
   maxFailures?: number; dryRun?: boolean; journal?: string; strictHostKeyChecking?: 'yes' | 'accept-new';
   userKnownHostsFile?: string; principals?: string[]; removeCa?: string[]; verifyTimeout?: string; balenaUrl?: string; port?: number;
+  verifyAlready?: boolean;
   allowForeignCa?: boolean;
 }
 
@@ -18,6 +19,7 @@ export const caRolloutCommand: Command = {
     .option('journal', { type: 'string', describe: 'journal file; a re-run skips devices it lists as done', defaultDescription: '~/.local/state/fleetvault/rollout-<ca>.jsonl' })
     .option('principals', { type: 'string', array: true, describe: 'principals of the CA line', defaultDescription: 'root' })
     .option('remove-ca', { type: 'string', array: true, describe: 'also remove cert-authority lines with this fingerprint' })
+    .option('verify-already', { type: 'boolean', describe: 'also log into devices that already have the line (--no-verify-already skips them)', defaultDescription: 'true' })
     .option('allow-foreign-ca', { type: 'boolean', describe: 'roll out even when Vault signs with an issuer fleetvault did not generate (an imported key)' })
     .option('verify-timeout', { type: 'string', describe: 'how long to retry the verification login', defaultDescription: '20s' })
     .example('$0 ca rollout --devices fleet.txt --identity ~/.ssh/id_ed25519 --canary 2 --max-failures 10', '')
@@ -48,7 +50,7 @@ export const caRolloutCommand: Command = {
     const report = await rolloutCa({
       client, mount: config.sshMount, role: config.sshRole, devices, caFingerprint: ca.fingerprint,
       edit: { add: authorizedKeyLine({ ...ca, principals }), removeFingerprints: argv.removeCa },
-      access: { identity: argv.identity, knownHostsFile: paths.knownHosts, strictHostKeyChecking: argv.strictHostKeyChecking ?? 'accept-new' },
+      access: await fleetAccess(argv, paths.knownHosts), verifyAlready: argv.verifyAlready,
       concurrency: argv.concurrency, canary: argv.canary, maxFailuresPercent: argv.maxFailures, dryRun: argv.dryRun,
       journalPath: paths.journal, verifyTimeoutMs: argv.verifyTimeout ? durationToSeconds(argv.verifyTimeout) * 1000 : undefined,
       onProgress: bar.update,

@@ -1,4 +1,4 @@
-import { fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
+import { fleetAccess, fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
 import { render, vaultFrom, note, type GlobalArgs, type Command } from '../common.js';
 
 interface Args extends FleetArgs {
@@ -38,7 +38,7 @@ export const caRotateCommand: Command = {
     const { rolloutPaths } = await import('../../ca/targets.js');
     const { resolveRotationJournal } = await import('../../ca/rotate.js');
     const { knownHosts } = rolloutPaths({ caFingerprint: '', knownHosts: argv.userKnownHostsFile });
-    const access = { identity: argv.identity, knownHostsFile: knownHosts, strictHostKeyChecking: argv.strictHostKeyChecking ?? 'accept-new' } as const;
+    const access = await fleetAccess(argv, knownHosts);
 
     if (argv.action === 'status') {
       if (argv.stage || argv.dryRun) throw new UsageError('ca rotate status takes no --stage or --dry-run: it never changes anything');

@@ -1,4 +1,4 @@
-import { fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
+import { fleetAccess, fleetOptions, fleetTargets, type FleetArgs } from './fleet-options.js';
 import { render, vaultFrom, type GlobalArgs, type Command } from '../common.js';
 
 interface Args extends FleetArgs {
@@ -21,7 +21,7 @@ export const caStatusCommand: Command = {
     const { caStatus } = await import('../../ca/status.js');
     const ca = await getCaPublicKey({ client, mount: config.sshMount });
     const { knownHosts } = rolloutPaths({ caFingerprint: ca.fingerprint, knownHosts: argv.userKnownHostsFile });
-    const r = await caStatus({ devices, caFingerprint: ca.fingerprint, access: { identity: argv.identity, knownHostsFile: knownHosts }, concurrency: argv.concurrency });
+    const r = await caStatus({ devices, caFingerprint: ca.fingerprint, access: await fleetAccess(argv, knownHosts), concurrency: argv.concurrency });
     // An issuer fleetvault did not generate (an imported key) is drift even when every device agrees.
     const { findIssuerDrift } = await import('../../vault/issuer-drift.js');
     const issuerDrift = await findIssuerDrift(client, config.sshMount);

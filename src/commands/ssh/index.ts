@@ -1,7 +1,8 @@
 import { vaultFrom, note, type GlobalArgs, type Command } from '../common.js';
+import { SCOPE_FLAGS, type SshScopeArgs } from './scope.js';
 
-interface SshArgs extends GlobalArgs {
-  device: string; host?: string; port?: number; user?: string; ttl?: string; reason?: string;
+interface SshArgs extends GlobalArgs, SshScopeArgs {
+  device: string; host?: string; port?: number; user?: string; ttl?: string;
   strictHostKeyChecking?: 'yes' | 'no' | 'ask' | 'accept-new'; userKnownHostsFile?: string; agent?: boolean;
   balenaUrl?: string; via?: string; tunnel?: string; '--'?: (string | number)[];
   sshOption?: string | string[]; jump?: string | string[]; verbose?: number; localForward?: string | string[]; remoteForward?: string | string[];
@@ -25,6 +26,11 @@ export const sshCommand: Command = {
     .option('user', { type: 'string', describe: 'device user (the certificate principal)', defaultDescription: 'root' })
     .option('ttl', { type: 'string', describe: 'certificate validity', defaultDescription: 'the role\'s ttl (30m)' })
     .option('reason', { type: 'string', describe: 'why you need access; recorded in the Vault audit log' })
+    .option('scope', { type: 'string', choices: SCOPE_FLAGS, describe: 'the certificate\'s principal: device-<uuid>, fleet-<org>.<fleet>, or root (what devices rolled out so far trust)', defaultDescription: 'root', group: 'Scope:' })
+    .option('device-uuid', { type: 'string', describe: 'the device\'s uuid for --scope device (else the balena uuid given as the device)', group: 'Scope:' })
+    .option('fleet', { type: 'string', describe: 'the device\'s fleet ORG/FLEET for --scope fleet', group: 'Scope:' })
+    .option('break-glass', { type: 'boolean', describe: 'the break-glass principal every device trusts; needs --reason', group: 'Scope:' })
+    .option('from', { type: 'string', describe: 'source CIDR(s) the certificate is valid from (comma-separated or repeated; narrows, never widens a grant)' })
     .option('strict-host-key-checking', { type: 'string', choices: ['yes', 'no', 'ask', 'accept-new'], describe: 'passed to ssh' })
     .option('user-known-hosts-file', { type: 'string', describe: 'passed to ssh' })
     .option('agent', { type: 'boolean', describe: 'keep the key+certificate in ssh-agent for the certificate\'s lifetime; reuse it while valid' })
@@ -38,6 +44,8 @@ export const sshCommand: Command = {
     .option('json-file', { type: 'string', describe: 'write the session summary as JSON to this file (--json alone writes it to stderr: stdout is the session\'s)' })
     .example('$0 ssh 7f3a2b1 --reason "INC-42 wifi"', 'through balena\'s tunnel (BALENA_TOKEN or `balena login`), as root for 30 minutes')
     .example('$0 ssh mydevice --host 10.0.3.17', 'offline: connect straight to the address')
+    .example('$0 ssh <uuid> --scope device', 'a certificate that opens only this device (needs an access grant)')
+    .example('$0 ssh <uuid> --host 10.0.3.17 --scope fleet --fleet acme/sensors --from 198.51.100.7/32', 'fleet principal, valid only from that address')
     .example('$0 ssh 10.0.3.17 -- cat /mnt/boot/config.json', 'run one command; exit status is the command\'s')
     .example('$0 ssh mydevice --host 10.0.3.17 -J root@10.0.3.1:22222 -v', 'through a jump host (another device trusting the CA)')
     .example('$0 ssh mydevice --host 10.0.3.17 -L 8080:127.0.0.1:80 -- sleep 600', 'forward a local port (only where the role allows forwarding)')
@@ -52,6 +60,12 @@ export const sshCommand: Command = {
     const command = (argv['--'] ?? []).map(String);
     const routeOptions = { device: argv.device, host: argv.host, via: argv.via, port: argv.port, balenaUrl: argv.balenaUrl, tunnel: argv.tunnel };
     checkRouteFlags(routeOptions);
+    const { checkScopeFlags, scopeFor, sourceAddressFrom } = await import('./scope.js');
+    await checkScopeFlags(argv);
+    const sourceAddress = await sourceAddressFrom(argv.from);
+    // Without a balena lookup everything the scope needs is local: refuse before any network.
+    const { looksLikeBalenaUuid } = await import('../../device/route.js');
+    const scopeKnown = argv.host !== undefined || !looksLikeBalenaUuid(argv.device) ? await scopeFor(argv, { uuid: argv.device }) : undefined;
     const jumps = list(argv.jump);
     if (jumps.length > 1) throw new UsageError('give -J once; several jump hosts are one comma-separated list (-J a,b)', { hint: 'see fleetvault ssh --help' });
     const passThrough = {
@@ -61,16 +75,18 @@ export const sshCommand: Command = {
     // The balena lookup (SDK load + API) and the Vault connection do not depend on each other.
     const [{ config, client }, device] = await Promise.all([vaultFrom(argv), routeToDevice(routeOptions)]);
     // The tunnel is tried while Vault signs: a refusal ends here with exit 2, before ssh runs.
+    const scope = scopeKnown ?? await scopeFor(argv, { uuid: device.uuid, fleet: device.fleet });
     const ready = device.kind === 'tunnel' ? checkTunnelRoute(device) : undefined;
     ready?.catch(() => {});
     const r = await runSshSession({
       client, mount: config.sshMount, role: config.sshRole, host: device.host, port: device.port, user: argv.user ?? 'root',
       ttlSeconds, reason: argv.reason, strictHostKeyChecking: argv.strictHostKeyChecking, userKnownHostsFile: argv.userKnownHostsFile,
-      agent: argv.agent, command, ready, passThrough,
+      agent: argv.agent, command, ready, passThrough, scope, sourceAddress,
       ...(device.kind === 'tunnel' ? { proxyCommand: device.proxyCommand, hostKeyAlias: device.hostKeyAlias } : deviceEvidence(devDevice(device.host, device.port))),
     });
     if (r.diagnosis) note(`fleetvault: ${r.diagnosis}`);
-    const summary = { exitCode: r.exitCode, host: device.host, via: device.kind, uuid: device.uuid, serial: r.serial, reusedAgentCertificate: r.reusedAgentCertificate, diagnosis: r.diagnosis };
+    const { scopePrincipal } = await import('../../access/principals.js');
+    const summary = { exitCode: r.exitCode, principal: scope ? scopePrincipal(scope) : argv.user ?? 'root', host: device.host, via: device.kind, uuid: device.uuid, serial: r.serial, reusedAgentCertificate: r.reusedAgentCertificate, diagnosis: r.diagnosis };
     // stdout belongs to the remote session: the summary never goes there.
     if (argv.jsonFile) {
       const { writeFileAtomic } = await import('../../fs/atomic.js');

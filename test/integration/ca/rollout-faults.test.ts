@@ -1,6 +1,6 @@
 // Kill the remote write at random points: config.json is always the old or the new valid JSON.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect } from '../../support/context.js';
 import { knownHostsFor } from '../../support/ssh.js';
@@ -23,19 +23,21 @@ test('50 random kills of the remote write never leave a truncated or empty confi
   const line = authorizedKeyLine({ ...ca });
   const outcomes = { old: 0, new: 0 };
   for (let trial = 0; trial < 50; trial++) {
+    // A killed write leaves its lease until the device-side watchdog (1 s here) cleans up.
+    for (let i = 0; i < 100 && existsSync(`${d.configPath}.fleetvault.lease`); i++) await new Promise((r) => setTimeout(r, 50));
     writeFileSync(d.configPath, original);
     // The write (upload, two syncs, backup, rename) takes a few hundred ms here: spread the kills over it.
-    const delay = Math.floor(Math.random() * 600);
+    const delay = Math.floor(Math.random() * 1500);
     await rolloutCa({
       client: vault.root, mount: vault.layout.sshMount, role: vault.layout.sshRole, caFingerprint: ca.fingerprint,
       devices: [{ name: d.name, host: d.host, port: d.port, configPath: d.configPath }],
-      edit: { add: line }, access: { identity: opKey, knownHostsFile: kh }, verify: false,
+      edit: { add: line }, access: { identity: opKey, knownHostsFile: kh, leaseSeconds: 1 }, verify: false,
       onWriteSpawn: () => {
         // Wait for the remote shell doing the write to exist, then kill it (and what it runs)
         // a random moment later: before, during or after the upload, backup, sync or rename.
         // The remote shell (`bash -c set -eu<newline>p='…'`), not the local ssh client whose argv
         // carries the same script; the path keeps other tests' writes out of reach.
-        const pattern = `^[^ ]*sh -c set -eu.p='${d.configPath.replace(/[.]/g, '[.]')}'`;
+        const pattern = `^[^ ]*sh -c set -u.umask 077.p='${d.configPath.replace(/[.]/g, '[.]')}'.token='[0-9a-f]+'.new=.*want=`;
         const started = Date.now();
         const poll = setInterval(() => {
           let found = false;

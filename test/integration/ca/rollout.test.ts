@@ -123,7 +123,7 @@ test('a failed verification restores the original bytes', { timeout: 180_000 }, 
   const before = d.readConfig();
   const r = await rollout(vault, f, '--verify-timeout', '2s');
   expect(r.code).toBe(2);
-  expect(JSON.parse(r.stdout).devices[0]).toMatchObject({ status: 'failed', reason: expect.stringMatching(/original config.json restored/) });
+  expect(JSON.parse(r.stdout).devices[0]).toMatchObject({ status: 'failed', reason: expect.stringMatching(/original os.sshKeys restored/) });
   expect(d.readConfig()).toBe(before);
 });
 

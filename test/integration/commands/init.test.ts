@@ -20,7 +20,7 @@ test('fleetvault init creates the layout, and a second run changes nothing', asy
   const role = (await root.read(`${layout.sshMount}/roles/engineer`)).data;
   expect(role).toMatchObject({ allowed_users: 'root', default_user: 'root', ttl: 1800, max_ttl: 3600, allowed_extensions: 'permit-pty', allow_user_key_ids: false });
   // OpenBao enforces allow_empty_principals; HashiCorp Vault 1.14 has no such field
-  // (docs/readme/compat.md), so there the role must simply not report it.
+  // (docs/compat.md), so there the role must simply not report it.
   if (v.flavour === 'vault') console.info(`[compat] ${task.name}: on Vault ${v.version}, allow_empty_principals is absent from the role`);
   expect(role.allow_empty_principals).toBe(v.flavour === 'vault' ? undefined : false);
   const key = (await root.read(`${layout.transitMount}/keys/balena-provisioning`)).data;

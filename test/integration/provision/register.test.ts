@@ -54,7 +54,7 @@ describe('provision register', () => {
 
     // findDevice resolves the short and full uuid.
     for (const q of [dev.uuid, dev.uuid.slice(0, 7)]) {
-      expect(await findDevice({ apiUrl: balena.url, token: balena.apiKey, uuidOrShort: q })).toEqual({ uuid: dev.uuid, name: dev.device_name, ipAddresses: [], isOnline: false });
+      expect(await findDevice({ apiUrl: balena.url, token: balena.apiKey, uuidOrShort: q })).toEqual({ uuid: dev.uuid, name: dev.device_name, ipAddresses: [], isOnline: false, fleet: balena.fleet.slug });
       // $select is honoured: the API returns exactly the fields asked for.
       expect(balena.requests.at(-1)!.query).toMatch(/\$select=id,uuid,device_name,ip_address,is_online/);
     }

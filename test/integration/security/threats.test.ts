@@ -84,7 +84,7 @@ test('empty or wildcard principals are refused at every entry point, and by the 
   // is not an allowed user, and an empty list is refused outright (allow_empty_principals=false).
   const pub = readFileSync(`${k}.pub`, 'utf8');
   // HashiCorp Vault 1.14 has no allow_empty_principals and signs an empty list (a known gap,
-  // docs/readme/compat.md; fleetvault's own entry points above still refuse it): there, only the
+  // docs/compat.md; fleetvault's own entry points above still refuse it): there, only the
   // wildcard cases can be asserted against the role.
   const onVault = inject('vault').flavour === 'vault';
   if (onVault) console.info(`[compat] empty principals: role-level refusal not asserted on Vault ${inject('vault').version} (no allow_empty_principals)`);

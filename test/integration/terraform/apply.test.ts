@@ -211,7 +211,7 @@ describe('terraform/', () => {
     expect(a).toEqual(b);
 
     // And both match the source of truth in src/vault/layout.ts, not merely each other.
-    // HashiCorp Vault 1.14 does not know allow_empty_principals (docs/readme/compat.md): the
+    // HashiCorp Vault 1.14 does not know allow_empty_principals (docs/compat.md): the
     // only field allowed to differ there, and only there.
     const vaultOnly = inject('vault').flavour === 'vault' ? ['allow_empty_principals'] : [];
     expect(differingFields(sshRoleSettings(), (await root.read(`${A.sshMount}/roles/${A.sshRole}`)).data)).toEqual(vaultOnly);
