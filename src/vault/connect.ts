@@ -62,6 +62,12 @@ export async function connect(config: FleetvaultConfig, o: { appRole?: boolean }
     await appRoleLogin(client, config.approleMount, config.roleId, config.secretId);
     return client;
   }
+  if (!client.hasToken() && config.tokenElsewhere) {
+    // Never sent: the token in the file was issued by another server.
+    throw new VaultError(`not logged in to ${config.address}: the token in ${config.tokenFile} is for ${config.tokenElsewhere}`, {
+      path: 'auth', hint: 'run fleetvault login to log in to this server',
+    });
+  }
   if (!client.hasToken()) {
     throw new VaultError(`no Vault token for ${config.address}`, {
       path: 'auth', hint: 'set VAULT_TOKEN or run fleetvault login',

@@ -92,6 +92,9 @@ export const loginCommand: Command = {
         note(`fleetvault: note: the server was not remembered (${e instanceof Error ? e.message : String(e)}); set VAULT_ADDR in new shells`);
       }
       stored = storeToken({ path: tokenFile, token: result.token });
+      // The file now holds this server's token: it is never to be sent to another one.
+      const { recordTokenServer } = await import('../../token-servers.js');
+      recordTokenServer({ path: stored, address: config.address, token: result.token });
       if (config.tokenSource && config.tokenSource !== config.tokenFile) {
         note(`fleetvault: note: ${config.tokenSource} is set and takes precedence over ${stored}; unset it to use this login`);
       }
