@@ -292,6 +292,12 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, o
   };
 }
 
+/** "(context prod)" when the context chose the server, else where the address came from instead. */
+export function addressOrigin(config: Pick<FleetvaultConfig, 'context' | 'addressSource'>): string {
+  if (config.context !== undefined && config.addressSource === `context ${config.context}`) return `(context ${config.context})`;
+  return config.addressSource === 'default' ? '(the default address)' : `(address from ${config.addressSource})`;
+}
+
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
 /** "30m", "1h30m", "90s", "3600" (seconds) → seconds. Vault's own duration syntax, minus ms/us. */

@@ -99,11 +99,11 @@ export const loginCommand: Command = {
         note(`fleetvault: note: ${config.tokenSource} is set and takes precedence over ${stored}; unset it to use this login`);
       }
     }
-    const { formatDuration } = await import('../../config.js');
+    const { formatDuration, addressOrigin } = await import('../../config.js');
     const ttl = result.ttlSeconds === 0 ? 'never expires' : formatDuration(result.ttlSeconds);
     const { token, ...info } = result;
     render(argv, { ...info, storedIn: stored ?? null, context: context ?? null, ...(stored ? {} : { token }) }, () => [
-      `logged in to ${config.address}${context ? ` (context ${context})` : ''} as ${result.displayName || '(no display name)'} (${result.method})`,
+      `logged in to ${config.address}${context ? ` (context ${context})` : ` ${addressOrigin(config)}`} as ${result.displayName || '(no display name)'} (${result.method})`,
       `policies: ${result.policies.join(', ') || '(none)'}`,
       `token ttl: ${ttl}${result.renewable ? ', renewable' : ''}`,
       stored ? `token stored in ${stored}` : 'token not stored (--no-store); use --json to receive it',
