@@ -53,19 +53,26 @@ test('login remembers the server; contexts switch between two Vaults; tokens sta
     expect(list.stdout).toMatch(new RegExp(`^  default +${A}`, 'm'));
     expect(list.stdout).toMatch(new RegExp(`^\\* second +${B}`, 'm'));
 
-    // logout revokes the token in Vault and removes its file; the other context is untouched.
+    // logout of a root token only forgets it (revoking the dev/break-glass root token locks you
+    // out); the file goes, the token still works; the other context is untouched.
     const tokenB = readFileSync(join(tmp, '.config', 'fleetvault', 'tokens', 'second'), 'utf8');
     const out = await shell(['logout', '--json']);
     expect(out.code, out.stderr).toBe(0);
-    expect(JSON.parse(out.stdout)).toMatchObject({ revoked: true, address: B });
+    expect(JSON.parse(out.stdout)).toMatchObject({ revoked: false, rootKept: true, address: B });
+    expect(out.stderr).toMatch(/root token is never revoked/);
+    expect(existsSync(join(tmp, '.config', 'fleetvault', 'tokens', 'second'))).toBe(false);
     const afterB = await runCli(['whoami'], { env: { HOME: join(tmp, 'nobody'), VAULT_ADDR: B, VAULT_TOKEN: tokenB } });
-    expect(afterB.code).toBe(2);
+    expect(afterB.code).toBe(0);
+    // Logged out already: nothing to do, exit 0.
+    const again = await shell(['logout']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^not logged in to .*: nothing to do$/m);
     expect((await shell(['whoami', '--context', 'default'])).code).toBe(0);
 
     // An unknown context: one line, exit 1.
     const unknown = await shell(['status', '--context', 'nope']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr.trim()).toMatch(/^fleetvault: no context named "nope" in .*config\.json \(see fleetvault context list; see fleetvault status --help\)$/);
+    expect(unknown.stderr.trim()).toMatch(/^fleetvault: no context named "nope" in .*config\.json \(see fleetvault context list\)$/);
   } finally {
     await second?.stop();
     rmSync(dir, { recursive: true, force: true });
