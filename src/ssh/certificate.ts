@@ -50,6 +50,12 @@ function certTime(seconds: bigint): string {
 }
 
 export function parseCertificate(text: string | Buffer, source = 'certificate'): sshpk.Certificate {
+  // The usual mix-up: the key (k.pub) given instead of its certificate (k-cert.pub).
+  const type = /^\s*(\S+)/.exec(typeof text === 'string' ? text : text.subarray(0, 200).toString('latin1'))?.[1] ?? '';
+  if (/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[\w.@-]+)$/.test(type) && !type.includes('-cert-')) {
+    const cert = source.endsWith('.pub') ? `${source.slice(0, -4)}-cert.pub` : `${source}-cert.pub`;
+    throw new UsageError(`${source} is a public key, not a certificate`, { hint: `use ${cert}` });
+  }
   try {
     const buf = typeof text === 'string' ? Buffer.from(text.trim()) : text;
     const cert = sshpk.parseCertificate(buf, 'openssh');
