@@ -36,6 +36,8 @@ export interface VaultClientOptions {
   addresses?: string[];
   /** How long a failover waits for a new active node (ms). Default 30 000. */
   failoverTimeoutMs?: number;
+  /** What to suggest when the server cannot be reached (e.g. where a running dev server is). */
+  unreachableHint?: string;
 }
 
 export interface RequestOptions {
@@ -81,6 +83,7 @@ export class VaultClient {
   private failingOver?: Promise<boolean>;
   private readonly failoverTimeoutMs: number;
   private readonly retries: number;
+  private readonly unreachableHint?: string;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
   private readonly httpAgent?: HttpAgent;
@@ -89,6 +92,7 @@ export class VaultClient {
     this.namespace = opts.namespace;
     this.token = opts.token;
     this.retries = opts.retries ?? 3;
+    this.unreachableHint = opts.unreachableHint;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.headers = { ...opts.headers };
     if (opts.localAddress) this.httpAgent = new HttpAgent({ localAddress: opts.localAddress });
@@ -277,7 +281,7 @@ export class VaultClient {
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ECONNRESET' || code === 'EHOSTUNREACH') {
       return new VaultError(`cannot reach Vault at ${this.address} (${code})`, {
         path: cleanPath,
-        hint: 'check VAULT_ADDR and that the server is running',
+        hint: this.unreachableHint ?? 'check VAULT_ADDR and that the server is running',
         cause: code,
       });
     }

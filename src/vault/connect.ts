@@ -1,6 +1,7 @@
 // From resolved config to an authenticated client. The one place credentials are chosen:
 // FLEETVAULT_ROLE_ID (+ FLEETVAULT_SECRET_ID) → AppRole login; otherwise the token from config.
-import type { FleetvaultConfig, VaultSettings } from '../config.js';
+import { DEFAULT_ADDRESS, type FleetvaultConfig, type VaultSettings } from '../config.js';
+import { devStateDir, processAlive, readDevState } from '../dev/state.js';
 import { VaultError, failedTo } from '../errors.js';
 import { VaultClient } from './client.js';
 
@@ -15,7 +16,21 @@ export function clientFromSettings(s: VaultSettings, extra: { retries?: number }
     tlsSkipVerify: s.tlsSkipVerify,
     timeoutMs: s.timeoutMs,
     retries: extra.retries,
+    unreachableHint: unreachableHint(s),
   });
+}
+
+/**
+ * Nothing configured means http://127.0.0.1:8200, which is rarely what runs: say so, and name the
+ * fleetvault dev server when one is recorded as running (`dev --detach` picks a free port).
+ */
+export function unreachableHint(s: VaultSettings | FleetvaultConfig, env: Record<string, string | undefined> = process.env): string | undefined {
+  if ((s as Partial<FleetvaultConfig>).addressSource !== 'default') return undefined;
+  const dev = readDevState(devStateDir(env));
+  if (dev && processAlive(dev.serverPid) && dev.address !== s.address) {
+    return `no Vault address is configured; the fleetvault dev server runs at ${dev.address}: export VAULT_ADDR=${dev.address}`;
+  }
+  return `no Vault address is configured (${DEFAULT_ADDRESS} is the default): set VAULT_ADDR, or fleetvault context use <name>, or fleetvault login`;
 }
 
 export async function appRoleLogin(client: VaultClient, mount: string, roleId: string, secretId: string): Promise<string> {
