@@ -80,7 +80,8 @@ export async function connect(config: FleetvaultConfig, o: { appRole?: boolean }
   if (!client.hasToken() && config.tokenElsewhere) {
     // Never sent: the token in the file was issued by another server.
     throw new VaultError(`not logged in to ${config.address}: the token in ${config.tokenFile} is for ${config.tokenElsewhere}`, {
-      path: 'auth', hint: 'run fleetvault login to log in to this server',
+      path: 'auth',
+      hint: config.addressSource === 'default' ? `no address is configured: export VAULT_ADDR=${config.tokenElsewhere}, or run fleetvault login` : 'run fleetvault login to log in to this server',
     });
   }
   if (!client.hasToken()) {

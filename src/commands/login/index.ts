@@ -94,7 +94,11 @@ export const loginCommand: Command = {
       stored = storeToken({ path: tokenFile, token: result.token });
       // The file now holds this server's token: it is never to be sent to another one.
       const { recordTokenServer } = await import('../../token-servers.js');
-      recordTokenServer({ path: stored, address: config.address, token: result.token });
+      try {
+        recordTokenServer({ path: stored, address: config.address, token: result.token });
+      } catch (e) {
+        note(`fleetvault: note: could not record which server ${stored} is for (${e instanceof Error ? e.message : String(e)}); check that the config directory is writable`);
+      }
       if (config.tokenSource && config.tokenSource !== config.tokenFile) {
         note(`fleetvault: note: ${config.tokenSource} is set and takes precedence over ${stored}; unset it to use this login`);
       }
