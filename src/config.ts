@@ -237,6 +237,13 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, o
     const issuer = token === undefined ? undefined : tokenServerOf({ path: tokenFile, token, env });
     if (issuer !== undefined && issuer !== trimmed) {
       tokenElsewhere = issuer;
+    } else if (token !== undefined && issuer === undefined && ownServer) {
+      // No record (a login from before records existed): a file shared with a context for
+      // another server may hold that server's token. Not sent; one login here records it.
+      const other = Object.entries(file.contexts).find(([n, c]) => n !== contextName && contextTokenFile(n, c, env) === tokenFile && c.address.replace(/\/+$/, '') !== trimmed);
+      if (other) tokenElsewhere = `${other[1].address} (context ${other[0]} shares the file)`;
+    }
+    if (tokenElsewhere !== undefined) {
       token = undefined;
       tokenSource = undefined;
     }

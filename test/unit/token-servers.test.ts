@@ -76,3 +76,18 @@ describe('a token goes only to the server it came from', () => {
     expect(readConfigFile(join(e.HOME, '.config', 'fleetvault', 'config.json')).currentContext).toBe('prod');
   });
 });
+
+describe('contexts from before token records', () => {
+  it('a token file shared with a context for another server is not sent without a record', () => {
+    const e = home();
+    // What an older fleetvault left: default and default-2 both on ~/.vault-token, no record.
+    addContext({ name: 'default', settings: { address: 'http://a1:8200', tokenFile: join(e.HOME, '.vault-token') }, env: e });
+    addContext({ name: 'default-2', settings: { address: 'http://a2:8200', tokenFile: join(e.HOME, '.vault-token') }, env: e });
+    storeToken({ path: join(e.HOME, '.vault-token'), token: 'T2' });
+    expect(resolveConfig({ context: 'default' }, e)).toMatchObject({ token: undefined, tokenElsewhere: 'http://a2:8200 (context default-2 shares the file)' });
+    // One login there records the file for a1: default works, default-2 is now the refused one.
+    login(e, 'T1', { context: 'default' });
+    expect(resolveConfig({ context: 'default' }, e).token).toBe('T1');
+    expect(resolveConfig({ context: 'default-2' }, e)).toMatchObject({ token: undefined, tokenElsewhere: 'http://a1:8200' });
+  });
+});
