@@ -48,7 +48,8 @@ const COMMANDS = [
 
 /** A usage error from our own checks, pointing at the help of the command it concerns. */
 function pointToHelp(e: unknown, path: string[]): unknown {
-  if (!(e instanceof UsageError) || /--help/.test(e.hint ?? '')) return e;
+  // One pointer is enough: a hint that already sends the user to a command keeps it alone.
+  if (!(e instanceof UsageError) || /--help|\bsee fleetvault\b/.test(e.hint ?? '')) return e;
   const help = `see ${['fleetvault', ...path].join(' ')} --help`;
   return new UsageError(e.message, { hint: e.hint ? `${e.hint}; ${help}` : help, cause: e.cause });
 }

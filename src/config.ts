@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from './errors.js';
+import { tokenServerOf } from './token-servers.js';
 
 /** One named Vault in the config file (staging, prod, …): where it is and how to log in. */
 export interface ContextSettings {
@@ -115,6 +116,10 @@ export interface FleetvaultConfig extends VaultSettings, LayoutSettings {
   configFile: string;
   /** Where the address came from: a flag, an environment variable, the context, or the default. */
   addressSource: string;
+  /** The context was named for this one command (--context, FLEETVAULT_CONTEXT), not the current one. */
+  contextExplicit?: boolean;
+  /** The token file holds a token fleetvault stored for this other server: it is not sent here. */
+  tokenElsewhere?: string;
   /** login: how to authenticate when --method is not given (from the context). */
   authMethod?: 'token' | 'userpass' | 'oidc';
   authPath?: string;
@@ -224,9 +229,24 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, o
   for (const name of ['FLEETVAULT_TOKEN', 'VAULT_TOKEN', 'BAO_TOKEN']) {
     if (env[name]) { token = env[name]; tokenSource = name; break; }
   }
+  let tokenElsewhere: string | undefined;
   if (!token) {
     token = readTokenFile(tokenFile);
     if (token) tokenSource = tokenFile;
+    // A token fleetvault stored for another server stays home: never sent where it was not issued.
+    const issuer = token === undefined ? undefined : tokenServerOf({ path: tokenFile, token, env });
+    if (issuer !== undefined && issuer !== trimmed) {
+      tokenElsewhere = issuer;
+    } else if (token !== undefined && issuer === undefined && ownServer) {
+      // No record (a login from before records existed): a file shared with a context for
+      // another server may hold that server's token. Not sent; one login here records it.
+      const other = Object.entries(file.contexts).find(([n, c]) => n !== contextName && contextTokenFile(n, c, env) === tokenFile && c.address.replace(/\/+$/, '') !== trimmed);
+      if (other) tokenElsewhere = `${other[1].address} (context ${other[0]} shares the file)`;
+    }
+    if (tokenElsewhere !== undefined) {
+      token = undefined;
+      tokenSource = undefined;
+    }
   }
 
   const skipFlag = flags.tlsSkipVerify;
@@ -252,6 +272,8 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, o
     address: trimmed,
     addressSource,
     context: contextName,
+    contextExplicit: firstSet(flags.context, env.FLEETVAULT_CONTEXT) !== undefined,
+    tokenElsewhere,
     configFile,
     authMethod: ctx?.authMethod,
     authPath: ctx?.authPath,
@@ -275,6 +297,12 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, o
     kvMount: layout(flags.kvMount, 'FLEETVAULT_KV_MOUNT', ctx?.kvMount, DEFAULT_LAYOUT.kvMount),
     policyPrefix: layout(flags.policyPrefix, 'FLEETVAULT_POLICY_PREFIX', ctx?.policyPrefix, DEFAULT_LAYOUT.policyPrefix),
   };
+}
+
+/** "(context prod)" when the context chose the server, else where the address came from instead. */
+export function addressOrigin(config: Pick<FleetvaultConfig, 'context' | 'addressSource'>): string {
+  if (config.context !== undefined && config.addressSource === `context ${config.context}`) return `(context ${config.context})`;
+  return config.addressSource === 'default' ? '(the default address)' : `(address from ${config.addressSource})`;
 }
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };

@@ -1,7 +1,7 @@
 // Changes to the config file's named contexts (add, use, remove, and what `login` remembers).
 // Reading and precedence live in config.ts; this file only writes, always whole (temp + rename),
 // mode 0600 in a 0700 directory: the file names servers and token files, never a token.
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   configFilePath, contextTokenFile, readConfigFile, validateContextName,
@@ -9,6 +9,7 @@ import {
 } from './config.js';
 import { UsageError } from './errors.js';
 import { writeFileAtomic } from './fs/atomic.js';
+import { forgetTokenServer } from './token-servers.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -35,7 +36,7 @@ export function listContexts(env: Env = process.env): { configFile: string; cont
 }
 
 /** Add a context, or update the fields given of an existing one. */
-export function addContext(o: { name: string; settings: Partial<ContextSettings>; use?: boolean; env?: Env }): { configFile: string; context: ContextEntry; created: boolean } {
+export function addContext(o: { name: string; settings: Partial<ContextSettings>; use?: boolean; env?: Env }): { configFile: string; context: ContextEntry; created: boolean; tokenDropped?: string } {
   const env = o.env ?? process.env;
   const name = validateContextName(o.name);
   const configFile = configFilePath(env);
@@ -51,10 +52,25 @@ export function addContext(o: { name: string; settings: Partial<ContextSettings>
     throw new UsageError(`invalid Vault address "${merged.address}"`, { hint: 'expected http(s)://host:port' });
   }
   merged.address = merged.address.replace(/\/+$/, '');
+  // A new address is a new server: the token kept for the old one must never be sent to it. The
+  // context's own token file is removed; a shared one (~/.vault-token) is left alone but no longer
+  // used by this context.
+  let tokenDropped: string | undefined;
+  if (existing && existing.address.replace(/\/+$/, '') !== merged.address) {
+    const old = contextTokenFile(name, existing, env);
+    if (existing.tokenFile === undefined) {
+      if (existsSync(old)) tokenDropped = old;
+      rmSync(old, { force: true });
+      forgetTokenServer({ path: old, env });
+    } else if (given.tokenFile === undefined) {
+      delete merged.tokenFile;
+      tokenDropped = old;
+    }
+  }
   file.contexts[name] = merged;
   if (o.use || file.currentContext === undefined) file.currentContext = name;
   save(configFile, file);
-  return { configFile, context: { name, current: file.currentContext === name, ...merged }, created: !existing };
+  return { configFile, context: { name, current: file.currentContext === name, ...merged }, created: !existing, tokenDropped };
 }
 
 export function useContext(o: { name: string; env?: Env }): { configFile: string; context: ContextEntry } {
@@ -87,6 +103,7 @@ export function removeContext(o: { name: string; env?: Env }): { configFile: str
   if (ctx.tokenFile === undefined) {
     const f = contextTokenFile(o.name, ctx, env);
     rmSync(f, { force: true });
+    forgetTokenServer({ path: f, env });
     tokenFileRemoved = f;
   }
   return { configFile, removed: o.name, tokenFileRemoved };
@@ -109,8 +126,12 @@ export function rememberLogin(o: { config: FleetvaultConfig; method: 'token' | '
     name = Object.keys(file.contexts).find((n) => file.contexts[n]!.address === config.address) ?? uniqueName(file, 'default');
     created = !file.contexts[name];
     if (created) {
+      // ~/.vault-token is shared with one server only: when another context already keeps its token
+      // there, this one gets its own file, so neither login overwrites (or is sent as) the other's.
+      const env = o.env ?? process.env;
+      const shared = Object.entries(file.contexts).some(([n, c]) => contextTokenFile(n, c, env) === config.tokenFile);
       file.contexts[name] = {
-        address: config.address, tokenFile: config.tokenFile,
+        address: config.address, ...(shared ? {} : { tokenFile: config.tokenFile }),
         ...(config.namespace ? { namespace: config.namespace } : {}), ...(config.caCert ? { caCert: config.caCert } : {}),
       };
     }
@@ -118,7 +139,8 @@ export function rememberLogin(o: { config: FleetvaultConfig; method: 'token' | '
   const ctx = file.contexts[name]!;
   ctx.authMethod = o.method;
   if (o.authPath) ctx.authPath = o.authPath; else delete ctx.authPath;
-  file.currentContext = name;
+  // `--context staging login` is a one-off, like every --context: it does not change the current one.
+  if (!config.contextExplicit || file.currentContext === undefined) file.currentContext = name;
   save(config.configFile, file);
   const tokenFile = contextTokenFile(name, ctx, o.env ?? process.env);
   mkdirSync(dirname(tokenFile), { recursive: true, mode: 0o700 });

@@ -5,6 +5,7 @@ import type { FleetvaultConfig } from '../config.js';
 import { VaultError, failedTo } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import { describeToken, type LoginResult } from './login.js';
+import { forgetTokenServer } from '../token-servers.js';
 
 export type TokenInfo = Omit<LoginResult, 'token' | 'method'>;
 
@@ -22,6 +23,10 @@ export async function whoami(o: { client: VaultClient }): Promise<TokenInfo> {
 
 export interface LogoutResult {
   revoked: boolean;
+  /** No token for this server: nothing was done. */
+  nothingToDo?: boolean;
+  /** A root token: forgotten locally, never revoked (it may be the only way into the server). */
+  rootKept?: boolean;
   /** The token file removed, if the token came from one. */
   removed?: string;
   /** Set when the token came from the environment, which a child process cannot unset. */
@@ -30,23 +35,42 @@ export interface LogoutResult {
 
 /**
  * Revoke the token (auth/token/revoke-self) unless told not to, then forget it. A token Vault
- * already considers invalid is gone either way: that is not a failure.
+ * already considers invalid is gone either way: that is not a failure. A root token is never
+ * revoked: it is often the only one there is (the dev server's, a break-glass one), and losing it
+ * takes an unseal-key quorum to undo; it is only forgotten here.
  */
 export async function logout(o: { client: VaultClient; config: FleetvaultConfig; revoke?: boolean }): Promise<LogoutResult> {
   const { config } = o;
-  if (!config.token) throw new VaultError(`not logged in to ${config.address}: no token`, { path: 'auth/token/revoke-self', hint: 'nothing to do' });
+  if (!config.token) return { revoked: false, nothingToDo: true };
   let revoked = false;
+  let rootKept = false;
   if (o.revoke !== false) {
+    let isRoot = false;
+    let invalid = false;
     try {
-      await o.client.write('auth/token/revoke-self', {});
-      revoked = true;
+      const info = await describeToken({ client: o.client, token: config.token, method: 'token' });
+      isRoot = info.policies.includes('root');
     } catch (e) {
-      if (!(e instanceof VaultError && (e.status === 403 || e.status === 400))) throw failedTo('revoke the token', e);
+      // Rejected: already invalid, nothing to revoke. Unreachable: say so and keep the file.
+      if (!(e instanceof VaultError && (e.status === 403 || e.status === 400))) throw failedTo('look up the token before revoking it', e);
+      invalid = true;
+    }
+    if (isRoot) rootKept = true;
+    else if (!invalid) {
+      try {
+        await o.client.write('auth/token/revoke-self', {});
+        revoked = true;
+      } catch (e) {
+        if (!(e instanceof VaultError && (e.status === 403 || e.status === 400))) throw failedTo('revoke the token', e);
+      }
     }
   }
   const fromFile = config.tokenSource === config.tokenFile;
-  if (fromFile) rmSync(config.tokenFile, { force: true });
-  return { revoked, removed: fromFile ? config.tokenFile : undefined, stillSetIn: fromFile ? undefined : config.tokenSource };
+  if (fromFile) {
+    rmSync(config.tokenFile, { force: true });
+    forgetTokenServer({ path: config.tokenFile });
+  }
+  return { revoked, ...(rootKept ? { rootKept } : {}), removed: fromFile ? config.tokenFile : undefined, stillSetIn: fromFile ? undefined : config.tokenSource };
 }
 
 export interface ServerStatus {

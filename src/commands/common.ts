@@ -107,10 +107,24 @@ export function checkNumberOptions(argv: Record<string, unknown>, y: AnyArgv, ra
   const opts = (y as unknown as { getOptions(): { number: string[] } }).getOptions();
   for (const key of opts.number) {
     const v = argv[key];
+    const given = () => {
+      // A repeated flag: name the value that is wrong, not the first one.
+      const raw = rawValuesOf(rawArgs, key);
+      return raw.find((r) => !Number.isFinite(Number(r))) ?? raw.at(-1) ?? process.env['FLEETVAULT_' + key.replace(/-/g, '_').toUpperCase()] ?? '';
+    };
     const bad = (x: unknown) => typeof x === 'number' && !Number.isFinite(x);
-    if (!(Array.isArray(v) ? v.some(bad) : bad(v))) continue;
-    const given = rawValueOf(rawArgs, key) ?? process.env['FLEETVAULT_' + key.replace(/-/g, '_').toUpperCase()] ?? '';
-    throw new UsageError(`invalid --${key} "${given}": not a number`, { hint: `give a number, e.g. --${key} ${key === 'port' ? '8200' : '16'}` });
+    if (Array.isArray(v) ? v.some(bad) : bad(v)) {
+      throw new UsageError(`invalid --${key} "${given()}": not a number`, { hint: `give a number, e.g. --${key} ${/port$/i.test(key) ? '8200' : '16'}` });
+    }
+    // Every port option: an integer 1–65535, checked before anything starts (a dev server, ssh).
+    if (/(^|-)port$/.test(key)) {
+      const badPort = (x: unknown) => typeof x === 'number' && !(Number.isInteger(x) && x >= 1 && x <= 65535);
+      const wrong = Array.isArray(v) ? v.find(badPort) : badPort(v) ? v : undefined;
+      if (wrong !== undefined) {
+        const raw = rawValuesOf(rawArgs, key).find((r) => Number(r) === wrong) ?? String(wrong);
+        throw new UsageError(`invalid --${key} "${raw}": a port is a whole number from 1 to 65535`, { hint: `e.g. --${key} 8200` });
+      }
+    }
   }
 }
 
@@ -129,14 +143,15 @@ export function checkTtlUnits(argv: Record<string, unknown>): void {
   }
 }
 
-function rawValueOf(args: string[], key: string): string | undefined {
+function rawValuesOf(args: string[], key: string): string[] {
+  const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--') break;
-    if (a === `--${key}`) return args[i + 1];
-    if (a.startsWith(`--${key}=`)) return a.slice(key.length + 3);
+    if (a === `--${key}` && args[i + 1] !== undefined) out.push(args[i + 1]!);
+    else if (a.startsWith(`--${key}=`)) out.push(a.slice(key.length + 3));
   }
-  return undefined;
+  return out;
 }
 
 /** camelCase keys fillFlagsFromEnv set from FLEETVAULT_* (not typed as flags). */

@@ -23,6 +23,8 @@ export function usageMessage(msg: string, path: string[], args: string[], usage 
   if (unknown && path.length === 0 && args.find((a) => !a.startsWith('-')) === unknown[1]) {
     return new UsageError(`unknown command "${unknown[1]}"`, { hint: help });
   }
+  const ssh = unknown && path[0] === 'ssh' && path.length === 1 ? sshExtras(unknown[1]!.split(', '), args, help) : undefined;
+  if (ssh) return ssh;
   if (unknown) {
     const names = unknown[1]!.split(', ').map((n) => (n.startsWith('-') || args.includes(n) ? n : `--${n}`));
     const positional = names.every((n) => !n.startsWith('-'));
@@ -42,3 +44,23 @@ export function usageMessage(msg: string, path: string[], args: string[], usage 
   return new UsageError(flat || 'invalid arguments', { hint: help });
 }
 
+
+/**
+ * `fleetvault ssh dev ls -la`: ssh's habit of a remote command right after the host. yargs sees
+ * options -l -a and an argument "ls"; say where the command goes instead. Short flags alone (-t,
+ * -A) are ssh options fleetvault does not pass through: name them as such.
+ */
+function sshExtras(names: string[], args: string[], help: string): UsageError | undefined {
+  const end = args.indexOf('--') === -1 ? args.length : args.indexOf('--');
+  const first = args.findIndex((a, i) => i < end && !a.startsWith('-') && names.includes(a) && a !== 'ssh');
+  if (first !== -1) {
+    const command = args.slice(first, end).join(' ');
+    return new UsageError(`put the remote command after --: fleetvault ssh <device> -- ${command}`, { hint: help });
+  }
+  // A long option (--bogus) is just unknown: the generic message says so.
+  if (names.some((n) => n.length !== 1)) return undefined;
+  const flags = names.map((n) => `-${n}`);
+  return new UsageError(`unsupported ssh option${flags.length > 1 ? 's' : ''} ${flags.join(', ')} for fleetvault ssh`, {
+    hint: `passed through: -o Key=Value, -J, -v, -L, -R; ${help}`,
+  });
+}

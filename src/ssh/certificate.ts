@@ -41,6 +41,12 @@ function certTime(seconds: bigint): string {
 
 /** One `<type>-cert-v01@openssh.com <base64> [comment]` line; UsageError naming `source` otherwise. */
 export function parseCertificate(text: string | Buffer, source = 'certificate'): WireCertificate {
+  // The usual mix-up: the key (k.pub) given instead of its certificate (k-cert.pub).
+  const type = /^\s*(\S+)/.exec(typeof text === 'string' ? text : text.subarray(0, 200).toString('latin1'))?.[1] ?? '';
+  if (/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[\w.@-]+)$/.test(type) && !type.includes('-cert-')) {
+    const cert = source.endsWith('.pub') ? `${source.slice(0, -4)}-cert.pub` : `${source}-cert.pub`;
+    throw new UsageError(`${source} is a public key, not a certificate`, { hint: `use ${cert}` });
+  }
   try {
     return parseCertificateLine(typeof text === 'string' ? text : text.toString('utf8'));
   } catch (e) {

@@ -61,6 +61,8 @@ export interface VaultClientOptions {
    * Unset: signUserKey reads both from Vault every time. connect() sets it for the CLI.
    */
   signingCacheDir?: string;
+  /** What to suggest when the server cannot be reached (e.g. where a running dev server is). */
+  unreachableHint?: string;
 }
 
 export interface RequestOptions {
@@ -109,6 +111,7 @@ export class VaultClient {
   private failingOver?: Promise<boolean>;
   private readonly failoverTimeoutMs: number;
   private readonly retries: number;
+  private readonly unreachableHint?: string;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
   private readonly httpAgent?: HttpAgent;
@@ -118,6 +121,7 @@ export class VaultClient {
     this.signingCacheDir = opts.signingCacheDir;
     this.token = opts.token;
     this.retries = opts.retries ?? 3;
+    this.unreachableHint = opts.unreachableHint;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.headers = { ...opts.headers };
     if (opts.localAddress) this.httpAgent = new HttpAgent({ localAddress: opts.localAddress });
@@ -308,7 +312,7 @@ export class VaultClient {
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ECONNRESET' || code === 'EHOSTUNREACH') {
       return new VaultError(`cannot reach Vault at ${this.address} (${code})`, {
         path: cleanPath,
-        hint: 'check VAULT_ADDR and that the server is running',
+        hint: this.unreachableHint ?? 'check VAULT_ADDR and that the server is running',
         cause: code,
       });
     }

@@ -1,6 +1,7 @@
 // From resolved config to an authenticated client. The one place credentials are chosen:
 // FLEETVAULT_ROLE_ID (+ FLEETVAULT_SECRET_ID) → AppRole login; otherwise the token from config.
-import type { FleetvaultConfig, VaultSettings } from '../config.js';
+import { DEFAULT_ADDRESS, type FleetvaultConfig, type VaultSettings } from '../config.js';
+import { devStateDir, processAlive, readDevState } from '../dev/state.js';
 import { VaultError, failedTo } from '../errors.js';
 import { VaultClient } from './client.js';
 import { SigningCache, signingCacheDir } from './signing-cache.js';
@@ -17,7 +18,21 @@ export function clientFromSettings(s: VaultSettings, extra: { retries?: number; 
     timeoutMs: s.timeoutMs,
     retries: extra.retries,
     signingCacheDir: extra.signingCache && SigningCache.enabled() ? signingCacheDir() : undefined,
+    unreachableHint: unreachableHint(s),
   });
+}
+
+/**
+ * Nothing configured means http://127.0.0.1:8200, which is rarely what runs: say so, and name the
+ * fleetvault dev server when one is recorded as running (`dev --detach` picks a free port).
+ */
+export function unreachableHint(s: VaultSettings | FleetvaultConfig, env: Record<string, string | undefined> = process.env): string | undefined {
+  if ((s as Partial<FleetvaultConfig>).addressSource !== 'default') return undefined;
+  const dev = readDevState(devStateDir(env));
+  if (dev && processAlive(dev.serverPid) && dev.address !== s.address) {
+    return `no Vault address is configured; the fleetvault dev server runs at ${dev.address}: export VAULT_ADDR=${dev.address}`;
+  }
+  return `no Vault address is configured (${DEFAULT_ADDRESS} is the default): set VAULT_ADDR, or fleetvault context use <name>, or fleetvault login`;
 }
 
 export async function appRoleLogin(client: VaultClient, mount: string, roleId: string, secretId: string): Promise<string> {
@@ -64,6 +79,13 @@ export async function connect(config: FleetvaultConfig, o: { appRole?: boolean }
     }
     await appRoleLogin(client, config.approleMount, config.roleId, config.secretId);
     return client;
+  }
+  if (!client.hasToken() && config.tokenElsewhere) {
+    // Never sent: the token in the file was issued by another server.
+    throw new VaultError(`not logged in to ${config.address}: the token in ${config.tokenFile} is for ${config.tokenElsewhere}`, {
+      path: 'auth',
+      hint: config.addressSource === 'default' ? `no address is configured: export VAULT_ADDR=${config.tokenElsewhere}, or run fleetvault login` : 'run fleetvault login to log in to this server',
+    });
   }
   if (!client.hasToken()) {
     throw new VaultError(`no Vault token for ${config.address}`, {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { configFilePath, readConfigFile, resolveConfig, type ConfigFile } from '../../src/config.js';
+import { addressOrigin, configFilePath, readConfigFile, resolveConfig, type ConfigFile } from '../../src/config.js';
 import { addContext, listContexts, rememberLogin, removeContext, useContext } from '../../src/contexts.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -107,5 +107,13 @@ describe('context changes', () => {
       expect(r2.context).toBe('default-2');
       expect(resolveConfig({}, e).address).toBe('http://b:8200');
     } finally { rmSync(h, { recursive: true, force: true }); }
+  });
+});
+
+describe('addressOrigin', () => {
+  it('names the context only when the context chose the server', () => {
+    expect(addressOrigin(resolveConfig({}, env, { file }))).toBe('(context prod)');
+    expect(addressOrigin(resolveConfig({ context: 'staging' }, { ...env, VAULT_ADDR: 'http://other:1' }, { file }))).toBe('(address from VAULT_ADDR)');
+    expect(addressOrigin(resolveConfig({}, env, { file: { contexts: {} } }))).toBe('(the default address)');
   });
 });

@@ -49,7 +49,10 @@ const contextAddCommand: Command = {
         approleMount: argv.approleMount, approleRole: argv.approleRole, kvMount: argv.kvMount, policyPrefix: argv.policyPrefix,
       },
     });
-    render(argv, r, () => `${r.created ? 'added' : 'updated'} context ${r.context.name} (${r.context.address})${r.context.current ? ', current' : ''} in ${r.configFile}`);
+    render(argv, r, () => [
+      `${r.created ? 'added' : 'updated'} context ${r.context.name} (${r.context.address})${r.context.current ? ', current' : ''} in ${r.configFile}`,
+      ...(r.tokenDropped ? [`the address changed: the token for the old server (${r.tokenDropped}) is no longer used here; run fleetvault --context ${r.context.name} login`] : []),
+    ].join('\n'));
   },
 };
 

@@ -92,15 +92,22 @@ export const loginCommand: Command = {
         note(`fleetvault: note: the server was not remembered (${e instanceof Error ? e.message : String(e)}); set VAULT_ADDR in new shells`);
       }
       stored = storeToken({ path: tokenFile, token: result.token });
+      // The file now holds this server's token: it is never to be sent to another one.
+      const { recordTokenServer } = await import('../../token-servers.js');
+      try {
+        recordTokenServer({ path: stored, address: config.address, token: result.token });
+      } catch (e) {
+        note(`fleetvault: note: could not record which server ${stored} is for (${e instanceof Error ? e.message : String(e)}); check that the config directory is writable`);
+      }
       if (config.tokenSource && config.tokenSource !== config.tokenFile) {
         note(`fleetvault: note: ${config.tokenSource} is set and takes precedence over ${stored}; unset it to use this login`);
       }
     }
-    const { formatDuration } = await import('../../config.js');
+    const { formatDuration, addressOrigin } = await import('../../config.js');
     const ttl = result.ttlSeconds === 0 ? 'never expires' : formatDuration(result.ttlSeconds);
     const { token, ...info } = result;
     render(argv, { ...info, storedIn: stored ?? null, context: context ?? null, ...(stored ? {} : { token }) }, () => [
-      `logged in to ${config.address}${context ? ` (context ${context})` : ''} as ${result.displayName || '(no display name)'} (${result.method})`,
+      `logged in to ${config.address}${context ? ` (context ${context})` : ` ${addressOrigin(config)}`} as ${result.displayName || '(no display name)'} (${result.method})`,
       `policies: ${result.policies.join(', ') || '(none)'}`,
       `token ttl: ${ttl}${result.renewable ? ', renewable' : ''}`,
       stored ? `token stored in ${stored}` : 'token not stored (--no-store); use --json to receive it',

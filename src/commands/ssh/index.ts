@@ -1,4 +1,4 @@
-import { vaultFrom, note, type GlobalArgs, type Command } from '../common.js';
+import { vaultFrom, note, GENERAL_GROUP, type GlobalArgs, type Command } from '../common.js';
 import { SCOPE_FLAGS, type SshScopeArgs } from './scope.js';
 
 interface SshArgs extends GlobalArgs, SshScopeArgs {
@@ -41,6 +41,8 @@ export const sshCommand: Command = {
     .option('verbose', { alias: 'v', type: 'count', describe: 'ssh -v (repeat for more)' })
     .option('local-forward', { alias: 'L', type: 'string', describe: 'ssh -L [bind:]port:host:hostport (repeatable); needs a role allowing port forwarding' })
     .option('remote-forward', { alias: 'R', type: 'string', describe: 'ssh -R (repeatable); needs a role allowing port forwarding' })
+    // Not the general "output on stdout": stdout belongs to the session.
+    .option('json', { type: 'boolean', describe: 'the session summary as JSON on stderr (stdout is the session\'s)', group: GENERAL_GROUP })
     .option('json-file', { type: 'string', describe: 'write the session summary as JSON to this file (--json alone writes it to stderr: stdout is the session\'s)' })
     .example('$0 ssh 7f3a2b1 --reason "INC-42 wifi"', 'through balena\'s tunnel (BALENA_TOKEN or `balena login`), as root for 30 minutes')
     .example('$0 ssh mydevice --host 10.0.3.17', 'offline: connect straight to the address')

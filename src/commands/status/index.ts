@@ -13,7 +13,8 @@ export const statusCommand: Command = {
     const s = await serverStatus({ client: clientFromSettings(config, { retries: 0 }), config });
     render(argv, s, () => {
       const t = s.token;
-      const token = t.source === null ? 'none (run fleetvault login)'
+      const token = t.source === null
+        ? (config.tokenElsewhere ? `none for this server (the token in ${config.tokenFile} is for ${config.tokenElsewhere}; run fleetvault login)` : 'none (run fleetvault login)')
         : t.valid === true ? `${t.displayName || '(no display name)'}, ttl ${t.ttlSeconds === 0 ? 'never expires' : formatDuration(t.ttlSeconds ?? 0)} (from ${t.source})`
           : t.valid === false ? `rejected (from ${t.source}): ${t.error}` : `not checked (from ${t.source})`;
       return [

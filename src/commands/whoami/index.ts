@@ -8,10 +8,10 @@ export const whoamiCommand: Command = {
   handler: async (argv: GlobalArgs) => {
     const { config, client } = await vaultFrom(argv);
     const { whoami } = await import('../../auth/session.js');
-    const { formatDuration } = await import('../../config.js');
+    const { formatDuration, addressOrigin } = await import('../../config.js');
     const t = await whoami({ client });
-    render(argv, { ...t, address: config.address, context: config.context ?? null, tokenSource: config.tokenSource ?? null }, () => [
-      `${t.displayName || '(no display name)'} at ${config.address}${config.context ? ` (context ${config.context})` : ''}`,
+    render(argv, { ...t, address: config.address, addressSource: config.addressSource, context: config.context ?? null, tokenSource: config.tokenSource ?? null }, () => [
+      `${t.displayName || '(no display name)'} at ${config.address} ${addressOrigin(config)}`,
       `policies: ${t.policies.join(', ') || '(none)'}`,
       `token ttl: ${t.ttlSeconds === 0 ? 'never expires' : formatDuration(t.ttlSeconds)}${t.renewable ? ', renewable' : ''} · from ${config.tokenSource}`,
     ].join('\n'));

@@ -53,19 +53,48 @@ test('login remembers the server; contexts switch between two Vaults; tokens sta
     expect(list.stdout).toMatch(new RegExp(`^  default +${A}`, 'm'));
     expect(list.stdout).toMatch(new RegExp(`^\\* second +${B}`, 'm'));
 
-    // logout revokes the token in Vault and removes its file; the other context is untouched.
+    // logout of a root token only forgets it (revoking the dev/break-glass root token locks you
+    // out); the file goes, the token still works; the other context is untouched.
     const tokenB = readFileSync(join(tmp, '.config', 'fleetvault', 'tokens', 'second'), 'utf8');
     const out = await shell(['logout', '--json']);
     expect(out.code, out.stderr).toBe(0);
-    expect(JSON.parse(out.stdout)).toMatchObject({ revoked: true, address: B });
+    expect(JSON.parse(out.stdout)).toMatchObject({ revoked: false, rootKept: true, address: B });
+    expect(out.stderr).toMatch(/root token is never revoked/);
+    expect(existsSync(join(tmp, '.config', 'fleetvault', 'tokens', 'second'))).toBe(false);
     const afterB = await runCli(['whoami'], { env: { HOME: join(tmp, 'nobody'), VAULT_ADDR: B, VAULT_TOKEN: tokenB } });
-    expect(afterB.code).toBe(2);
+    expect(afterB.code).toBe(0);
+    // Logged out already: nothing to do, exit 0.
+    const again = await shell(['logout']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^not logged in to .*: nothing to do$/m);
     expect((await shell(['whoami', '--context', 'default'])).code).toBe(0);
 
     // An unknown context: one line, exit 1.
     const unknown = await shell(['status', '--context', 'nope']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr.trim()).toMatch(/^fleetvault: no context named "nope" in .*config\.json \(see fleetvault context list; see fleetvault status --help\)$/);
+    expect(unknown.stderr.trim()).toMatch(/^fleetvault: no context named "nope" in .*config\.json \(see fleetvault context list\)$/);
+
+    // Issue 12 review, HIGH 1/2: two logins through VAULT_ADDR in a fresh HOME. Each token stays
+    // tied to its server: never sent to the other, nor to a third one, nor after an address change.
+    const h2 = join(tmp, 'h2');
+    const shell2 = (args: string[], env: Record<string, string> = {}, input?: string) => runCli(args, { env: { HOME: h2, ...env }, input });
+    expect((await shell2(['login'], { VAULT_ADDR: A }, vault.rootToken)).code).toBe(0);
+    const l2 = await shell2(['login', '--json'], { VAULT_ADDR: B }, second.rootToken);
+    expect(l2.code, l2.stderr).toBe(0);
+    expect(JSON.parse(l2.stdout)).toMatchObject({ context: 'default-2', storedIn: join(h2, '.config', 'fleetvault', 'tokens', 'default-2') });
+    const whoA = await shell2(['whoami', '--json', '--context', 'default']);
+    expect(whoA.code, whoA.stderr).toBe(0);
+    expect(JSON.parse(whoA.stdout)).toMatchObject({ address: A, tokenSource: join(h2, '.vault-token') });
+    // A third address: ~/.vault-token is A's, so nothing is sent; exit 2 with the way out.
+    const third = await shell2(['whoami'], { VAULT_ADDR: 'http://127.0.0.1:1' });
+    expect(third.code).toBe(2);
+    expect(third.stderr.trim()).toBe(`fleetvault: not logged in to http://127.0.0.1:1: the token in ${join(h2, '.vault-token')} is for ${A} (run fleetvault login to log in to this server)`);
+    // Re-pointing default-2 at A drops B's token: whoami there finds none instead of sending it.
+    const moved = await shell2(['context', 'add', 'default-2', '--address', A]);
+    expect(moved.stdout).toMatch(/the address changed: the token for the old server .* is no longer used here/);
+    const after = await shell2(['whoami', '--context', 'default-2']);
+    expect(after.code).toBe(2);
+    expect(after.stderr).toMatch(/no Vault token for/);
   } finally {
     await second?.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -21,3 +21,18 @@ describe('usageMessage', () => {
     }
   });
 });
+
+describe('usageMessage for ssh', () => {
+  it('a remote command before --: says where it goes', () => {
+    expect(line('Unknown arguments: l, a, ls', ['ssh'], ['ssh', 'dev', 'ls', '-la']))
+      .toBe('fleetvault: put the remote command after --: fleetvault ssh <device> -- ls -la (see fleetvault ssh --help)');
+    expect(line('Unknown arguments: a, uname', ['ssh'], ['ssh', '--host', '10.0.0.1', 'dev', 'uname', '-a']))
+      .toBe('fleetvault: put the remote command after --: fleetvault ssh <device> -- uname -a (see fleetvault ssh --help)');
+  });
+
+  it('ssh flags fleetvault does not pass through are named as such; a long one is just unknown', () => {
+    expect(line('Unknown arguments: t, A', ['ssh'], ['ssh', 'dev', '-t', '-A']))
+      .toBe('fleetvault: unsupported ssh options -t, -A for fleetvault ssh (passed through: -o Key=Value, -J, -v, -L, -R; see fleetvault ssh --help)');
+    expect(line('Unknown argument: bogus', ['ssh'], ['ssh', 'dev', '--bogus'])).toBe('fleetvault: unknown option --bogus for fleetvault ssh (see fleetvault ssh --help)');
+  });
+});

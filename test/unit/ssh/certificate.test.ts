@@ -178,3 +178,11 @@ describe('user public keys', () => {
     expect(() => parseUserPublicKey('ssh-dss AAAAB3NzaC1kc3MAAACBAP')).toThrow();
   });
 });
+
+describe('parseCertificate given a plain public key', () => {
+  it('says it is a key and names the certificate file to use', () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@host';
+    expect(() => parseCertificate(key, 'k.pub')).toThrow(expect.objectContaining({ message: 'k.pub is a public key, not a certificate', hint: 'use k-cert.pub' }));
+    expect(() => parseCertificate('ecdsa-sha2-nistp256 AAAA x', '/home/a/.ssh/id')).toThrow(expect.objectContaining({ hint: 'use /home/a/.ssh/id-cert.pub' }));
+  });
+});
