@@ -128,7 +128,7 @@ export async function abortRotation(o: AbortOptions): Promise<AbortReport> {
  * never attempted is as it was. Journals from before fleetvault recorded writes ('writing' lines,
  * wrote:false) cannot tell: 'all'.
  */
-function devicesDistributeMayHaveWritten(path: string, caFingerprint: string, covered: string[] | undefined): Set<string> | 'all' {
+export function devicesDistributeMayHaveWritten(path: string, caFingerprint: string, covered: string[] | undefined): Set<string> | 'all' {
   const may = new Set<string>(covered ?? []);
   let tellsWrites = false;
   let entries = 0;
