@@ -9,15 +9,18 @@ export type DeviceStatus = 'changed' | 'already' | 'failed' | 'skipped';
 export interface JournalEntry {
   device: string;
   host: string;
-  status: DeviceStatus;
+  /** 'writing': recorded just before config.json is written, so a run killed mid-write still shows the device may have changed. */
+  status: DeviceStatus | 'writing';
   reason?: string;
+  /** false on a failure before any write (read refused, malformed config.json): the device is as it was. */
+  wrote?: boolean;
   caFingerprint: string;
   at: string;
 }
 
 export class Journal {
   private fd: number | undefined;
-  readonly done = new Map<string, JournalEntry>();
+  readonly done = new Map<string, JournalEntry & { status: DeviceStatus }>();
   malformedLines = 0;
 
   constructor(readonly path: string, readonly caFingerprint: string) {
@@ -28,7 +31,7 @@ export class Journal {
         try {
           const e = JSON.parse(line) as JournalEntry;
           // Only finished work for the same CA counts; failures are retried.
-          if (e.caFingerprint === caFingerprint && (e.status === 'changed' || e.status === 'already')) this.done.set(e.device, e);
+          if (e.caFingerprint === caFingerprint && (e.status === 'changed' || e.status === 'already')) this.done.set(e.device, e as JournalEntry & { status: DeviceStatus });
           else if (e.caFingerprint === caFingerprint) this.done.delete(e.device);
         } catch {
           this.malformedLines++; // a torn last line from a crash mid-append

@@ -45,6 +45,13 @@ export interface RolloutOptions {
   onWriteSpawn?: (device: string, pid: number) => void;
   /** Test hook: the verification key's temp dir once it exists. */
   onTempDir?: (dir: string) => void;
+  /** Called just before config.json is written on a device. */
+  onWriting?: (t: DeviceTarget) => void;
+  /**
+   * Journal a 'writing' line before each write, so a run killed mid-write leaves a record that
+   * the device may have changed (rotate's distribute: abort must clean exactly those devices).
+   */
+  journalWrites?: boolean;
 }
 
 export interface DeviceOutcome {
@@ -54,6 +61,8 @@ export interface DeviceOutcome {
   status: DeviceStatus;
   reason?: string;
   fromJournal?: boolean;
+  /** false when it failed before anything was written: the device is untouched. */
+  wrote?: boolean;
   added?: string[];
   removed?: string[];
   durationMs?: number;
@@ -123,17 +132,24 @@ async function rollOne(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefin
   const conn = connectDevice(t, o.access, sockets);
   let edit: EditResult | undefined;
   let r;
+  // Until the write starts a failure leaves the device as it was (wrote: false in the journal).
+  let writing = false;
   try {
     r = await editDeviceConfig(conn, t, {
       edit: (bytes) => (edit = editSshKeys(bytes, o.edit, `${t.name}:${t.configPath}`)),
       dryRun: o.dryRun, backup: true, leaseSeconds: o.access.leaseSeconds,
       onWriteSpawn: (pid) => o.onWriteSpawn?.(t.name, pid),
-      beforeWrite: () => (stopped() ? 'interrupted before the write' : undefined),
+      beforeWrite: () => {
+        if (stopped()) return 'interrupted before the write';
+        writing = true;
+        o.onWriting?.(t);
+        return undefined;
+      },
     });
   } finally {
     await conn.close();
   }
-  if (!r.ok) return { status: 'failed', reason: r.reason };
+  if (!r.ok) return { status: 'failed', reason: r.reason, ...(writing ? {} : { wrote: false }) };
   if (!r.written) {
     if (!v || o.verifyAlready === false || stopped()) return { status: 'already' };
     const why = await verifyLogin(t, o, v);
@@ -161,6 +177,10 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
   const maxFailures = o.maxFailuresPercent ?? 100;
   if (maxFailures < 0 || maxFailures > 100) throw new UsageError('--max-failures must be a percentage from 0 to 100');
   const journal = o.journalPath && !o.dryRun ? new Journal(o.journalPath, o.caFingerprint) : undefined;
+  if (journal && o.journalWrites) {
+    const onWriting = o.onWriting;
+    o = { ...o, onWriting: (t) => { journal.record({ device: t.name, host: t.host, status: 'writing' }); onWriting?.(t); } };
+  }
   const total = o.devices.length;
   const outcomes = new Map<string, DeviceOutcome>();
   const counts: RolloutProgress = { done: 0, total, changed: 0, already: 0, failed: 0, skipped: 0 };
@@ -171,7 +191,7 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
     counts[r.status]++;
     counts.done++;
     // closed: a device still in flight after an interrupt; the re-run decides about it.
-    if (!closed && !r.fromJournal && r.status !== 'skipped') journal?.record({ device: t.name, host: t.host, status: r.status, reason: r.reason });
+    if (!closed && !r.fromJournal && r.status !== 'skipped') journal?.record({ device: t.name, host: t.host, status: r.status, reason: r.reason, ...(r.wrote === false ? { wrote: false } : {}) });
     o.onProgress?.({ ...counts });
   };
 

@@ -76,14 +76,32 @@ export function rolloutJournalFor(journal: string, stage: 'distribute' | 'retire
   return `${journal.replace(/\.json$/, '')}.${stage}.jsonl`;
 }
 
+const archiveStamp = (at: Date) => at.toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+
 /**
  * An aborted rotation's journal is kept for the record as `<journal>.aborted-<time>.json`; its
  * per-device journals go (they describe a CA that no longer exists), so the next rotation starts clean.
  */
 export function archiveAbortedRotation(path: string, at: Date): string {
-  const to = `${path.replace(/\.json$/, '')}.aborted-${at.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}.json`;
+  const to = `${path.replace(/\.json$/, '')}.aborted-${archiveStamp(at)}.json`;
   renameSync(path, to);
   for (const stage of ['distribute', 'retire', 'abort'] as const) rmSync(rolloutJournalFor(path, stage), { force: true });
+  return to;
+}
+
+/**
+ * A completed rotation's journal moves to `<journal>.completed-<time>.json` when a new rotation
+ * starts, and its per-device journals move with it (`<archive>.distribute.jsonl` …): per-device
+ * state then belongs to one rotation only, and abort or status of the new one never reads the
+ * old one's devices.
+ */
+export function archiveCompletedRotation(path: string, at: Date): string {
+  const to = `${path.replace(/\.json$/, '')}.completed-${archiveStamp(at)}.json`;
+  for (const stage of ['distribute', 'retire', 'abort'] as const) {
+    const from = rolloutJournalFor(path, stage);
+    if (existsSync(from)) renameSync(from, rolloutJournalFor(to, stage));
+  }
+  renameSync(path, to); // last: a crash before it leaves the journal where the next run finds it
   return to;
 }
 
@@ -116,7 +134,7 @@ export function findRotationByNewMount(mount: string, clusterId: string, env: No
   const dir = fleetvaultStateDir(env);
   if (!existsSync(dir)) return undefined;
   for (const f of readdirSync(dir)) {
-    if (!/^rotate-.*\.json$/.test(f) || /\.aborted-/.test(f)) continue;
+    if (!/^rotate-.*\.json$/.test(f) || /\.(aborted|completed)-/.test(f)) continue;
     try {
       const s = readRotation(join(dir, f));
       if (s && !s.completedAt && s.next.mount === mount && s.mount !== mount && s.server?.clusterId === clusterId) return join(dir, f);
@@ -128,4 +146,24 @@ export function findRotationByNewMount(mount: string, clusterId: string, env: No
 /** The first stage not done, or undefined when the rotation is complete. */
 export function nextStage(s: RotationState): RotationStage | undefined {
   return ROTATION_STAGES.find((st) => s.stages[st].status !== 'done');
+}
+
+/**
+ * Issuer ids and names every rotation journal next to `journalPath` (and in the state dir)
+ * records, current or archived: issuers in Vault that none of them names were made elsewhere.
+ */
+export function knownRotationIssuers(journalPath: string, env: NodeJS.ProcessEnv = process.env): Set<string> {
+  const known = new Set<string>();
+  const dirs = new Set([dirname(journalPath), fleetvaultStateDir(env)]);
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) {
+      if (!/^rotate.*\.json$/.test(f) && join(dir, f) !== journalPath) continue;
+      try {
+        const s = readRotation(join(dir, f));
+        for (const id of [s?.old.issuerId, s?.old.issuerName, s?.next.issuerId, s?.next.issuerName]) if (id) known.add(id);
+      } catch { /* not a rotation journal */ }
+    }
+  }
+  return known;
 }

@@ -9,7 +9,9 @@ import {
   nextStage, ROTATION_STAGES, rolloutJournalFor, type RotationCa, type RotationServer, type RotationStage, type StageRecord, type RotationStrategy,
 } from './rotate-journal.js';
 import { openRotation } from './rotate.js';
-import { signingCaFingerprint } from './rotate-vault.js';
+import { otherRotationIssuers, signingCaFingerprint, type OtherRotationIssuer } from './rotate-vault.js';
+import { knownRotationIssuers } from './rotate-journal.js';
+import { VaultError } from '../errors.js';
 
 export interface FleetStageProgress {
   /** Devices finished (changed or already right) according to the stage's per-device journal. */
@@ -38,6 +40,11 @@ export interface RotationStatusReport {
   pending?: RotationStage;
   devices?: { covered?: string[]; distribute: FleetStageProgress; retire: FleetStageProgress };
   oldIssuerDeletedAt?: string;
+  /**
+   * Pending rotation issuers in Vault that no local journal knows (a rotation started from another
+   * HOME, or abandoned). asked is false without a token: LIST issuers needs one.
+   */
+  elsewhere: { asked: boolean; issuers: OtherRotationIssuer[]; why?: string };
   /** What to do next, one line each. */
   notes: string[];
 }
@@ -59,13 +66,32 @@ function fleetProgress(path: string, caFingerprint: string, devices?: DeviceTarg
   return { done, failed, ...(devices ? { remaining: devices.map((d) => d.name).filter((n) => !finished.has(n)) } : {}) };
 }
 
+async function rotationsElsewhere(client: VaultClient, mount: string, journalPath: string): Promise<RotationStatusReport['elsewhere']> {
+  if (!client.hasToken()) return { asked: false, issuers: [], why: 'no token: listing issuers needs one' };
+  try {
+    return { asked: true, issuers: await otherRotationIssuers(client, mount, knownRotationIssuers(journalPath)) };
+  } catch (e) {
+    // Status must still answer: say Vault could not be asked instead of failing.
+    if (e instanceof VaultError && e.status === 403) return { asked: false, issuers: [], why: 'this token may not list issuers (403)' };
+    throw e;
+  }
+}
+
+function elsewhereNotes(mount: string, e: RotationStatusReport['elsewhere']): string[] {
+  if (!e.asked) return [`Vault was not asked about rotations started from another HOME (${e.why}); run with a token to check`];
+  return e.issuers.map((i) => `${mount} has a pending rotation issuer ${i.issuerName} (${i.issuerId}) no local journal knows: a rotation started from another HOME or machine, or abandoned; go on with it there (or copy its ~/.local/state/fleetvault/rotate-* files here), or delete it: bao delete ${mount}/issuer/${i.issuerId}`);
+}
+
 export async function rotationStatus(o: { client: VaultClient; mount: string; journalPath: string; server?: RotationServer; devices?: DeviceTarget[] }): Promise<RotationStatusReport> {
   const { state: s, server } = await openRotation({ client: o.client, mount: o.mount, journalPath: o.journalPath, server: o.server });
+  const elsewhere = await rotationsElsewhere(o.client, o.mount, o.journalPath);
   if (!s) {
     const fingerprint = await signingCaFingerprint(o.client, o.mount);
+    const notes = [`no rotation of ${o.mount} on ${server.address} in a local journal (none at ${o.journalPath})`, ...elsewhereNotes(o.mount, elsewhere)];
+    if (!elsewhere.issuers.length) notes.push(`start one with fleetvault ca rotate --stage prepare${elsewhere.asked ? '' : ' (it checks Vault for a rotation started elsewhere first)'}`);
     return {
       journal: o.journalPath, server, found: false, mount: o.mount, signing: { mount: o.mount, fingerprint, is: fingerprint ? 'other' : 'none' },
-      notes: [`no rotation of ${o.mount} on ${server.address} (no journal at ${o.journalPath}); start one with fleetvault ca rotate --stage prepare`],
+      elsewhere, notes,
     };
   }
   const switched = s.stages.switch.status === 'done';
@@ -87,7 +113,7 @@ export async function rotationStatus(o: { client: VaultClient; mount: string; jo
       distribute: fleetProgress(rolloutJournalFor(o.journalPath, 'distribute'), s.next.fingerprint, o.devices),
       retire: fleetProgress(rolloutJournalFor(o.journalPath, 'retire'), s.next.fingerprint, o.devices),
     },
-    oldIssuerDeletedAt: s.oldIssuerDeletedAt, notes,
+    oldIssuerDeletedAt: s.oldIssuerDeletedAt, elsewhere, notes: [...notes, ...(elsewhere.asked ? elsewhereNotes(s.mount, elsewhere) : [])],
   };
 }
 

@@ -198,3 +198,37 @@ export async function deleteRotationMount(client: VaultClient, mount: string, ex
     throw failedTo(`remove the new SSH mount ${mount}`, e);
   }
 }
+
+export interface OtherRotationIssuer { issuerId: string; issuerName: string }
+
+const ROTATION_ISSUER = /^fleetvault-(\d{8}-\d{6})$/;
+
+/**
+ * Issuers `ca rotate --stage prepare` made that no local journal knows: a rotation started from
+ * another HOME (or machine), or one abandoned there. Only issuers NEWER than the default one count:
+ * an older non-default fleetvault issuer is a previous rotation's retired CA, kept without
+ * --delete-old-issuer, not a rotation in progress. Needs a token (LIST issuers); empty on
+ * HashiCorp Vault, which has no issuers.
+ */
+export async function otherRotationIssuers(client: VaultClient, mount: string, known: Set<string>): Promise<OtherRotationIssuer[]> {
+  try {
+    const ids = await client.list(`${mount}/issuers`);
+    if (!ids.length) return [];
+    const def = (await client.readOptional<{ default?: string }>(`${mount}/config/issuers`))?.data?.default ?? '';
+    const named: OtherRotationIssuer[] = [];
+    for (const id of ids) {
+      const name = (await readIssuer(client, mount, id) as { data: { issuer_name?: string } } | null)?.data?.issuer_name ?? '';
+      named.push({ issuerId: id, issuerName: name });
+    }
+    const defStamp = ROTATION_ISSUER.exec(named.find((i) => i.issuerId === def)?.issuerName ?? '')?.[1] ?? '';
+    return named.filter((i) => {
+      const stamp = ROTATION_ISSUER.exec(i.issuerName)?.[1];
+      // yyyymmdd-hhmmss sorts as text in time order.
+      return stamp !== undefined && i.issuerId !== def && stamp > defStamp && !known.has(i.issuerId) && !known.has(i.issuerName);
+    });
+  } catch (e) {
+    // HashiCorp Vault has no issuers API (404 is already an empty list; some versions answer 405).
+    if (e instanceof VaultError && e.status === 405) return [];
+    throw failedTo(`list the SSH issuers of ${mount}`, e);
+  }
+}

@@ -16,11 +16,11 @@ import type { SshAccess } from '../device/remote-config.js';
 import { rolloutCa, type RolloutProgress, type RolloutReport } from './rollout.js';
 import { caStatus } from './status.js';
 import {
-  ROTATION_STAGES, defaultRotationJournal, findRotationByNewMount, legacyRotationJournal, nextStage, readRotation, rolloutJournalFor, writeRotation,
+  ROTATION_STAGES, archiveCompletedRotation, defaultRotationJournal, knownRotationIssuers, findRotationByNewMount, legacyRotationJournal, nextStage, readRotation, rolloutJournalFor, writeRotation,
   type RotationServer, type RotationStage, type RotationState, type RotationStrategy,
 } from './rotate-journal.js';
 import {
-  createIssuer, createMountCa, defaultIssuerId, deleteIssuer, detectRotationStrategy, plannedIssuerName, plannedMountName,
+  createIssuer, createMountCa, defaultIssuerId, deleteIssuer, detectRotationStrategy, otherRotationIssuers, plannedIssuerName, plannedMountName,
   rotationServer, signingCaFingerprint, switchDefaultIssuer,
 } from './rotate-vault.js';
 import { verifySigningCa, withFreshCertificate, type SwitchVerification } from './rotate-verify.js';
@@ -53,6 +53,8 @@ export interface RotateOptions {
   verifySample?: number;
   /** Start another rotation when the journal records a completed one. */
   newRotation?: boolean;
+  /** Prepare even though Vault holds a pending rotation issuer no local journal knows (made elsewhere). */
+  ignorePendingIssuer?: boolean;
   now?: Date;
   onProgress?: (stage: RotationStage, p: RolloutProgress) => void;
 }
@@ -133,6 +135,19 @@ export async function resolveRotationJournal(o: { client: VaultClient; mount: st
   return { journalPath: findRotationByNewMount(o.mount, server.clusterId, o.env) ?? path, server };
 }
 
+/**
+ * A rotation started from another HOME (or machine) has no journal here, and a second prepare would
+ * leave two pending issuers and two half-rotations: refuse, naming the one in Vault.
+ */
+async function refuseParallelRotation(o: RotateOptions): Promise<void> {
+  const others = await otherRotationIssuers(o.client, o.mount, knownRotationIssuers(o.journalPath));
+  if (!others.length) return;
+  const first = others[0]!;
+  throw new UsageError(`${o.mount} already has a pending rotation issuer no local journal knows: ${others.map((i) => `${i.issuerName} (${i.issuerId})`).join(', ')}, a rotation started elsewhere (another HOME or machine) or abandoned; no second issuer was created`, {
+    hint: `go on with it where it started (or copy that HOME's ~/.local/state/fleetvault/rotate-* files here), or delete it: bao delete ${o.mount}/issuer/${first.issuerId}; or pass --ignore-pending-issuer to start another one anyway`,
+  });
+}
+
 async function startRotation(o: RotateOptions, server: RotationServer): Promise<{ state: RotationState; report?: StageReport }> {
   const old = await getCaPublicKey({ client: o.client, mount: o.mount });
   const strategy = !o.strategy || o.strategy === 'auto' ? await detectRotationStrategy(o.client, o.mount) : o.strategy;
@@ -144,6 +159,7 @@ async function startRotation(o: RotateOptions, server: RotationServer): Promise<
     stages: { prepare: { status: 'pending' }, distribute: { status: 'pending' }, switch: { status: 'pending' }, retire: { status: 'pending' } },
   };
   if (strategy === 'issuer') {
+    if (!o.ignorePendingIssuer) await refuseParallelRotation(o);
     state.old.issuerId = await defaultIssuerId(o.client, o.mount);
     state.next.issuerName = plannedIssuerName(at);
   } else {
@@ -190,7 +206,7 @@ async function distribute(o: RotateOptions, s: RotationState): Promise<StageRepo
   // With the mount strategy the new mount already signs, so the rollout logs in with its CA too.
   const rollout = await rolloutCa({
     ...rolloutCommon(o, 'distribute'), mount: s.next.mount, role: s.role, edit: { add: newCaLine(o, s) },
-    caFingerprint: s.next.fingerprint, verify: s.strategy === 'mount',
+    caFingerprint: s.next.fingerprint, verify: s.strategy === 'mount', journalWrites: true,
   });
   if (o.dryRun) return { stage: 'distribute', status: 'planned', detail: `would add the new CA line on ${rollout.changed} device(s); ${rollout.already} already have it`, rollout };
   const st = await caStatus({ devices: o.devices, caFingerprint: s.next.fingerprint, access: o.access, concurrency: o.concurrency });
@@ -281,15 +297,19 @@ export async function rotateCa(o: RotateOptions): Promise<RotateReport> {
   const opened = await openRotation({ client: o.client, mount: o.mount, journalPath: o.journalPath, server: o.server });
   let state = opened.state;
   const reports: StageReport[] = [];
-  if (state?.completedAt && o.newRotation) state = undefined;
+  const notes0: string[] = [];
+  const finished = state?.completedAt && o.newRotation ? state : undefined;
+  if (finished) state = undefined;
   if (!state) {
     if (want !== 'all' && want !== 'prepare') {
       throw new UsageError(`no rotation of ${o.mount} in progress on ${opened.server.address} (no journal at ${o.journalPath})`, { hint: 'start one with --stage prepare or --stage all; see fleetvault ca rotate status' });
     }
     state = (await startRotation(o, opened.server)).state;
+    // The finished rotation's journals move aside only now, once the new one is sure to start.
+    if (finished && !o.dryRun) notes0.push(`the completed rotation's journal is kept at ${archiveCompletedRotation(o.journalPath, now(o))}`);
   }
   const s = state;
-  const notes: string[] = [];
+  const notes: string[] = notes0;
   const pendingAtStart = nextStage(s);
   let toRun: RotationStage[];
   if (want === 'retire' && s.stages.retire.status === 'done') {

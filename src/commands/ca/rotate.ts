@@ -6,7 +6,7 @@ interface Args extends FleetArgs {
   stage?: string; fleet?: string; devices?: string; port?: number; configPath?: string; identity?: string; concurrency?: number;
   canary?: number; maxFailures?: number; dryRun?: boolean; journal?: string; strictHostKeyChecking?: 'yes' | 'accept-new';
   userKnownHostsFile?: string; principals?: string[]; verifyTimeout?: string; balenaUrl?: string; strategy?: string;
-  allowPartial?: boolean; deleteOldIssuer?: boolean; verifySample?: number; newRotation?: boolean;
+  allowPartial?: boolean; deleteOldIssuer?: boolean; verifySample?: number; newRotation?: boolean; ignorePendingIssuer?: boolean; force?: boolean;
 }
 
 export const caRotateCommand: Command = {
@@ -24,6 +24,8 @@ export const caRotateCommand: Command = {
     .option('delete-old-issuer', { type: 'boolean', describe: 'retire: delete the old OpenBao issuer once no device trusts it' })
     .option('verify-sample', { type: 'number', describe: 'switch: log into at most this many devices with a new-CA certificate', defaultDescription: 'all' })
     .option('new-rotation', { type: 'boolean', describe: 'start another rotation when the journal records a completed one' })
+    .option('ignore-pending-issuer', { type: 'boolean', describe: 'prepare even though Vault holds a pending rotation issuer no local journal knows (a rotation started elsewhere)' })
+    .option('force', { type: 'boolean', describe: 'abort: delete the new CA from Vault even if some devices could not be cleaned (they keep a harmless line of a deleted CA)' })
     .option('principals', { type: 'string', array: true, describe: 'principals of the new CA line', defaultDescription: 'root' })
     .option('verify-timeout', { type: 'string', describe: 'how long to retry a verification login', defaultDescription: '20s' })
     .example('$0 ca rotate --devices fleet.txt --identity ~/.ssh/id_ed25519', 'run every pending stage; re-run after a failure to resume')
@@ -40,6 +42,7 @@ export const caRotateCommand: Command = {
     const { knownHosts } = rolloutPaths({ caFingerprint: '', knownHosts: argv.userKnownHostsFile });
     const access = await fleetAccess(argv, knownHosts);
 
+    if (argv.force && argv.action !== 'abort') throw new UsageError('--force is for ca rotate abort only');
     if (argv.action === 'status') {
       if (argv.stage || argv.dryRun) throw new UsageError('ca rotate status takes no --stage or --dry-run: it never changes anything');
       // Status needs no token: sys/health and <mount>/public_key are unauthenticated.
@@ -63,7 +66,7 @@ export const caRotateCommand: Command = {
       const { journalPath, server } = await resolveRotationJournal({ client, mount: config.sshMount, journal: argv.journal });
       const { abortRotation, renderAbortReport } = await import('../../ca/rotate-abort.js');
       const bar = devices.length ? progressBar('abort') : undefined;
-      const report = await abortRotation({ client, mount: config.sshMount, journalPath, server, devices, access, concurrency: argv.concurrency, onProgress: (p) => bar?.update(p) });
+      const report = await abortRotation({ client, mount: config.sshMount, journalPath, server, devices, access, concurrency: argv.concurrency, force: argv.force, onProgress: (p) => bar?.update(p) });
       bar?.done();
       render(argv, report, () => renderAbortReport(report));
       if (argv.json) for (const n of report.notes) note(`fleetvault: ${n}`);
@@ -85,7 +88,7 @@ export const caRotateCommand: Command = {
       client, mount: config.sshMount, role: config.sshRole, devices, journalPath, server, access,
       stage: (argv.stage ?? 'all') as 'all', strategy: (argv.strategy ?? 'auto') as 'auto', principals,
       concurrency: argv.concurrency, canary: argv.canary, maxFailuresPercent: argv.maxFailures, verifyTimeoutMs, dryRun: argv.dryRun,
-      allowPartial: argv.allowPartial, deleteOldIssuer: argv.deleteOldIssuer, verifySample: argv.verifySample, newRotation: argv.newRotation,
+      allowPartial: argv.allowPartial, deleteOldIssuer: argv.deleteOldIssuer, verifySample: argv.verifySample, newRotation: argv.newRotation, ignorePendingIssuer: argv.ignorePendingIssuer,
       onProgress: (stage, p) => {
         if (stage !== barStage) { bar?.done(); bar = progressBar(stage); barStage = stage; }
         bar!.update(p);

@@ -61,7 +61,8 @@ test('status is read-only and needs no token; abort before the switch undoes pre
   const devicesBefore = deviceSnapshot(f);
   const journalsBefore = journalSnapshot(f);
   const auditFrom = readFileSync(vault.auditLog).length;
-  const noToken = { ...env, VAULT_TOKEN: '' };
+  // A HOME without ~/.vault-token too: with a token status would also LIST issuers (rotations started elsewhere).
+  const noToken = { ...env, VAULT_TOKEN: '', HOME: tmp };
   const st = await rotateAction(noToken, f, ['status'], { access: [] });
   expect(st.code, st.stderr).toBe(0);
   const s = JSON.parse(st.stdout);
