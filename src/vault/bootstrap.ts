@@ -166,10 +166,18 @@ export async function bootstrapVault(opts: BootstrapOptions): Promise<BootstrapR
         path: keyPath, hint: 'choose another key name with --transit-key',
       });
     }
-    const diff = differingFields({ deletion_allowed: false, allow_plaintext_backup: false }, haveKey);
-    if (diff.length) {
-      await apply({ kind: 'transit-key', path: `${keyPath}/config`, action: 'updated', fields: diff }, () =>
+    if (haveKey.deletion_allowed !== false) {
+      await apply({ kind: 'transit-key', path: `${keyPath}/config`, action: 'updated', fields: ['deletion_allowed'] }, () =>
         client.write(`${keyPath}/config`, { deletion_allowed: false }));
+    }
+    // Vault cannot take these back: once exportable or backup-able, the key may already be outside
+    // Vault. Drift that needs a new key, never "updated".
+    const leaky = (['exportable', 'allow_plaintext_backup'] as const).filter((f) => haveKey[f] !== false);
+    if (leaky.length) {
+      changes.push({
+        kind: 'transit-key', path: keyPath, action: 'drift', fields: [...leaky],
+        detail: `transit key ${keyPath} has ${leaky.map((f) => `${f}=true`).join(' and ')}, which Vault cannot undo: its key material may be outside Vault; create a new key (fleetvault init --transit-key <new name>), reseal the provisioning configs with it and delete this one`,
+      });
     }
   }
 
