@@ -133,6 +133,7 @@ export async function bootstrapVault(opts: BootstrapOptions): Promise<BootstrapR
       // Generated inside Vault: the private key never leaves it.
       const r = await client.write<{ public_key: string }>(`${l.sshMount}/config/ca`, { generate_signing_key: true, key_type: 'ed25519' });
       caPublicKey = r.data?.public_key?.trim() || (await readCaPublicKey(client, l.sshMount));
+      await nameInitialIssuer(client, l.sshMount);
     });
   }
   // Issuers: report (never repair) one fleetvault did not generate, above all a default one.
@@ -203,6 +204,24 @@ export async function bootstrapVault(opts: BootstrapOptions): Promise<BootstrapR
   }
 
   return { changes, caPublicKey };
+}
+
+/**
+ * On OpenBao, config/ca makes an unnamed issuer — which is also what an import without a name
+ * makes. Naming the one init just generated is what lets issuer-drift.ts tell them apart later.
+ * HashiCorp Vault has no issuers (404/405): nothing to name.
+ */
+async function nameInitialIssuer(client: VaultClient, mount: string): Promise<void> {
+  const { INITIAL_ISSUER_NAME } = await import('./issuer-drift.js');
+  let def: string | undefined;
+  try {
+    def = (await client.readOptional<{ default?: string }>(`${mount}/config/issuers`))?.data?.default;
+  } catch (e) {
+    if (e instanceof VaultError && (e.status === 404 || e.status === 405)) return;
+    throw e;
+  }
+  if (!def) return;
+  await client.write(`${mount}/issuer/${def}`, { issuer_name: INITIAL_ISSUER_NAME });
 }
 
 /** The CA public key of an SSH mount, or undefined when the mount has no CA yet. */
