@@ -2,7 +2,7 @@
 # and their tuning, and creates factory batches (each writes a per-batch policy naming the fleets it
 # may decrypt, and a per-batch AppRole role). Whoever may write a policy can grant anything to a
 # token it then obtains, so treat this persona like root: short-lived tokens, few people.
-# Still out of reach: audit devices, raw storage, other mounts and auth methods, the transit key's
+# Refused to this token directly (not a boundary: it can write itself a policy): audit devices, raw storage, other mounts and auth methods, the transit key's
 # export, backup or deletion, and tokens with arbitrary policies.
 
 # Mounts of the fleetvault layout (and `ca rotate --strategy mount`'s <ssh-mount>-<date> mounts).
@@ -49,15 +49,29 @@ path "ssh-client-signer-*" {
 }
 
 # The provisioning key: create and configure, never export, back up or delete.
+# The transit key: exportable, deletion_allowed and allow_plaintext_backup may only be false. An
+# allow-list of exact values: a deny-list of [true, "true"] let "1", "t" and 1 through (Vault parses
+# them as true). Every other parameter of these endpoints is refused.
 path "transit/keys/balena-provisioning" {
   capabilities = ["create", "read", "update"]
+  allowed_parameters = {
+    "type"                   = ["aes256-gcm96"]
+    "derived"                = [true]
+    "convergent_encryption"  = [false]
+    "exportable"             = [false]
+    "allow_plaintext_backup" = [false]
+    "auto_rotate_period"     = []
+  }
 }
 path "transit/keys/balena-provisioning/config" {
   capabilities = ["update"]
-  denied_parameters = {
-    "deletion_allowed"       = [true, "true"]
-    "exportable"             = [true, "true"]
-    "allow_plaintext_backup" = [true, "true"]
+  allowed_parameters = {
+    "min_decryption_version" = []
+    "min_encryption_version" = []
+    "auto_rotate_period"     = []
+    "deletion_allowed"       = [false]
+    "exportable"             = [false]
+    "allow_plaintext_backup" = [false]
   }
 }
 path "transit/keys/balena-provisioning/rotate" {

@@ -52,9 +52,11 @@ path "ssh-client-signer/issuers/import/fleetvault-*" {
     "public_key"  = []
   }
 }
-# Read an issuer (resume a prepare), delete the old one (retire --delete-old-issuer). No rename.
+# Read an issuer (resume a prepare). No rename, no delete: a policy cannot tell the default
+# (signing) issuer from an old one, and deleting the signing issuer stops every certificate.
+# `ca rotate --delete-old-issuer` and `ca rotate abort` print the admin's `bao delete` on a 403.
 path "ssh-client-signer/issuer/*" {
-  capabilities = ["read", "delete"]
+  capabilities = ["read"]
 }
 # Switch (and switch back after a failed verification): the default issuer and nothing else. Every
 # issuer an operator can pick was generated inside Vault; `fleetvault init` and `ca status` report a

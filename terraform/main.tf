@@ -93,6 +93,22 @@ resource "vault_ssh_secret_backend_ca" "this" {
   key_type             = var.ssh_ca_key_type
 }
 
+# OpenBao: config/ca makes an unnamed issuer, which is also what an import without a name makes.
+# `fleetvault init` names the CA it generates fleetvault-initial so drift checks can tell them
+# apart (src/vault/issuer-drift.ts); this does the same, once, at creation: after a rotation the
+# default issuer is another one, which must not be renamed.
+resource "vault_generic_endpoint" "ssh_initial_issuer" {
+  count                = var.name_ssh_issuer ? 1 : 0
+  depends_on           = [vault_ssh_secret_backend_ca.this]
+  path                 = "${vault_mount.ssh.path}/issuer/default"
+  ignore_absent_fields = true
+  disable_delete       = true
+  data_json            = jsonencode({ issuer_name = "fleetvault-initial" })
+  lifecycle {
+    ignore_changes = [data_json]
+  }
+}
+
 resource "vault_ssh_secret_backend_role" "engineer" {
   backend                 = vault_mount.ssh.path
   name                    = var.ssh_role

@@ -284,3 +284,9 @@ variable "fleet_access" {
     error_message = "fleet must be a balena slug org/fleet of a-z 0-9 . _ - ; device a balena uuid (32 or 62 hex characters)."
   }
 }
+
+variable "name_ssh_issuer" {
+  description = "Name the generated SSH CA issuer fleetvault-initial (OpenBao), as `fleetvault init` does, so an unnamed imported issuer is drift. Set false on HashiCorp Vault, which has no SSH issuers."
+  type        = bool
+  default     = true
+}

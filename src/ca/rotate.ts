@@ -8,7 +8,7 @@
 // and must keep the old CA until certificates from the new one are proven to work on it.
 import { existsSync } from 'node:fs';
 import type { VaultClient } from '../vault/client.js';
-import { UsageError } from '../errors.js';
+import { UsageError, VaultError } from '../errors.js';
 import { getCaPublicKey } from './public-key.js';
 import { authorizedKeyLine } from './authorized-key.js';
 import type { DeviceTarget } from './devices-file.js';
@@ -269,7 +269,7 @@ async function retire(o: RotateOptions, s: RotationState): Promise<StageReport> 
   if (o.deleteOldIssuer) {
     // The fleet is done: a refused delete (policy, a moved default) must not mark retire failed.
     try {
-      detail += `; ${await deleteOldIssuer(o, s)}`;
+      detail += `; ${await deleteOldIssuerOrExplain(o, s)}`;
     } catch (e) {
       detail += `; the old issuer was NOT deleted (${(e as Error).message}); retry with --stage retire --delete-old-issuer`;
     }
@@ -285,6 +285,21 @@ async function deleteOldIssuer(o: RotateOptions, s: RotationState): Promise<stri
   s.oldIssuerDeletedAt ??= now(o).toISOString();
   writeRotation(o.journalPath, s);
   return deleted ? `deleted the old issuer ${s.old.issuerId}` : `the old issuer ${s.old.issuerId} was already deleted`;
+}
+
+/**
+ * deleteOldIssuer, where a 403 is an answer, not a failure: operators may not delete issuers (a
+ * policy cannot tell the signing issuer from an old one), so the admin's command is the result.
+ */
+async function deleteOldIssuerOrExplain(o: RotateOptions, s: RotationState): Promise<string> {
+  try {
+    return await deleteOldIssuer(o, s);
+  } catch (e) {
+    if (e instanceof VaultError && e.status === 403 && s.old.issuerId) {
+      return `Vault refused to delete the old issuer (403): it signs nothing, so it is harmless; an admin deletes it with \`bao delete ${s.mount}/issuer/${s.old.issuerId}\``;
+    }
+    throw e;
+  }
 }
 
 const RUNNERS: Record<RotationStage, (o: RotateOptions, s: RotationState) => Promise<StageReport>> = {
@@ -316,7 +331,7 @@ export async function rotateCa(o: RotateOptions): Promise<RotateReport> {
     // Asked for retire again, typically with --delete-old-issuer (the hint of a finished run).
     toRun = [];
     let detail = `done ${s.stages.retire.at}: ${s.stages.retire.detail ?? ''}`;
-    if (o.deleteOldIssuer) detail += `; ${await deleteOldIssuer(o, s)}`;
+    if (o.deleteOldIssuer) detail += `; ${await deleteOldIssuerOrExplain(o, s)}`;
     reports.push({ stage: 'retire', status: 'already', detail });
   } else if (!pendingAtStart) {
     toRun = [];

@@ -18,11 +18,12 @@
 // Trap 3 and 4 (fat-volume.ts): fatfs writes a 0-byte file's data over the root directory, and it
 // never updates the second FAT. Both are worked around there, and every write is verified by an
 // independent reader of the FAT structures, so an image edit ends `fsck.fat -n` clean or fails.
+import { closeSync, lstatSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DeviceError, UsageError } from '../errors.js';
 import { describeFsError } from '../fs/atomic.js';
 import { readJson } from '../fs/json.js';
-import { allocateBootPartition, FatStructureError, giveEmptyFileACluster, mirrorFats, verifyBootFile } from './fat-volume.js';
+import { allocateBootPartition, bootFileRoom, FatStructureError, giveEmptyFileACluster, mirrorFats, verifyBootFile } from './fat-volume.js';
 
 const require = createRequire(import.meta.url);
 
@@ -51,11 +52,15 @@ function describe(e: unknown): string {
 }
 
 async function withBoot<T>(image: string, verb: string, fn: (fs: FatFs) => Promise<T>): Promise<T> {
+  // Every read and write of an image starts here: a planted link would redirect the edit.
+  refuseLinkedImage(image);
   try {
     return await imageFs().interact(image, BOOT_PARTITION, fn);
   } catch (e) {
     if (e instanceof UsageError || e instanceof DeviceError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
+    // fatfs's own codes drop the E: NOSPC is the boot partition (not the disk) being full.
+    if (code === 'NOSPC') throw new UsageError(`failed to ${verb}: the boot partition (partition ${BOOT_PARTITION}) is full`, { hint: 'remove files from the boot partition or use a pristine image' });
     if (code === 'ENOENT' && !(e as { fatfs?: boolean }).fatfs) throw new UsageError(`failed to ${verb}: ${image}: no such file`);
     // The image's own file system refused (full, read-only, permissions): say that, not "is it FAT?".
     if (code && ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EISDIR', 'EFBIG'].includes(code)) {
@@ -94,6 +99,41 @@ export async function readBootFile(image: string, path: string): Promise<Buffer>
 function padJson(json: Buffer, length: number): Buffer {
   const body = Buffer.from(json.toString('utf8').replace(/\s+$/, ''));
   return Buffer.concat([body, Buffer.alloc(length - body.length - 1, ' '), Buffer.from('\n')]);
+}
+
+/**
+ * Before anything irreversible (a decrypt that spends a batch use): the image is a regular file
+ * (not a symlink: a link planted as the image would have the write land in its target), writable,
+ * its boot partition FAT, and `bytes` fit in `path` there. Throws one UsageError line otherwise.
+ */
+export async function preflightBootWrite(image: string, path: string, bytes: number): Promise<void> {
+  const p = normalise(path);
+  const verb = `write ${p} into ${image}`;
+  refuseLinkedImage(image);
+  try {
+    closeSync(openSync(image, 'r+'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`failed to ${verb}: ${image}: no such file`);
+    throw new UsageError(`failed to ${verb}: ${describeFsError(e)}`, { hint: 'nothing was decrypted and no batch use was spent' });
+  }
+  await withBoot(image, verb, (fs) => fatRead(fs, p)); // not FAT / not an image: the usual message
+  const room = raw(verb, () => bootFileRoom(image, p, bytes));
+  if (room.needBytes > room.freeBytes) {
+    throw new UsageError(`cannot ${verb}: the boot partition has ${room.freeBytes} bytes free, ${room.needBytes} needed`, {
+      hint: 'remove files from the boot partition or use a pristine image; nothing was decrypted and no batch use was spent',
+    });
+  }
+}
+
+/** --image naming a symbolic link is refused (every command taking --image). */
+export function refuseLinkedImage(image: string): void {
+  let st;
+  try {
+    st = lstatSync(image, { throwIfNoEntry: false });
+  } catch (e) {
+    throw new UsageError(`cannot use image ${image}: ${describeFsError(e)}`);
+  }
+  if (st?.isSymbolicLink()) throw new UsageError(`refusing to use image ${image}: it is a symbolic link`, { hint: 'name the real image file' });
 }
 
 /** Raw FAT work (fat-volume.ts) with this module's one-line errors. */

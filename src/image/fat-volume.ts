@@ -333,3 +333,18 @@ export function allocateBootPartition(image: string, partition = 1): number {
     return done;
   }, partition);
 }
+
+/**
+ * Free space for writing `bytes` to `path` (replacing the file there, which a write never shrinks):
+ * the clusters still needed beyond the file's own, and the free clusters, both in bytes. A caller
+ * about to spend something it cannot get back (a decrypt, a batch use) checks this first.
+ */
+export function bootFileRoom(image: string, path: string, bytes: number): { needBytes: number; freeBytes: number } {
+  return withImage(image, false, (fd, g) => {
+    const fat = readFat(fd, g, 0);
+    const e = findEntry(fd, g, fat, path);
+    const have = e && e.size > 0 ? chain(fat, e.firstCluster, path).length : 0;
+    const need = Math.max(0, Math.ceil(bytes / clusterBytes(g)) - have);
+    return { needBytes: need * clusterBytes(g), freeBytes: freeClusters(fat) * clusterBytes(g) };
+  });
+}

@@ -89,3 +89,13 @@ export function parseConfigObject(data: Buffer | string, source: string): Record
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`failed to read ${source}: not a JSON object`);
   return doc as Record<string, unknown>;
 }
+
+/**
+ * The size of the config an envelope unseals to, known before any decrypt: transit's aes256-gcm96
+ * ciphertext is a 12-byte nonce, the plaintext, and a 16-byte tag. Lets a target be checked for
+ * room before a batch use is spent.
+ */
+export function plaintextSize(e: SealedEnvelope): number {
+  const b64 = e.ciphertext.slice(e.ciphertext.indexOf(':', 6) + 1);
+  return Math.max(0, Buffer.from(b64, 'base64').length - 28);
+}

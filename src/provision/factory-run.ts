@@ -8,7 +8,7 @@
 // decrypt happened but whose line did not: the re-run decrypts exactly those again (and, with
 // AppRole, spends one more batch use each — size batches with that headroom).
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, readFileSync, readdirSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, lstatSync, fsyncSync, mkdirSync, readFileSync, readdirSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UsageError, failedTo } from '../errors.js';
 import { openAppendLog, readInputFile, writeFileAtomic, writeTarget } from '../fs/atomic.js';
@@ -112,6 +112,18 @@ export async function unsealBatch(o: UnsealBatchOptions): Promise<UnsealBatchRep
   // Planted links (journal or outputs) are refused before anything is decrypted.
   writeTarget(journalPath);
   for (const it of items) writeTarget(it.out);
+  // So is anything else that would only fail after a decrypt (and a spent batch use): a directory
+  // where a file goes (EISDIR), an --out-dir this user cannot write.
+  for (const [path, what] of [[journalPath, 'the journal'] as const, ...items.map((it) => [it.out, `the output of ${it.file}`] as const)]) {
+    if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new UsageError(`cannot write ${what}: ${path} is a directory`, { hint: 'move it away, then run it again; nothing was decrypted and no batch use was spent' });
+    }
+  }
+  try {
+    accessSync(o.outDir, constants.W_OK);
+  } catch {
+    throw new UsageError(`cannot write into --out-dir ${o.outDir}: not writable`, { hint: 'pick another --out-dir; nothing was decrypted and no batch use was spent' });
+  }
   const done = readJournal(journalPath);
   const pending = items.filter((it) => done.get(it.file) !== cipherKey(it.envelope));
   const skipped = items.length - pending.length;

@@ -17,7 +17,7 @@ export function checkTarget(t: ConfigTarget): void {
 }
 
 /** Fail before Vault is asked (and a batch use spent) when the file or image cannot be written. */
-export async function preflightTarget(t: ConfigTarget, defaultOut = 'config.json'): Promise<void> {
+export async function preflightTarget(t: ConfigTarget, defaultOut = 'config.json', bytes = 0): Promise<void> {
   if (t.image === undefined) {
     const out = t.out ?? defaultOut;
     writeTarget(out); // a link planted at --out is refused now, not after the decrypt
@@ -37,8 +37,10 @@ export async function preflightTarget(t: ConfigTarget, defaultOut = 'config.json
     if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`cannot write ${out}: it is a directory`, { hint: 'name a file with --out' });
     return;
   }
-  const { readBootFileOptional } = await import('../image/boot-partition.js');
-  await readBootFileOptional(t.image, 'config.json');
+  // `bytes`: the size about to be written, when known (an envelope's plaintext): a full boot
+  // partition is found now, not after the decrypt.
+  const { preflightBootWrite } = await import('../image/boot-partition.js');
+  await preflightBootWrite(t.image, 'config.json', bytes);
 }
 
 export async function writeConfigTarget(t: ConfigTarget, data: Buffer, defaultOut = 'config.json'): Promise<{ written: string }> {

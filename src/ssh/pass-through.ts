@@ -2,6 +2,7 @@
 // one argv element after its flag, so nothing here is ever read by a shell; values that ssh would
 // parse as another option (a leading '-') or that carry control characters are refused.
 import { UsageError } from '../errors.js';
+import { validatePrincipal } from './principals.js';
 
 export interface SshPassThrough {
   /** -o values in order ("Key=Value" or "Key Value"). */
@@ -35,6 +36,10 @@ export function passThroughArgs(p: SshPassThrough | undefined): string[] {
   for (const o of p.options ?? []) {
     // "Key=Value" or "Key Value": the key is a word; ssh itself rejects unknown keys with its own message.
     if (!/^[A-Za-z][A-Za-z0-9]*(=|\s)/.test(o)) throw new UsageError(`invalid ssh option -o ${JSON.stringify(o)}: expected Key=Value`, { hint: 'e.g. -o ConnectTimeout=5' });
+    // -o User= picks the device user: the same principal policy as --user, or a look-alike such
+    // as r\u043eot would reach sshd unchecked (it is another user there).
+    const user = /^user\s*(?:=|\s)\s*(.*)$/i.exec(o);
+    if (user) validatePrincipal(user[1]!.trim());
     args.push('-o', checkValue('-o', o));
   }
   if (p.jump) args.push('-J', checkValue('-J', p.jump));

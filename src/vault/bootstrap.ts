@@ -133,6 +133,7 @@ export async function bootstrapVault(opts: BootstrapOptions): Promise<BootstrapR
       // Generated inside Vault: the private key never leaves it.
       const r = await client.write<{ public_key: string }>(`${l.sshMount}/config/ca`, { generate_signing_key: true, key_type: 'ed25519' });
       caPublicKey = r.data?.public_key?.trim() || (await readCaPublicKey(client, l.sshMount));
+      await nameInitialIssuer(client, l.sshMount);
     });
   }
   // Issuers: report (never repair) one fleetvault did not generate, above all a default one.
@@ -166,10 +167,18 @@ export async function bootstrapVault(opts: BootstrapOptions): Promise<BootstrapR
         path: keyPath, hint: 'choose another key name with --transit-key',
       });
     }
-    const diff = differingFields({ deletion_allowed: false, allow_plaintext_backup: false }, haveKey);
-    if (diff.length) {
-      await apply({ kind: 'transit-key', path: `${keyPath}/config`, action: 'updated', fields: diff }, () =>
+    if (haveKey.deletion_allowed !== false) {
+      await apply({ kind: 'transit-key', path: `${keyPath}/config`, action: 'updated', fields: ['deletion_allowed'] }, () =>
         client.write(`${keyPath}/config`, { deletion_allowed: false }));
+    }
+    // Vault cannot take these back: once exportable or backup-able, the key may already be outside
+    // Vault. Drift that needs a new key, never "updated".
+    const leaky = (['exportable', 'allow_plaintext_backup'] as const).filter((f) => haveKey[f] !== false);
+    if (leaky.length) {
+      changes.push({
+        kind: 'transit-key', path: keyPath, action: 'drift', fields: [...leaky],
+        detail: `transit key ${keyPath} has ${leaky.map((f) => `${f}=true`).join(' and ')}, which Vault cannot undo: its key material may be outside Vault; create a new key (fleetvault init --transit-key <new name>), reseal the provisioning configs with it and delete this one`,
+      });
     }
   }
 
@@ -195,6 +204,24 @@ export async function bootstrapVault(opts: BootstrapOptions): Promise<BootstrapR
   }
 
   return { changes, caPublicKey };
+}
+
+/**
+ * On OpenBao, config/ca makes an unnamed issuer — which is also what an import without a name
+ * makes. Naming the one init just generated is what lets issuer-drift.ts tell them apart later.
+ * HashiCorp Vault has no issuers (404/405): nothing to name.
+ */
+async function nameInitialIssuer(client: VaultClient, mount: string): Promise<void> {
+  const { INITIAL_ISSUER_NAME } = await import('./issuer-drift.js');
+  let def: string | undefined;
+  try {
+    def = (await client.readOptional<{ default?: string }>(`${mount}/config/issuers`))?.data?.default;
+  } catch (e) {
+    if (e instanceof VaultError && (e.status === 404 || e.status === 405)) return;
+    throw e;
+  }
+  if (!def) return;
+  await client.write(`${mount}/issuer/${def}`, { issuer_name: INITIAL_ISSUER_NAME });
 }
 
 /** The CA public key of an SSH mount, or undefined when the mount has no CA yet. */

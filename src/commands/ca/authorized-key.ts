@@ -18,10 +18,8 @@ export const caAuthorizedKeyCommand: Command = {
     const { UsageError } = await import('../../errors.js');
     let expiryTime: Date | undefined;
     if (argv.expiry !== undefined) {
-      expiryTime = new Date(argv.expiry);
-      if (Number.isNaN(expiryTime.getTime())) throw new UsageError(`invalid --expiry "${argv.expiry}"`, { hint: 'use ISO 8601, e.g. 2027-01-31T00:00:00Z' });
-      const { validateExpiry } = await import('../../ca/authorized-key.js');
-      validateExpiry(expiryTime);
+      const { parseExpiry, validateExpiry } = await import('../../ca/authorized-key.js');
+      expiryTime = validateExpiry(parseExpiry(argv.expiry));
     }
     const { validatePrincipals } = await import('../../ssh/principals.js');
     let principals: string[];

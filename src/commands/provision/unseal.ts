@@ -15,12 +15,12 @@ export const provisionUnsealCommand: Command = {
     .epilogue('Credentials: FLEETVAULT_ROLE_ID + FLEETVAULT_SECRET_ID (AppRole, one batch use per run) or a token.\nExit codes: 0 written · 1 malformed envelope or unusable target · 2 Vault refused (tampered, other fleet, retired key version, batch used up / revoked, outside the factory ranges)'),
   handler: async (argv: Args) => {
     const { readInputFile } = await import('../../fs/atomic.js');
-    const { parseEnvelope } = await import('../../provision/envelope.js');
+    const { parseEnvelope, plaintextSize } = await import('../../provision/envelope.js');
     const { checkTarget, preflightTarget, writeConfigTarget } = await import('../../provision/target.js');
     const envelope = parseEnvelope(readInputFile(argv.sealed, 'sealed config', 1024 * 1024).toString('utf8'), argv.sealed);
     const target = { out: argv.out, image: argv.image };
     checkTarget(target);
-    await preflightTarget(target);
+    await preflightTarget(target, 'config.json', plaintextSize(envelope));
     // After the preflight: a login spends a batch use, so nothing may fail after it but Vault.
     const { client } = await vaultFrom(argv, { appRole: true });
     const { unsealEnvelope } = await import('../../provision/seal.js');

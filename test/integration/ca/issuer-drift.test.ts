@@ -44,3 +44,72 @@ test('an imported default issuer is drift for init --dry-run and ca status', asy
   expect(ro.stderr.trim().split('\n')).toHaveLength(1);
   expect(ro.stderr).toMatch(/refusing to roll out: the default \(signing\) issuer backup-ca/);
 });
+
+// Review of issue 11, item 2: an UNNAMED import (what `issuers/import` makes without a name) used to
+// pass as fleetvault's own CA. init now names the CA it generates, and an unnamed issuer is only
+// accepted as a legacy install's CA where nothing else fits.
+test('an unnamed imported default issuer is drift; init names its own CA fleetvault-initial; one legacy unnamed CA is still accepted', async ({ vault, tmp, skip }) => {
+  const v = inject('vault');
+  skip(v.flavour === 'vault', 'OpenBao-only feature (SSH issuers)');
+  const l = vault.layout;
+  const r = vault.root;
+  const [initial] = await r.list(`${l.sshMount}/issuers`);
+  expect((await r.read<{ issuer_name: string }>(`${l.sshMount}/issuer/${initial}`)).data.issuer_name).toBe('fleetvault-initial');
+
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(tmp, 'offline')]);
+  const key = { private_key: readFileSync(join(tmp, 'offline'), 'utf8'), public_key: readFileSync(join(tmp, 'offline.pub'), 'utf8') };
+  const id = (await r.write<{ issuer_id: string }>(`${l.sshMount}/issuers/import`, { ...key, set_default: true })).data.issuer_id;
+  const dry = await runCli(['init', '--dry-run', '--json'], { env: vault.env });
+  expect(dry.code).toBe(3);
+  const changes = JSON.parse(dry.stdout).changes as { path: string; action: string; detail: string }[];
+  expect(changes).toEqual([expect.objectContaining({ path: `${l.sshMount}/issuer/${id}`, action: 'drift' })]);
+  expect(changes[0]!.detail).toMatch(new RegExp(`^the default \\(signing\\) issuer ${id} \\(unnamed\\) of ${l.sshMount} is unnamed next to fleetvault-initial`));
+  const devices = join(tmp, 'devices.txt');
+  writeFileSync(devices, 'gone 127.0.0.1 9\n');
+  const ro = await runCli(['ca', 'rollout', '--devices', devices], { env: vault.env, timeoutMs: 60_000 });
+  expect(ro.code).toBe(2);
+  expect(ro.stderr).toMatch(/refusing to roll out: the default \(signing\) issuer .* \(unnamed\)/);
+
+  // A legacy install (its CA made through config/ca before init named it: unnamed) on its own mount.
+  const { findIssuerDrift } = await import('../../../src/vault/issuer-drift.js');
+  const m = `${l.sshMount}-legacy`;
+  await r.write(`sys/mounts/${m}`, { type: 'ssh' });
+  try {
+    await r.write(`${m}/config/ca`, { generate_signing_key: true, key_type: 'ed25519' });
+    const [old] = await r.list(`${m}/issuers`);
+    // Its only CA, unnamed, is fleetvault's…
+    expect(await findIssuerDrift(r, m)).toEqual([]);
+    // …but an unnamed import next to it makes two unnamed issuers: both are drift, default or not.
+    const second = (await r.write<{ issuer_id: string }>(`${m}/issuers/import`, { ...key, set_default: false })).data.issuer_id;
+    const two = await findIssuerDrift(r, m);
+    expect(two.map((d) => d.issuerId).sort()).toEqual([old, second].sort());
+    expect(two[0]!.message).toMatch(/one of 2 unnamed issuers/);
+    // The old CA after a rotation (unnamed, not default, next to rotate's named one) is fleetvault's…
+    await r.delete(`${m}/issuer/${second}`);
+    const next = (await r.write<{ issuer_id: string }>(`${m}/issuers/import/fleetvault-20260101-000000`, { generate_signing_key: true, key_type: 'ed25519', set_default: false })).data.issuer_id;
+    // …while it is still the default next to a named issuer, it is drift, with the way to claim it.
+    expect(await findIssuerDrift(r, m)).toEqual([expect.objectContaining({ issuerId: old, isDefault: true, message: expect.stringMatching(/unnamed default next to named issuers.*name it \(bao write/) })]);
+    await r.write(`${m}/config/issuers`, { default: next });
+    expect(await findIssuerDrift(r, m)).toEqual([]);
+  } finally {
+    await r.delete(`sys/mounts/${m}`).catch(() => {});
+  }
+});
+
+test('an issuer that cannot be read is drift, not "ours"', async ({ vault, skip }) => {
+  const v = inject('vault');
+  skip(v.flavour === 'vault', 'OpenBao-only feature (SSH issuers)');
+  const { findIssuerDrift } = await import('../../../src/vault/issuer-drift.js');
+  const { VaultClient } = await import('../../../src/vault/client.js');
+  const l = vault.layout;
+  // A token that may list issuers and read the default, but not read any issuer.
+  const policy = `fv-noread-${l.sshMount}`.replace(/[^\w-]/g, '');
+  await vault.root.write(`sys/policies/acl/${policy}`, { policy: `path "${l.sshMount}/issuers" { capabilities = ["list"] }\npath "${l.sshMount}/config/issuers" { capabilities = ["read"] }` });
+  try {
+    const token = (await vault.root.write('auth/token/create', { policies: [policy], ttl: '10m' })).auth!.client_token;
+    const drift = await findIssuerDrift(new VaultClient({ address: vault.address, token }), l.sshMount);
+    expect(drift).toEqual([expect.objectContaining({ isDefault: true, message: expect.stringMatching(/could not be read \(Vault answered 403\)/) })]);
+  } finally {
+    await vault.root.delete(`sys/policies/acl/${policy}`).catch(() => {});
+  }
+});

@@ -2,12 +2,14 @@
 // ssh-agent (what `fleetvault ssh --agent` leaves there): retire removes that CA, so checking the
 // result with the operator's access reported a failure that had not happened. The check must use
 // a fresh certificate from the current CA only. And `--delete-old-issuer`, the tool's own hint
-// after a completed rotation, must delete the old issuer.
+// after a completed rotation, must delete the old issuer (an admin's token: the operator's 403 is
+// answered with the admin's command).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
+import { policyName } from '../../../src/vault/layout.js';
 import { engineerCert, fleetvaultLines, loginCodes, newKey, operatorEnv, skipOnVault, trustingFleet, type Fleet } from './rotate-fleet.js';
 
 function rotateWithAgent(env: Record<string, string>, f: Fleet, ...extra: string[]) {
@@ -43,12 +45,20 @@ test('retire succeeds when the operator reaches devices with an old-CA certifica
     expect((await vault.root.list(`${mount}/issuers`)).sort()).toEqual([r.old.issuerId, r.next.issuerId].sort());
     expect(all.stderr).toContain('--stage retire --delete-old-issuer');
 
-    const del = await rotateWithAgent(env, f, '--stage', 'retire', '--delete-old-issuer');
+    // Operators may not delete issuers (review of issue 11, item 3): the 403 is answered with the
+    // admin's command, the issuer stays, and an admin's token then deletes it.
+    const refused = await rotateWithAgent(env, f, '--stage', 'retire', '--delete-old-issuer');
+    expect(refused.code, refused.stderr).toBe(0);
+    expect(JSON.parse(refused.stdout).stages[0].detail).toContain(`Vault refused to delete the old issuer (403): it signs nothing, so it is harmless; an admin deletes it with \`bao delete ${mount}/issuer/${r.old.issuerId}\``);
+    expect((await vault.root.list(`${mount}/issuers`)).sort()).toEqual([r.old.issuerId, r.next.issuerId].sort());
+    const admin = (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token;
+    const adminEnv = { ...env, VAULT_TOKEN: admin };
+    const del = await rotateWithAgent(adminEnv, f, '--stage', 'retire', '--delete-old-issuer');
     expect(del.code, del.stderr).toBe(0);
     expect(JSON.parse(del.stdout).stages).toMatchObject([{ stage: 'retire', status: 'already', detail: expect.stringContaining(`deleted the old issuer ${r.old.issuerId}`) }]);
     expect(await vault.root.list(`${mount}/issuers`)).toEqual([r.next.issuerId]);
     // Twice is harmless: the issuer is gone, and the report says so.
-    const twice = await rotateWithAgent(env, f, '--stage', 'retire', '--delete-old-issuer');
+    const twice = await rotateWithAgent(adminEnv, f, '--stage', 'retire', '--delete-old-issuer');
     expect(twice.code, twice.stderr).toBe(0);
     expect(JSON.parse(twice.stdout).stages[0].detail).toMatch(/already deleted/);
     expect(twice.stderr).not.toContain('--delete-old-issuer');

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { test, expect } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
 import type { VaultClient } from '../../../src/vault/client.js';
+import { policyName } from '../../../src/vault/layout.js';
 import { engineerCert, fleetvaultLines, loginCodes, rotate, rotateAction, operatorEnv, skipOnVault, trustingFleet, type Fleet } from './rotate-fleet.js';
 
 /** Everything a rotation can change in Vault, read as root. */
@@ -94,10 +95,17 @@ test('status is read-only and needs no token; abort before the switch undoes pre
   expect(new Set(fromStatus.map(([op, path, who]) => `${op} ${path} ${who}`))).toEqual(new Set([`read ${mount}/public_key anonymous`]));
 
   // --- abort before the switch -------------------------------------------------------------------
-  const ab = await rotateAction(env, f, ['abort']);
+  // The operator may not delete issuers (review of issue 11, item 3): devices are cleaned, Vault's
+  // 403 is answered with the admin's command, and an admin's re-run removes the new issuer.
+  const opAbort = await rotateAction(env, f, ['abort']);
+  expect(opAbort.code, opAbort.stderr).toBe(2);
+  expect(opAbort.stderr).toMatch(new RegExp(`Vault refused to delete the new CA \\(403\\).*bao delete ${mount}/issuer/${p.next.issuerId}`));
+  expect(JSON.parse(opAbort.stdout)).toMatchObject({ complete: false, rollout: { changed: 2, failed: 0 } });
+  const admin = (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token;
+  const ab = await rotateAction({ ...env, VAULT_TOKEN: admin }, f, ['abort']);
   expect(ab.code, ab.stderr + ab.stdout).toBe(0);
   const a = JSON.parse(ab.stdout);
-  expect(a).toMatchObject({ complete: true, vault: { removed: 'issuer' }, rollout: { changed: 2, failed: 0 } });
+  expect(a).toMatchObject({ complete: true, vault: { removed: 'issuer' }, rollout: { failed: 0 } });
   expect(await vault.root.list(`${mount}/issuers`)).toEqual(oldIssuers);
   for (const d of f.devices) expect(fleetvaultLines(d)).toEqual([expect.stringContaining(before.ca)]);
   expect(await loginCodes(f, before)).toEqual([0, 0]); // nobody lost access

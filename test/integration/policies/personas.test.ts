@@ -155,7 +155,6 @@ describe('persona policies (policies/*.hcl)', () => {
       'rotate: read the new issuer': () => r.read(`${l.sshMount}/issuer/${stamp}`, t),
       'rotate: switch the default issuer': () => r.write(`${l.sshMount}/config/issuers`, { default: newIssuer }, t),
       'rotate: switch back after a failed verification': () => r.write(`${l.sshMount}/config/issuers`, { default: previous }, t),
-      'rotate: delete an old issuer': () => r.delete(`${l.sshMount}/issuer/${newIssuer}`, t),
       'sign with role engineer (verification)': () => r.write(`${l.sshMount}/sign/${l.sshRole}`, { public_key: w.publicKey, valid_principals: 'root' }, t),
       'transit encrypt': () => r.write(`${l.transitMount}/encrypt/${l.transitKey}`, { plaintext: 'aGk=', context: CTX }, t),
       'transit rewrap': () => r.write(`${l.transitMount}/rewrap/${l.transitKey}`, { ciphertext: w.ciphertext, context: CTX }, t),
@@ -178,6 +177,9 @@ describe('persona policies (policies/*.hcl)', () => {
       'generate an issuer straight into the default': () => r.write(`${l.sshMount}/issuers/import/${stamp}-2`, { generate_signing_key: true, key_type: 'ed25519', set_default: true }, t),
       'replace the CA with a known private key (config/ca)': () => r.write(`${l.sshMount}/config/ca`, { private_key: privateKey, public_key: caPublicKey }, t),
       'rename an issuer': () => r.write(`${l.sshMount}/issuer/${previous}`, { issuer_name: 'fleetvault-20990101-000000' }, t),
+      // Review of issue 11, item 3: a policy cannot tell the signing issuer from an old one.
+      'delete the default (signing) issuer': () => r.delete(`${l.sshMount}/issuer/${previous}`, t),
+      'delete a non-default issuer': () => r.delete(`${l.sshMount}/issuer/${newIssuer}`, t),
       'set config/issuers beyond the default': () => r.write(`${l.sshMount}/config/issuers`, { default: previous, default_follows_latest_issuer: true }, t),
       // Issue 11 item 2: unconstrained parameters.
       'mint a flasher secret id': () => r.write(`auth/${l.approleMount}/role/${l.approleRole}/secret-id`, { metadata: JSON.stringify({ batch: 'b2' }) }, t),
@@ -200,9 +202,10 @@ describe('persona policies (policies/*.hcl)', () => {
     };
     expect(await outcomes(token, allowed)).toEqual(Object.fromEntries(Object.keys(allowed).map((k) => [k, 'ok'])));
     expect(await outcomes(token, forbidden)).toEqual(denied(forbidden));
-    // Nothing the refused calls tried took effect.
+    // Nothing the refused calls tried took effect; the generated issuer is still there (root removes it).
     const issuers = await r.list(`${l.sshMount}/issuers`);
-    expect(issuers).toEqual([previous]);
+    expect(issuers.sort()).toEqual([previous, newIssuer].sort());
+    await r.delete(`${l.sshMount}/issuer/${newIssuer}`);
     expect((await r.read<{ default: string }>(`${l.sshMount}/config/issuers`)).data.default).toBe(previous);
   });
 
@@ -224,6 +227,12 @@ describe('persona policies (policies/*.hcl)', () => {
       'mint its secret id': () => r.write(`auth/${l.approleMount}/role/${l.approleRole}-x/secret-id`, {}, t),
       'delete the batch role': () => r.delete(`auth/${l.approleMount}/role/${l.approleRole}-x`, t),
       'delete the batch policy': () => r.delete(`sys/policies/acl/${l.policyPrefix}-batch-x`, t),
+      'keep the transit key undeletable (false)': () => r.write(`${l.transitMount}/keys/${l.transitKey}/config`, { deletion_allowed: false, exportable: false, allow_plaintext_backup: false }, t),
+      'retire old transit key versions': () => r.write(`${l.transitMount}/keys/${l.transitKey}/config`, { min_decryption_version: 1 }, t),
+      'delete an old SSH issuer (operator cannot)': async () => {
+        const id = (await r.write<{ issuer_id: string }>(`${l.sshMount}/issuers/import/fleetvault-20260101-000001`, { generate_signing_key: true, key_type: 'ed25519', set_default: false }, t)).data.issuer_id;
+        await r.delete(`${l.sshMount}/issuer/${id}`, t);
+      },
     };
     const forbidden: Ops = {
       'read raw storage (CA private key)': () => r.read('sys/raw/logical', t),
@@ -238,11 +247,35 @@ describe('persona policies (policies/*.hcl)', () => {
       'back up the transit key': () => r.read(`${l.transitMount}/backup/${l.transitKey}`, t),
       'delete the transit key': () => r.delete(`${l.transitMount}/keys/${l.transitKey}`, t),
       'make the transit key deletable': () => r.write(`${l.transitMount}/keys/${l.transitKey}/config`, { deletion_allowed: true }, t),
+      // Review of issue 11, item 4: Vault parses "1", "t" and 1 as true; a deny-list of [true, "true"] let them through.
+      ...Object.fromEntries((['deletion_allowed', 'exportable', 'allow_plaintext_backup'] as const).flatMap((f) =>
+        ([true, 'true', '1', 't', 'T', 'True', 1] as const).map((v) => [`config ${f}=${JSON.stringify(v)}`, () => r.write(`${l.transitMount}/keys/${l.transitKey}/config`, { [f]: v }, t)]))),
+      ...Object.fromEntries((['exportable', 'allow_plaintext_backup'] as const).flatMap((f) =>
+        (['1', 't', 1] as const).map((v) => [`key write ${f}=${JSON.stringify(v)}`, () => r.write(`${l.transitMount}/keys/${l.transitKey}`, { type: 'aes256-gcm96', derived: true, [f]: v }, t)]))),
       'transit decrypt': () => r.write(`${l.transitMount}/decrypt/${l.transitKey}`, { ciphertext: w.ciphertext, context: CTX }, t),
       'create a token with other policies': () => r.write('auth/token/create', { policies: [`${l.policyPrefix}-operator`] }, t),
     };
     expect(await outcomes(token, allowed)).toEqual(Object.fromEntries(Object.keys(allowed).map((k) => [k, 'ok'])));
     expect(await outcomes(token, forbidden)).toEqual(denied(forbidden));
+    const key = (await r.read<Record<string, unknown>>(`${l.transitMount}/keys/${l.transitKey}`)).data;
+    expect([key.deletion_allowed, key.exportable, key.allow_plaintext_backup]).toEqual([false, false, false]);
+  });
+
+  test('init reports an exportable or backup-able transit key as drift that needs a new key (Vault cannot undo either)', async ({ vault }) => {
+    const { bootstrapVault } = await import('../../../src/vault/bootstrap.js');
+    const l = vault.layout;
+    const keyPath = `${l.transitMount}/keys/${l.transitKey}`;
+    await vault.root.write(`${keyPath}/config`, { allow_plaintext_backup: true, exportable: true, deletion_allowed: true });
+    const dry = (await bootstrapVault({ client: vault.root, layout: l, dryRun: true })).changes;
+    expect(dry).toEqual([
+      { kind: 'transit-key', path: `${keyPath}/config`, action: 'updated', fields: ['deletion_allowed'] },
+      { kind: 'transit-key', path: keyPath, action: 'drift', fields: ['exportable', 'allow_plaintext_backup'], detail: expect.stringMatching(/exportable=true and allow_plaintext_backup=true, which Vault cannot undo.*create a new key/) },
+    ]);
+    await bootstrapVault({ client: vault.root, layout: l });
+    const key = (await vault.root.read<Record<string, unknown>>(keyPath)).data;
+    expect(key.deletion_allowed).toBe(false);
+    // Still drift on every run: a human must replace the key.
+    expect((await bootstrapVault({ client: vault.root, layout: l, dryRun: true })).changes.map((c) => c.action)).toEqual(['drift']);
   });
 
   test('flasher: decrypts with the provisioning key and does nothing else', async ({ vault, tmp }) => {

@@ -82,6 +82,7 @@ beforeAll(async () => {
       // Low enough that a burst trips it, high enough that single flows never do.
       create_decrypt_quota: true, decrypt_rate_limit: 5, decrypt_rate_limit_interval: 1,
       fleet_access: FLEET_ACCESS,
+      name_ssh_issuer: inject('vault').flavour !== 'vault',
     },
   });
   await ws.must(['init', '-input=false', '-no-color']);
@@ -218,6 +219,13 @@ describe('terraform/', () => {
     expect(differingFields(transitKeySettings(), (await root.read(`${A.transitMount}/keys/${A.transitKey}`)).data)).toEqual([]);
     expect(differingFields(flasherRoleSettings(FACTORY, policyName(A, 'flasher')), (await root.read(`auth/${A.approleMount}/role/${A.approleRole}`)).data)).toEqual([]);
     expect(a.caKeyType).toBe('ssh-ed25519');
+    // Both name the CA issuer they generate (OpenBao), so an unnamed import is drift (review of issue 11, item 2).
+    if (inject('vault').flavour !== 'vault') {
+      for (const l of [A, B]) {
+        const def = (await root.read<{ default: string }>(`${l.sshMount}/config/issuers`)).data.default;
+        expect((await root.read<{ issuer_name: string }>(`${l.sshMount}/issuer/${def}`)).data.issuer_name, l.sshMount).toBe('fleetvault-initial');
+      }
+    }
     expect(a.tune).toMatchObject({
       ssh: { audit_non_hmac_request_keys: SSH_AUDIT_NON_HMAC_REQUEST, audit_non_hmac_response_keys: SSH_AUDIT_NON_HMAC_RESPONSE },
       transit: { audit_non_hmac_request_keys: TRANSIT_AUDIT_NON_HMAC_REQUEST },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authorizedKeyLine, validateExpiry } from '../../../src/ca/authorized-key.js';
+import { authorizedKeyLine, parseExpiry, validateExpiry } from '../../../src/ca/authorized-key.js';
 import { UsageError } from '../../../src/errors.js';
 
 const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBlnh1J+tFqIkbe1XxDzLzmwQhtcLxTqvFl6erCFB13k';
@@ -32,5 +32,20 @@ describe('authorizedKeyLine', () => {
     for (const p of ['root\u200b', 'r\u043eot', '\u202etoor', 'root\u00a0', 'ro\u0301ot', '\uff52oot', '-oProxyCommand']) {
       expect(() => authorizedKeyLine({ publicKey: key, fingerprint: 'f', mount: 'm', principals: ['root', p] }), JSON.stringify(p)).toThrow(UsageError);
     }
+  });
+});
+
+describe('parseExpiry (review of issue 11, item 8)', () => {
+  it('refuses dates that new Date() would silently roll over', () => {
+    for (const t of ['2027-02-30', '2027-02-29T00:00:00Z', '2027-13-01', '2027-04-31T12:00:00Z', '2027-01-31T24:00:00Z', '2027-01-31T23:60:00Z', '2027-01-31T00:00:00+25:00', 'next tuesday', '2027/01/31', '']) {
+      expect(() => parseExpiry(t), t).toThrow(UsageError);
+    }
+    expect(() => parseExpiry('2027-02-30')).toThrow(/2027-02 has no day 30/);
+  });
+
+  it('accepts real ISO 8601 dates and times', () => {
+    expect(parseExpiry('2027-01-31T00:00:00Z').toISOString()).toBe('2027-01-31T00:00:00.000Z');
+    expect(parseExpiry('2028-02-29').toISOString()).toBe('2028-02-29T00:00:00.000Z');
+    expect(parseExpiry('2027-03-01T01:30:00+01:00').toISOString()).toBe('2027-03-01T00:30:00.000Z');
   });
 });

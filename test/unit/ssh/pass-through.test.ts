@@ -34,4 +34,12 @@ describe('ssh option pass-through', () => {
       .toEqual(['ssh', 'd', '-o', 'User=x', '-J', 'j:2', '-L', '1:h:2', '-R', '3:h:4', '-vv', '--', '-oNot=me']);
     expect(splitAttachedSshFlags(['cert', 'sign', '-oX'])).toEqual(['cert', 'sign', '-oX']);
   });
+
+  it('-o User= goes through the principal validator: a look-alike of root is refused (review of issue 11, item 8)', () => {
+    for (const o of ['User=r\u043eot', 'user r\u043eot', 'USER = root\u200b', 'User=-oProxyCommand=x', 'User=a,b', 'User=']) {
+      expect(() => passThroughArgs({ options: [o] }), JSON.stringify(o)).toThrow(UsageError);
+    }
+    expect(() => passThroughArgs({ options: ['User=r\u043eot'] })).toThrow(/principal "r\\u043eot" refused/);
+    expect(passThroughArgs({ options: ['User=root', 'user fv', 'UserKnownHostsFile=/dev/null'] })).toEqual(['-o', 'User=root', '-o', 'user fv', '-o', 'UserKnownHostsFile=/dev/null']);
+  });
 });
