@@ -59,8 +59,8 @@ export function sshArgs(t: DeviceTarget, a: SshAccess, controlPath?: string): st
   ];
   if (t.proxyCommand) args.push('-o', `ProxyCommand=${t.proxyCommand}`);
   if (controlPath) {
-    // One authenticated connection per device for read + write; it lingers 30 s at most if we die.
-    args.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${controlPath}`, '-o', 'ControlPersist=30');
+    // One authenticated connection per device for read + write; it lingers 5 s at most if we die (a new one is made if a step comes later).
+    args.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${controlPath}`, '-o', 'ControlPersist=5');
   } else {
     args.push('-o', 'ControlMaster=no', '-o', 'ControlPath=none');
   }

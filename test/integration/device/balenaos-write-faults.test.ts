@@ -70,7 +70,7 @@ test('killed at random points (device-side script or the connection): config.jso
       },
     });
     // The trap or, after SIGKILL, the watchdog (5 s lease) restores the device. When our side dies
-    // (the mux client killed) the channel may stay open until the master's ControlPersist (30 s) ends.
+    // (the mux client killed) the channel may stay open until the master's ControlPersist (5 s) ends.
     await waitFor(`trial ${trial}: supervisor running and no leftovers (${leftovers(d).join(', ')})`, () => d.supervisorRunning() && leftovers(d).length === 0, 90_000);
     const now = execFileSync(`${dirname(dirname(import.meta.dirname))}/support/balenaos/fatrw/fatrw`, ['read', d.configPath]).toString();
     const parsed = JSON.parse(now); // throws on a truncated file
