@@ -7,9 +7,17 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { test, expect } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
+import { policyName } from '../../../src/vault/layout.js';
+import type { VaultFixture } from '../../support/context.js';
 import { fleetvaultLines, newKey, operatorEnv, rotate, rotateAction, skipOnVault, trustingFleet } from './rotate-fleet.js';
 
 /** `ca rotate …` as an operator in their own HOME (default journals under it), with a device list. */
+/** Deleting an issuer is admin's (the operator policy may only read issuers): abort runs as admin. */
+async function adminEnv(vault: VaultFixture, env: Record<string, string>): Promise<Record<string, string>> {
+  const admin = (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token;
+  return { ...env, VAULT_TOKEN: admin };
+}
+
 function inHome(env: Record<string, string>, home: string, devicesFile: string, ...args: string[]) {
   return runCli(['ca', 'rotate', ...args, '--devices', devicesFile, '--json'], { env: { ...env, HOME: home }, timeoutMs: 60_000 });
 }
@@ -87,7 +95,7 @@ test('--new-rotation after a completed rotation archives its journals; abort of 
   const st = JSON.parse((await rotateAction(env, f, ['status'])).stdout);
   expect(st).toMatchObject({ found: true, pending: 'distribute', devices: { distribute: { done: [] } } });
   // No device got the new line, so abort needs no devices at all.
-  const ab = await runCli(['ca', 'rotate', 'abort', '--journal', f.journal, '--json'], { env });
+  const ab = await runCli(['ca', 'rotate', 'abort', '--journal', f.journal, '--json'], { env: await adminEnv(vault, env) });
   expect(ab.code, ab.stderr + ab.stdout).toBe(0);
   expect(JSON.parse(ab.stdout)).toMatchObject({ complete: true, vault: { removed: 'issuer' } });
   expect(await vault.root.list(`${mount}/issuers`)).not.toContain(next.issuerId);
@@ -107,7 +115,8 @@ test('abort after a distribute that reached no device skips them all; --force de
   expect(bad.code).toBe(2);
   const next1 = JSON.parse(bad.stdout).next;
   expect(f.devices.map((d) => d.readConfig())).toEqual(configs);
-  const ab = await rotateAction(env, f, ['abort'], { access: ['--identity', stranger] });
+  const admin = await adminEnv(vault, env);
+  const ab = await rotateAction(admin, f, ['abort'], { access: ['--identity', stranger] });
   expect(ab.code, ab.stderr + ab.stdout).toBe(0);
   const a = JSON.parse(ab.stdout);
   expect(a).toMatchObject({ complete: true, untouched: ['dev0', 'dev1'], vault: { removed: 'issuer' } });
@@ -124,11 +133,11 @@ test('abort after a distribute that reached no device skips them all; --force de
   const partial = join(tmp, 'devices-partial.txt');
   writeFileSync(partial, `${d0!.name} ${d0!.host} ${d0!.port} ${d0!.configPath}\n${d1!.name} ${d1!.host} 1 ${d1!.configPath}\n`);
   const g = { ...f, file: partial };
-  const stuck = await rotateAction(env, g, ['abort']);
+  const stuck = await rotateAction(admin, g, ['abort']);
   expect(stuck.code).toBe(2);
   expect(stuck.stderr).toMatch(/dev1.*--force/);
   expect(await vault.root.list(`${mount}/issuers`)).toContain(next2.issuerId);
-  const forced = await rotateAction(env, g, ['abort', '--force']);
+  const forced = await rotateAction(admin, g, ['abort', '--force']);
   expect(forced.code, forced.stderr + forced.stdout).toBe(0);
   const fo = JSON.parse(forced.stdout);
   expect(fo).toMatchObject({ complete: true, leftWithLine: ['dev1'], vault: { removed: 'issuer' } });
