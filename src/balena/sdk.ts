@@ -85,12 +85,12 @@ export function balenaError(what: string, apiUrl: string, e: unknown): DeviceErr
     why = reason ? `the balena API answered ${status}: ${reason}` : `the balena API answered ${status}`;
   } else if (netCode) {
     why = `cannot reach the balena API at ${apiUrl} (${netCode})`;
-    hint = 'check --balena-url / BALENARC_BALENA_URL and your network';
+    hint = 'check --balena-url / BALENARC_BALENA_URL / balenarc.yml and your network';
   } else if (err?.name && /NotFound|InvalidDeviceType|AmbiguousDevice|InvalidParameter/.test(err.name)) why = escapeControl((err.message ?? err.name).split('\n')[0]!);
   else if (err instanceof Error && /^(TypeError|FetchError|AbortError)$/.test(err.name)) {
     const cause = (err.cause as { message?: string } | undefined)?.message;
     why = `no usable answer from the balena API at ${apiUrl} (${escapeControl([err.message, cause].filter(Boolean).join(': ').split('\n')[0]!.slice(0, 160))})`;
-    hint = 'check --balena-url / BALENARC_BALENA_URL';
+    hint = 'check --balena-url / BALENARC_BALENA_URL / balenarc.yml';
   } else why = escapeControl((err?.message ?? String(e)).split('\n')[0]!.slice(0, 200));
   return new DeviceError(`failed to ${what}: ${why}`, { hint });
 }
