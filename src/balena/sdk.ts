@@ -65,7 +65,11 @@ function serverReason(body: unknown): string {
 
 /** SDK errors carry the whole request (with the Authorization header) — keep only a short reason. */
 export function balenaError(what: string, apiUrl: string, e: unknown): DeviceError {
-  if (e instanceof DeviceError) return new DeviceError(`failed to ${what}: ${e.message}`, { device: e.device, hint: e.hint });
+  if (e instanceof DeviceError) {
+    // Already worded for this step (refusedKey): prefixing it again would say it twice.
+    if (e.message.startsWith(`failed to ${what}:`)) return e;
+    return new DeviceError(`failed to ${what}: ${e.message}`, { device: e.device, hint: e.hint });
+  }
   const err = e as { statusCode?: number; code?: string; message?: string; name?: string; body?: unknown; cause?: { code?: string } };
   const status = err?.statusCode;
   // Node's fetch reports a refused connection as TypeError("fetch failed") with the reason in cause.
@@ -81,12 +85,12 @@ export function balenaError(what: string, apiUrl: string, e: unknown): DeviceErr
     why = reason ? `the balena API answered ${status}: ${reason}` : `the balena API answered ${status}`;
   } else if (netCode) {
     why = `cannot reach the balena API at ${apiUrl} (${netCode})`;
-    hint = 'check --balena-url / BALENARC_BALENA_URL and your network';
+    hint = 'check --balena-url / BALENARC_BALENA_URL / balenarc.yml and your network';
   } else if (err?.name && /NotFound|InvalidDeviceType|AmbiguousDevice|InvalidParameter/.test(err.name)) why = escapeControl((err.message ?? err.name).split('\n')[0]!);
   else if (err instanceof Error && /^(TypeError|FetchError|AbortError)$/.test(err.name)) {
     const cause = (err.cause as { message?: string } | undefined)?.message;
     why = `no usable answer from the balena API at ${apiUrl} (${escapeControl([err.message, cause].filter(Boolean).join(': ').split('\n')[0]!.slice(0, 160))})`;
-    hint = 'check --balena-url / BALENARC_BALENA_URL';
+    hint = 'check --balena-url / BALENARC_BALENA_URL / balenarc.yml';
   } else why = escapeControl((err?.message ?? String(e)).split('\n')[0]!.slice(0, 200));
   return new DeviceError(`failed to ${what}: ${why}`, { hint });
 }
@@ -172,11 +176,22 @@ export async function registerDevice(o: BalenaAuth & { fleet: string; deviceType
     throw balenaError(what, apiUrl, e);
   }
   const uuid = o.uuid ?? sdk.models.device.generateUniqueKey();
+  // A fresh random uuid (62 hex) can only name a device this call creates. A caller's uuid may
+  // already be taken: such a device is someone else's and never removed below. Unknown counts as taken.
+  const existedBefore = o.uuid === undefined ? false : await sdk.models.device.get(uuid, { $select: ['id'] }).then(
+    () => true,
+    (e: { name?: string }) => e?.name !== 'BalenaDeviceNotFound',
+  );
   try {
     const reg = await sdk.models.device.register(app.id, uuid, o.deviceType);
     return { id: reg.id, uuid: reg.uuid, deviceApiKey: reg.api_key, applicationId: app.id, fleet: app.slug, deviceType: o.deviceType, baseConfig, apiUrl };
   } catch (e) {
     const err = balenaError(what, apiUrl, e);
+    // Only a lost answer (5xx, no answer at all) may hide a device this call created; a 4xx is a
+    // refusal that created nothing (409: the uuid is another device's, which must stay).
+    const status = (e as { statusCode?: number } | undefined)?.statusCode;
+    if (typeof status === 'number' && status < 500) throw err;
+    if (existedBefore) throw new DeviceError(`${err.message}; device ${uuid} existed before and was left alone`, { hint: err.hint });
     const left = await removeDeviceIfPresent({ ...o, uuid });
     if (left === 'absent') throw err;
     if (left === 'removed') throw new DeviceError(`${err.message}; the device it had created was removed again`, { hint: err.hint });

@@ -35,7 +35,7 @@ export async function rolloutTargets(o: TargetOptions): Promise<DeviceTarget[]> 
   if (!o.fleet) throw new UsageError('name the devices: --fleet SLUG or --devices FILE');
   const { balenaApiUrl, requireBalenaToken } = await import('../balena/settings.js');
   const apiUrl = balenaApiUrl({ flag: o.balenaUrl, env });
-  const tunnel = via === 'direct' ? undefined : tunnelAddressFor({ tunnel: o.tunnel, apiUrl, env });
+  const tunnel = via === 'direct' ? undefined : tunnelAddressFor({ tunnel: o.tunnel, apiUrl, balenaUrl: o.balenaUrl, env });
   const { token } = requireBalenaToken('--fleet', env);
   const { listFleetDevices, tunnelUserFor } = await import('../balena/sdk.js');
   const [devices, tunnelUser] = await Promise.all([

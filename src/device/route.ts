@@ -9,16 +9,40 @@
 //   auto:   tunnel for a balena uuid, direct for an address or `--host`.
 import { isIP } from 'node:net';
 import { UsageError, DeviceError } from '../errors.js';
-import { balenaApiUrl, tunnelHostFor, requireBalenaToken } from '../balena/settings.js';
+import { balenaApiUrl, tunnelHostFor, requireBalenaToken, settingsTunnel } from '../balena/settings.js';
 import { parseTunnelAddress, formatTunnelAddress, DEFAULT_TUNNEL_PORT, type TunnelAddress } from './tunnel.js';
 
 export type Via = 'auto' | 'tunnel' | 'direct';
 export const VIAS: readonly Via[] = ['auto', 'tunnel', 'direct'];
 
-const UUID_LIKE = /^[0-9a-f]{7,62}$/i;
+// A balena uuid is 32 hex characters (62 for old devices); a short one is a 7–32 hex prefix.
+// 33–61 hex characters is neither: a mistyped uuid, refused locally rather than sent as a host.
+const UUID_LIKE = /^(?:[0-9a-f]{7,32}|[0-9a-f]{62})$/i;
+const MISTYPED_UUID = /^[0-9a-f]{33,61}$/i;
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
 export function looksLikeBalenaUuid(device: string): boolean {
   return UUID_LIKE.test(device);
+}
+
+function badUuid(device: string, why: string): UsageError {
+  return new UsageError(`invalid balena uuid ${JSON.stringify(device).slice(0, 80)}: ${why}`, { hint: 'give the full uuid (32 or 62 hex characters) or at least its first 7' });
+}
+
+/** A mistyped uuid (33–61 hex characters) is refused, never taken for a host name. */
+export function refuseMistypedUuid(device: string): void {
+  if (MISTYPED_UUID.test(device)) throw badUuid(device, `${device.length} hex characters (a uuid has 32 or 62, a short one 7–32)`);
+}
+
+/**
+ * `<x>.balena` (ssh-config's Host pattern) names a balena device, so x must be a uuid: a name
+ * that is not one is refused, never connected to directly as a host named x.
+ */
+export function balenaHostUuid(host: string): string | undefined {
+  if (!/\.balena$/i.test(host)) return undefined;
+  const uuid = host.slice(0, -'.balena'.length);
+  refuseMistypedUuid(uuid);
+  if (!looksLikeBalenaUuid(uuid)) throw badUuid(uuid, `${JSON.stringify(host).slice(0, 80)} names a balena device by uuid (7–32 or 62 hex characters)`);
+  return uuid;
 }
 
 export function validateVia(v: string | undefined): Via {
@@ -27,16 +51,24 @@ export function validateVia(v: string | undefined): Via {
   return via;
 }
 
-/** The tunnel address: --tunnel, else FLEETVAULT_BALENA_TUNNEL, else tunnel.<domain>:443 from the API URL. */
-export function tunnelAddressFor(o: { tunnel?: string; apiUrl: string; env?: NodeJS.ProcessEnv }): TunnelAddress {
+/**
+ * The tunnel address: --tunnel, else FLEETVAULT_BALENA_TUNNEL, else (without --balena-url)
+ * balena-cli's tunnelUrl (BALENARC_TUNNEL_URL, balenarc.yml, tunnel.<balenaUrl>), else
+ * tunnel.<domain>:443 from the API URL. The token goes to this host: it must be the
+ * environment the operator configured, never balenaCloud by default when they set up another.
+ */
+export function tunnelAddressFor(o: { tunnel?: string; apiUrl: string; balenaUrl?: string; env?: NodeJS.ProcessEnv; cwd?: string }): TunnelAddress {
   const env = o.env ?? process.env;
   if (o.tunnel !== undefined) return parseTunnelAddress(o.tunnel, '--tunnel');
   if (env.FLEETVAULT_BALENA_TUNNEL) return parseTunnelAddress(env.FLEETVAULT_BALENA_TUNNEL, 'FLEETVAULT_BALENA_TUNNEL');
-  const host = tunnelHostFor(o.apiUrl);
-  if (!host) {
-    throw new UsageError(`cannot tell balena's tunnel host from the API URL ${o.apiUrl} (it is not api.<domain>)`, { hint: 'pass --tunnel HOST:PORT or set FLEETVAULT_BALENA_TUNNEL' });
+  // --balena-url names the environment outright: its tunnel, never one the settings name for another.
+  const configured = o.balenaUrl === undefined ? settingsTunnel({ env, cwd: o.cwd }) : undefined;
+  if (configured) return parseTunnelAddress(configured.value, configured.where);
+  const fromApi = tunnelHostFor(o.apiUrl);
+  if (!fromApi) {
+    throw new UsageError(`cannot tell balena's tunnel host from the API URL ${o.apiUrl} (it is not api.<domain>)`, { hint: o.balenaUrl === undefined ? 'pass --tunnel HOST:PORT or set BALENARC_TUNNEL_URL' : 'pass --tunnel HOST:PORT' });
   }
-  return { host, port: DEFAULT_TUNNEL_PORT };
+  return { host: fromApi, port: DEFAULT_TUNNEL_PORT };
 }
 
 /** How to run this CLI again as ssh's ProxyCommand (node + script, as the running process). */
@@ -110,6 +142,7 @@ export function checkRouteFlags(o: RouteOptions): Via {
   const via = validateVia(o.via);
   if (o.host !== undefined && via === 'tunnel') throw new UsageError('--host and --via tunnel contradict each other', { hint: '--host connects directly; drop one of them' });
   if (o.tunnel !== undefined) parseTunnelAddress(o.tunnel, '--tunnel');
+  refuseMistypedUuid(o.device);
   if (!o.host && via === 'tunnel' && !looksLikeBalenaUuid(o.device)) {
     throw new UsageError(`--via tunnel needs a balena device uuid, got ${JSON.stringify(o.device).slice(0, 80)}`, { hint: 'give the full uuid or at least its first 7 hex characters' });
   }
@@ -129,7 +162,7 @@ export async function routeToDevice(o: RouteOptions): Promise<DeviceRoute> {
     return { kind: 'direct', host: o.device, port, source: 'address' };
   }
   const apiUrl = balenaApiUrl({ flag: o.balenaUrl, env });
-  const tunnel = via === 'direct' ? undefined : tunnelAddressFor({ tunnel: o.tunnel, apiUrl, env });
+  const tunnel = via === 'direct' ? undefined : tunnelAddressFor({ tunnel: o.tunnel, apiUrl, balenaUrl: o.balenaUrl, env });
   const { token } = requireBalenaToken(`reaching device ${o.device}`, env);
   const { findDevice, tunnelUserFor } = await import('../balena/sdk.js');
   const withHint = (e: unknown) => {

@@ -98,7 +98,12 @@ export function openTunnel(o: OpenTunnelOptions): Promise<TLSSocket> {
     });
     const onData = (d: Buffer) => {
       header = Buffer.concat([header, d]);
-      const end = header.indexOf('\r\n\r\n');
+      // The header ends at the first empty line. Bare LF line ends are accepted, as HTTP parsers
+      // (Node's, curl's) accept them: a proxy answering "HTTP/1.0 200 OK\n\n" is not a timeout.
+      // latin1 keeps one character per byte, so string offsets are buffer offsets.
+      const text = header.toString('latin1');
+      const blank = /\r?\n\r?\n/.exec(text);
+      const end = blank ? blank.index : -1;
       if (end < 0) {
         if (header.length > MAX_HEADER || !'HTTP/'.startsWith(header.subarray(0, 5).toString('latin1'))) {
           fail(`failed to reach ${dev}: the balena tunnel ${where} answered something that is not HTTP`, 'is --tunnel pointing at balena\'s tunnel?');
@@ -106,7 +111,7 @@ export function openTunnel(o: OpenTunnelOptions): Promise<TLSSocket> {
         return;
       }
       sock.removeListener('data', onData);
-      const statusLine = header.subarray(0, header.indexOf('\r\n')).toString('latin1');
+      const statusLine = text.slice(0, text.search(/\r?\n/));
       const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
       if (!m) return fail(`failed to reach ${dev}: the balena tunnel ${where} answered something that is not HTTP`, 'is --tunnel pointing at balena\'s tunnel?');
       const status = Number(m[1]);
@@ -114,7 +119,7 @@ export function openTunnel(o: OpenTunnelOptions): Promise<TLSSocket> {
       settled = true;
       clearTimeout(timer);
       sock.pause();
-      const rest = header.subarray(end + 4);
+      const rest = header.subarray(end + blank![0].length);
       if (rest.length > 0) sock.unshift(rest);
       sock.removeListener('error', onError);
       sock.removeListener('close', onClose);

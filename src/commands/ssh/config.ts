@@ -36,16 +36,18 @@ export const sshProxyCommand: Command = {
     const { durationToSeconds } = await import('../../config.js');
     const { vaultFrom } = await import('../common.js');
     const { ensureAgentCertificate, relay } = await import('../../ssh/proxy.js');
-    const { checkRouteFlags, routeToDevice } = await import('../../device/route.js');
+    const { checkRouteFlags, routeToDevice, balenaHostUuid } = await import('../../device/route.js');
     const { validateHost } = await import('../../ssh/session.js');
     // <uuid>.balena names a balena device (reached through balena's tunnel unless --via direct);
-    // anything else is an address.
+    // anything else is an address. A .balena name that is no uuid is refused here, before
+    // anything is signed or resolved, never connected to as a plain host.
     const name = validateHost(argv.host);
-    const routeOptions = { device: name.endsWith('.balena') ? name.slice(0, -'.balena'.length) : name, via: argv.via, port: argv.port, balenaUrl: argv.balenaUrl, tunnel: argv.tunnel };
+    const uuid = balenaHostUuid(name);
+    const routeOptions = { device: uuid ?? name, via: argv.via, port: argv.port, balenaUrl: argv.balenaUrl, tunnel: argv.tunnel };
     checkRouteFlags(routeOptions);
     const { config, client } = await vaultFrom(argv);
     await ensureAgentCertificate({ client, mount: config.sshMount, role: config.sshRole, user: argv.user ?? 'root', ttlSeconds: argv.ttl ? durationToSeconds(argv.ttl) : undefined });
-    const device = name.endsWith('.balena') ? await routeToDevice(routeOptions) : { kind: 'direct' as const, host: name, port: argv.port };
+    const device = uuid !== undefined ? await routeToDevice(routeOptions) : { kind: 'direct' as const, host: name, port: argv.port };
     if (device.kind === 'tunnel') {
       const { openTunnel, relayStreams } = await import('../../device/tunnel.js');
       const { requireBalenaToken } = await import('../../balena/settings.js');

@@ -29,7 +29,7 @@ export const tunnelCommand: Command = {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port: invalid port ${JSON.stringify(argv.port)}`);
     if (argv.tunnel !== undefined) parseTunnelAddress(argv.tunnel);
     const apiUrl = balenaApiUrl({ flag: argv.balenaUrl });
-    const tunnel = tunnelAddressFor({ tunnel: argv.tunnel, apiUrl });
+    const tunnel = tunnelAddressFor({ tunnel: argv.tunnel, apiUrl, balenaUrl: argv.balenaUrl });
     const { token } = requireBalenaToken(`the tunnel to ${uuidArg}`);
     let uuid = uuidArg;
     let user = argv.tunnelUser;

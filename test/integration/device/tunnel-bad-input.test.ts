@@ -63,3 +63,15 @@ test('a tunnel that answers garbage, closes mid-handshake or is not trusted: exi
     await fleet.stop();
   }
 });
+
+test('ssh-config\'s ProxyCommand: a .balena name that is no uuid is refused (exit 1, one line) before Vault or balena is asked', async ({ tmp }) => {
+  const home = `${tmp}/home`;
+  mkdirSync(home);
+  // Vault and balena are unreachable: reaching either would be exit 2, connecting to "vm" something else.
+  const env = { HOME: home, VAULT_ADDR: 'http://127.0.0.1:1', VAULT_TOKEN: 't', BALENA_TOKEN: 'k', BALENARC_API_URL: 'http://127.0.0.1:1', SSH_AUTH_SOCK: `${tmp}/no-agent` };
+  oneLine(await runCli(['ssh-proxy', 'vm.balena', '22'], { env }), 1, /invalid balena uuid "vm"/);
+  oneLine(await runCli(['ssh-proxy', `${'a'.repeat(40)}.balena`, '22222'], { env }), 1, /40 hex characters \(a uuid has 32 or 62/);
+  oneLine(await runCli(['ssh-proxy', 'c0ffeeX.balena', '22222'], { env }), 1, /invalid balena uuid/);
+  oneLine(await runCli(['ssh', 'a'.repeat(45), '--', 'true'], { env }), 1, /45 hex characters/);
+  expect(readdirSync(home)).toEqual([]);
+});

@@ -84,3 +84,23 @@ test('a tunnel that never answers times out with one line', async ({ tmp }) => {
     await p.stop();
   }
 });
+
+test('bare LF line ends (HTTP/1.0 200 OK\\n\\n) are accepted as HTTP parsers accept them, not a 15 s timeout', async ({ tmp }) => {
+  const p = await proxy(tmp, (s) => { s.write('HTTP/1.0 200 OK\nX-Proxy: t\n\nSSH-2.0-OpenSSH_9.6\r\n'); });
+  try {
+    const t0 = Date.now();
+    const sock = await p.open(3000);
+    const first = await new Promise<string>((r) => { sock.once('data', (d) => r(d.toString())); sock.resume(); });
+    expect(first).toBe('SSH-2.0-OpenSSH_9.6\r\n');
+    expect(Date.now() - t0).toBeLessThan(2000);
+    sock.destroy();
+  } finally {
+    await p.stop();
+  }
+  const refused = await proxy(tmp, (s) => { s.write('HTTP/1.0 407 Proxy Authorization Required\n\n'); });
+  try {
+    await expect(refused.open(3000)).rejects.toThrow(/refused the credentials \(407\)/);
+  } finally {
+    await refused.stop();
+  }
+});

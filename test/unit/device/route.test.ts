@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parseTunnelAddress, formatTunnelAddress } from '../../../src/device/tunnel.js';
-import { checkRouteFlags, tunnelAddressFor, tunnelProxyCommand, tunnelRouteFor } from '../../../src/device/route.js';
+import { balenaHostUuid, checkRouteFlags, tunnelAddressFor, tunnelProxyCommand, tunnelRouteFor } from '../../../src/device/route.js';
 import { balenaApiUrl, tunnelHostFor, findBalenaToken } from '../../../src/balena/settings.js';
 import { UsageError } from '../../../src/errors.js';
 
@@ -73,5 +73,26 @@ describe('route', () => {
     expect(() => checkRouteFlags({ device: 'c0ffee1', host: 'h', via: 'tunnel' })).toThrow(/contradict/);
     expect(() => checkRouteFlags({ device: 'my.host', via: 'tunnel' })).toThrow(/needs a balena device uuid/);
     expect(checkRouteFlags({ device: 'c0ffee1' })).toBe('auto');
+  });
+});
+
+describe('a .balena name and a mistyped uuid', () => {
+  test('<x>.balena must be a uuid (7–32 or 62 hex): anything else is refused, never a plain host', () => {
+    expect(balenaHostUuid('c0ffee1.balena')).toBe('c0ffee1');
+    expect(balenaHostUuid(`${UUID}.balena`)).toBe(UUID);
+    expect(balenaHostUuid(`${'a'.repeat(62)}.balena`)).toBe('a'.repeat(62));
+    expect(balenaHostUuid('10.0.0.5')).toBeUndefined();
+    for (const bad of ['vm.balena', 'c0ffee.balena', 'c0ffeez1.balena', `${'a'.repeat(33)}.balena`, `${'a'.repeat(61)}.balena`, '.balena', 'a.b.balena']) {
+      expect(() => balenaHostUuid(bad), bad).toThrow(UsageError);
+    }
+    expect(() => balenaHostUuid('vm.balena')).toThrow(/invalid balena uuid "vm"/);
+  });
+  test('33–61 hex characters are a mistyped uuid (exit 1 locally), with or without --host', () => {
+    for (const n of [33, 40, 61]) {
+      expect(() => checkRouteFlags({ device: 'a'.repeat(n) }), String(n)).toThrow(/a uuid has 32 or 62/);
+      expect(() => checkRouteFlags({ device: 'a'.repeat(n), host: '10.0.0.1' })).toThrow(UsageError);
+    }
+    expect(checkRouteFlags({ device: 'a'.repeat(32) })).toBe('auto');
+    expect(checkRouteFlags({ device: 'a'.repeat(62) })).toBe('auto');
   });
 });
