@@ -1,6 +1,7 @@
 // Anomalies: the events a security review should look at first, found in one streaming pass.
 //   decrypt-outside-factory  a successful transit decrypt from an address outside the factory CIDRs
-//   burst                    an actor making more than maxPerMinute requests within 60 s
+//   burst                    an actor making more than maxPerMinute requests within 60 s (signings,
+//                            transit, logins and refusals; successful configuration traffic does not count)
 //   unusual-principals       a certificate for principals outside the expected set (default root)
 //                            and outside the scoped ones grants hand out (device-<uuid>, fleet-<slug>)
 //   break-glass              every break-glass certificate, with its reason
@@ -87,7 +88,9 @@ export class AnomalyDetector {
       this.refusals.set(key, r);
     }
     const t = Date.parse(e.time);
-    if (!Number.isNaN(t)) {
+    // Bursts are about what hands out access (certificates, decrypts, logins) and about refusals;
+    // an admin's configuration traffic (init writes ~60 mounts, roles and policies in a second) is not.
+    if (!Number.isNaN(t) && (e.kind !== 'other' || !e.ok)) {
       const w = this.windows.get(e.actor) ?? { times: [] };
       w.times.push(t);
       while (w.times.length && w.times[0]! <= t - 60_000) w.times.shift();
