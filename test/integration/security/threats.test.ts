@@ -445,7 +445,9 @@ test('no plaintext is left on disk after provision unseal --image (temp dir and 
   expect(JSON.parse(mtoolsRead(img, 'config.json').toString('utf8')).apiKey).toBe(marker);
   // …and nowhere else: no new file, TMPDIR untouched, no file outside the image holds it.
   expect(snapshot(work)).toEqual(beforeWork);
-  expect(snapshot(tmpdir)).toEqual([]);
+  // Node ≥ 22 keeps its compile cache (V8 code of fleetvault's own modules) in TMPDIR; the walk
+  // below still proves no file there holds the plaintext.
+  expect(snapshot(tmpdir).filter((n) => n !== 'node-compile-cache')).toEqual([]);
   const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((f) => (f.isDirectory() ? walk(join(dir, f.name)) : [join(dir, f.name)]));
   for (const f of walk(tmp)) {
     if (f === img.path) continue;
