@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { benchServer } from './server.js';
 import { interleave, saveResult, timeCommand, fmt } from './lib.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/bin.cjs', import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 25);
 
 export async function benchCertSign() {

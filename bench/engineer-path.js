@@ -19,7 +19,7 @@ import { benchServer } from './server.js';
 import { interleave, saveResult, timeCommand, fmt } from './lib.js';
 import { startDevice, defaultDeviceConfig } from '../dist/dev/device.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/bin.cjs', import.meta.url));
 const BASELINE = fileURLToPath(new URL('./baseline/engineer-path.json', import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const TOLERANCE = 1.10;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { interleave, saveResult, fmt } from './lib.js';
 import { timeCommand } from './lib.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/bin.cjs', import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 
 export async function benchStartup() {

@@ -1,9 +1,11 @@
-// Bundles the CLI entry (yargs + the thin command layer) into dist/cli.js, with every lazily
-// imported domain module split into dist/chunks/. Start-up was dominated by resolving ~40 small
-// ESM files and yargs' module graph; one file halves that. tsc still emits dist/**/*.js and the
-// .d.ts files for the library (`import … from 'fleetvault'`).
+// Bundles the CLI entry (yargs, the thin command layer and every domain module it imports lazily)
+// into one CommonJS file, dist/cli.cjs, which dist/bin.cjs (src/bin.cts) loads with V8's code
+// cache. Start-up was dominated by resolving ~40 small ESM files, then by compiling the bundle and
+// by Node's ESM loader itself; one CommonJS file with a code cache removes all three. dist/cli.js
+// stays (`node dist/cli.js` in docs and tests): a two-line ESM stub that loads dist/bin.cjs.
+// tsc still emits dist/**/*.js and the .d.ts files for the library (`import … from 'fleetvault'`).
 import { build } from 'esbuild';
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 // cliui's ESM entry (what yargs' ESM build imports) wraps help text at exactly the column width,
@@ -49,22 +51,31 @@ rmSync('dist/chunks', { recursive: true, force: true });
 await build({
   entryPoints: { cli: 'src/cli.ts' },
   outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  chunkNames: 'chunks/[name]-[hash]',
-  plugins: [yargsAssertShim],
+  // The sources locate package files relative to their own module (`new URL('../vendor/…',
+  // import.meta.url)`, createRequire): in the library they sit one level below dist/, so the
+  // bundle answers as if it did too.
+  define: { 'import.meta.url': '__fvModuleUrl' },
+  // Every import() (node: built-ins too) becomes require(): code compiled from V8's cache cannot
+  // rely on a dynamic-import callback (src/bin.cts), and require is what CommonJS has anyway.
+  supported: { 'dynamic-import': false },
+  banner: { js: 'var __fvModuleUrl = require("node:url").pathToFileURL(require("node:path").join(__dirname, "chunks", "cli.cjs")).href;' },
   // Heavy or native-ish dependencies stay in node_modules and load only when a command needs them.
   external: ['node-vault', 'balena-sdk', 'balena-image-fs', 'sshpk', 'oidc-provider'],
   minifySyntax: true,
   minifyWhitespace: true,
   sourcemap: 'linked',
   logLevel: 'warning',
-  plugins: [cliuiWordWrap],
+  plugins: [cliuiWordWrap, yargsAssertShim],
 });
+writeFileSync('dist/cli.js', '#!/usr/bin/env node\n// `node dist/cli.js` = the fleetvault executable (dist/bin.cjs, see src/bin.cts).\nimport { createRequire } from "node:module";\ncreateRequire(import.meta.url)("./bin.cjs");\n');
+rmSync('dist/cli.d.ts', { force: true });
 chmodSync('dist/cli.js', 0o755);
+chmodSync('dist/bin.cjs', 0o755);
 
 // node-vault as one CommonJS file (dist/vendor/node-vault.cjs, which src/vault/client.ts prefers).
 // node-vault requires axios and debug at load time; fleetvault hands it its own transport and

@@ -113,7 +113,8 @@ test('SIGTERM mid-rollout leaves no key in TMPDIR; the re-run verifies devices t
     c.kill('SIGTERM');
     expect(await closed).toBe(143);
     expect(stderr).toMatch(/interrupted by SIGTERM/);
-    expect(readdirSync(own)).toEqual([]);
+    // The CLI's compile cache (V8 code of fleetvault's own bundle, src/bin.cts) may sit there; no key may.
+    expect(readdirSync(own).filter((n) => n !== 'node-compile-cache')).toEqual([]);
   } finally {
     rmSync(own, { recursive: true, force: true });
   }

@@ -18,6 +18,8 @@ test('npm pack → npm install -g → fleetvault --version, cert inspect, dev --
   const tarball = join(tmp, npm(['pack', '--silent', '--pack-destination', tmp]).trim().split('\n').at(-1)!);
   const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' });
   expect(listing).toContain('package/dist/cli.js');
+  expect(listing).toContain('package/dist/bin.cjs');
+  expect(listing).toContain('package/dist/cli.cjs');
   expect(listing).toContain('package/policies/');
   expect(listing).not.toMatch(/package\/(test|src|node_modules|\.tools)\//);
 
