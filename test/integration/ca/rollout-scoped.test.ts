@@ -13,6 +13,10 @@ import { test, expect, type VaultFixture } from '../../support/context.js';
 import { runCli, type CliResult } from '../../support/cli.js';
 import { knownHostsFor, sshLogin } from '../../support/ssh.js';
 import { defaultDeviceConfig, type Device } from '../../../src/dev/device.js';
+import { rolloutCa } from '../../../src/ca/rollout.js';
+import { getCaPublicKey } from '../../../src/ca/public-key.js';
+import { authorizedKeyLine } from '../../../src/ca/authorized-key.js';
+import { parseDevicesFile } from '../../../src/ca/devices-file.js';
 
 const A = 'acme/fleet-a';
 const B = 'acme/fleet-b';
@@ -135,4 +139,52 @@ test('rollout --scoped: refused without fleet/uuid or grant, then scoped lines e
   expect(JSON.parse(resumed.stdout)).toMatchObject({ changed: 1, already: 2 });
   expect(keysOf(b1)).toEqual([opPub, scopedLine(2)]);
   expect([a1.readConfig(), a2.readConfig()]).toEqual(settled.slice(0, 2));
+});
+
+test('rollout --scoped: a failed phase-2 verification puts the root line back; the device stays reachable', { timeout: 60_000 }, async ({ vault, devices, tmp, slug }) => {
+  const op = newKey(tmp, 'operator');
+  const opPub = readFileSync(`${op}.pub`, 'utf8').trim();
+  const ca = await getCaPublicKey({ client: vault.root, mount: vault.layout.sshMount });
+  const rootLine = authorizedKeyLine({ ...ca, principals: ['root'] });
+  const uuid = randomBytes(16).toString('hex');
+  const config = defaultDeviceConfig(uuid);
+  (config.os as { sshKeys: string[] }).sshKeys = [opPub, rootLine];
+  const d = await devices.start({ name: 'mig', config });
+  const kh = knownHostsFor(tmp, [d]);
+  await grantFleet(vault, A, `fv-a-${slug}`);
+  const [t] = parseDevicesFile(`${uuid} ${d.host} ${d.port} ${d.configPath} fleet=${A}\n`);
+  const scopedLine = authorizedKeyLine({ ...ca, principals: [`device-${uuid}`, 'fleet-acme.fleet-a', 'break-glass'] });
+
+  // Right after phase 2's write, something on the device puts back a copy from before the rollout
+  // (a supervisor with a stale config): the fleet certificate is refused, phase 2's proof fails,
+  // and the root line must be put back.
+  let writes = 0;
+  let timer: NodeJS.Timeout | undefined;
+  onTestFinished(() => clearInterval(timer));
+  const stale = JSON.stringify({ ...JSON.parse(d.readConfig()), os: { sshKeys: [opPub, rootLine] } }, null, 2) + '\n';
+  const r = await rolloutCa({
+    client: vault.root, mount: vault.layout.sshMount, role: vault.layout.sshRole, devices: [t!], caFingerprint: ca.fingerprint,
+    edit: {}, scoped: { line: (p) => authorizedKeyLine({ ...ca, principals: p }) }, verifyTimeoutMs: 2000,
+    access: { identity: op, knownHostsFile: kh, strictHostKeyChecking: 'yes' },
+    onWriting: () => { writes++; },
+    onWriteSpawn: (_name, pid) => {
+      if (writes !== 2) return;
+      // The local ssh of the write exits once the remote write and its read-back are done.
+      timer = setInterval(() => {
+        try { process.kill(pid, 0); } catch { clearInterval(timer); writeFileSync(d.configPath, stale); }
+      }, 5);
+    },
+  });
+  expect(writes).toBe(2);
+  expect(r.devices[0]).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^scoped line added and verified, but removing the unscoped one failed: verification login with a fleetvault certificate failed .*; original os\.sshKeys restored$/) });
+  expect(r.devices[0]!.wrote).not.toBe(false);
+  expect(keysOf(d)).toEqual([opPub, rootLine, scopedLine]);
+  // The operator's access is what it was; a re-run (nothing fighting back now) finishes the migration.
+  expect((await sshLogin({ device: d, key: op, knownHosts: kh })).code).toBe(0);
+  const again = await rolloutCa({
+    client: vault.root, mount: vault.layout.sshMount, role: vault.layout.sshRole, devices: [t!], caFingerprint: ca.fingerprint,
+    edit: {}, scoped: { line: (p) => authorizedKeyLine({ ...ca, principals: p }) }, access: { identity: op, knownHostsFile: kh, strictHostKeyChecking: 'yes' },
+  });
+  expect(again.devices[0]).toMatchObject({ status: 'changed', migrated: true, added: [], removed: [rootLine] });
+  expect(keysOf(d)).toEqual([opPub, scopedLine]);
 });
