@@ -345,6 +345,13 @@ export async function rotateCa(o: RotateOptions): Promise<RotateReport> {
     }
     s.scoped = true;
   }
+  // Fleet grants (the sign/fleet-… roles) live on the signing mount: a new mount has none, so its
+  // fleet certificates could not be signed to verify anything.
+  if (s.scoped && s.strategy === 'mount') {
+    throw new UsageError('--scoped needs the issuer strategy (OpenBao): fleet grants live on the mount, and the new mount of the mount strategy has none', {
+      hint: 'rotate without --scoped, grant the fleets on the new mount (FLEETVAULT_SSH_MOUNT=<new mount> fleetvault access grant …), then fleetvault ca rollout --scoped',
+    });
+  }
   // Every device must name its fleet and uuid before the first stage touches anything.
   if (s.scoped) requireScopedTargets(o.devices, 'ca rotate');
   const pendingAtStart = nextStage(s);

@@ -2,7 +2,7 @@
 // (at prepare) is kept in the rotation journal, so a later run without the flag distributes scoped
 // new-CA lines, verifies the switch and the retire with fleet certificates, and ends with each
 // device trusting only the new CA, for its own principals.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { onTestFinished } from 'vitest';
 import { test, expect } from '../../support/context.js';
@@ -33,6 +33,12 @@ test('rotate --scoped: kept in the journal; distribute writes scoped lines; swit
     }
   });
   for (const fl of fleets) expect((await runCli(['access', 'grant', '--fleet', fl, '--group', group], { env })).code).toBe(0);
+
+  // A new mount would have no fleet roles to verify with: refused, nothing written.
+  const onMount = await rotate(env, f, '--stage', 'prepare', '--scoped', '--strategy', 'mount');
+  expect(onMount.code).toBe(1);
+  expect(onMount.stderr).toContain('--scoped needs the issuer strategy');
+  expect(existsSync(f.journal)).toBe(false);
 
   const prep = await rotate(env, f, '--stage', 'prepare', '--scoped');
   expect(prep.code, prep.stderr).toBe(0);
