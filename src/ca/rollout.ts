@@ -182,12 +182,15 @@ async function rollOne(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefin
   }
   if (o.dryRun) return { status: 'changed', reason: 'dry run: would change', added: edit?.added, removed: edit?.removed };
   const done: Result = first.written ? { status: 'changed', added: edit?.added, removed: edit?.removed } : { status: 'already' };
-  if (!stale.length || stopped()) return done;
+  if (!stale.length) return done;
+  // Not "done": the journal would make the re-run skip a device that still trusts root certificates.
+  if (stopped()) return { status: 'failed', reason: 'interrupted between adding the scoped line and removing the unscoped one: both lines kept; re-run to finish', ...(first.written ? {} : { wrote: false }) };
   // Phase 2: the scoped line is proven; drop the CA's other lines and prove the device again.
   const second = await writeAndVerify(t, o, v, sockets, stopped, { add: want.add, removeFingerprints: [keyFingerprint(want.add!)!] });
   if (second.status !== 'ok') {
-    const r = second.result;
-    return { ...r, reason: `scoped line ${first.written ? 'added and verified' : 'already there'}, but removing the unscoped one failed: ${r.reason}`, ...(first.written ? { wrote: undefined } : {}) };
+    // wrote: false only when neither phase of this run wrote (the device is as it was).
+    const { wrote, ...r } = second.result;
+    return { ...r, reason: `scoped line ${first.written ? 'added and verified' : 'already there'}, but removing the unscoped one failed: ${r.reason}`, ...(wrote === false && !first.written ? { wrote } : {}) };
   }
   return {
     status: first.written || second.written ? 'changed' : 'already',
