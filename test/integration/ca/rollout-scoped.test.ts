@@ -17,6 +17,7 @@ import { rolloutCa } from '../../../src/ca/rollout.js';
 import { getCaPublicKey } from '../../../src/ca/public-key.js';
 import { authorizedKeyLine } from '../../../src/ca/authorized-key.js';
 import { parseDevicesFile } from '../../../src/ca/devices-file.js';
+import { startBalenaApi } from '../../support/balena-api.js';
 
 const A = 'acme/fleet-a';
 const B = 'acme/fleet-b';
@@ -187,4 +188,21 @@ test('rollout --scoped: a failed phase-2 verification puts the root line back; t
   });
   expect(again.devices[0]).toMatchObject({ status: 'changed', migrated: true, added: [], removed: [rootLine] });
   expect(keysOf(d)).toEqual([opPub, scopedLine]);
+});
+
+test('rollout --fleet --scoped: uuid and fleet come from balena', { timeout: 60_000 }, async ({ vault, devices, tmp, slug }) => {
+  const api = await startBalenaApi({ fleetSlug: 'acme/field-units' });
+  onTestFinished(() => api.stop());
+  const op = newKey(tmp, 'operator');
+  const config = defaultDeviceConfig('f');
+  (config.os as { sshKeys: string[] }).sshKeys = [readFileSync(`${op}.pub`, 'utf8').trim()];
+  const d = await devices.start({ name: 'f', config });
+  const uuid = randomBytes(16).toString('hex');
+  api.addDevice({ uuid, ip_address: d.host });
+  await grantFleet(vault, 'acme/field-units', `fv-f-${slug}`);
+  const r = await runCli(['ca', 'rollout', '--fleet', api.fleet.slug, '--via', 'direct', '--balena-url', api.url, '--port', String(d.port), '--config-path', d.configPath,
+    '--identity', op, '--user-known-hosts-file', knownHostsFor(tmp, [d]), '--journal', join(tmp, 'j'), '--scoped', '--json'], { env: { ...vault.env, BALENA_TOKEN: api.apiKey }, timeoutMs: 60_000 });
+  expect(r.code, r.stderr).toBe(0);
+  expect(JSON.parse(r.stdout).devices).toMatchObject([{ name: uuid, status: 'changed' }]);
+  expect(keysOf(d)[1]).toMatch(new RegExp(`^cert-authority,principals="device-${uuid},fleet-acme.field-units,break-glass" `));
 });
