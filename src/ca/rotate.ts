@@ -83,6 +83,8 @@ export interface RotateReport {
   pending?: RotationStage;
   complete: boolean;
   dryRun: boolean;
+  /** The new CA lines are scoped (--scoped, as recorded in the journal). */
+  scoped?: boolean;
   /** What the operator should do next, one line each. */
   notes: string[];
 }
@@ -411,7 +413,7 @@ export async function rotateCa(o: RotateOptions): Promise<RotateReport> {
   }
   return {
     journal: o.journalPath, strategy: s.strategy, signingMount, old: s.old, next: s.next, stages: reports, pending,
-    complete: !!s.completedAt, dryRun: !!o.dryRun, notes,
+    complete: !!s.completedAt, dryRun: !!o.dryRun, scoped: !!s.scoped, notes,
   };
 }
 
@@ -420,7 +422,7 @@ export function renderRotateReport(r: RotateReport): string {
   const lines = r.stages.map((st) => `${st.stage.padEnd(10)} ${st.status.padEnd(7)} ${st.detail}`);
   if (!lines.length) lines.push('nothing to do');
   lines.push('', `old CA ${r.old.fingerprint}${r.old.issuerId ? ` (issuer ${r.old.issuerId})` : ''} on ${r.old.mount}`);
-  if (r.next.fingerprint) lines.push(`new CA ${r.next.fingerprint}${r.next.issuerId ? ` (issuer ${r.next.issuerName})` : ''} on ${r.next.mount}`);
+  if (r.next.fingerprint) lines.push(`new CA ${r.next.fingerprint}${r.next.issuerId ? ` (issuer ${r.next.issuerName})` : ''} on ${r.next.mount}${r.scoped ? '; scoped lines (device-, fleet-, break-glass)' : ''}`);
   lines.push(r.complete ? 'rotation complete' : r.dryRun ? 'dry run: nothing written' : `next stage: ${r.pending}`, `journal ${r.journal}`);
   return [...lines, ...r.notes.map((n) => `note: ${n}`)].join('\n');
 }

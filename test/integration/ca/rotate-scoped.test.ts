@@ -48,6 +48,7 @@ test('rotate --scoped: kept in the journal; distribute writes scoped lines; swit
   // Later stages without the flag: the journal keeps it.
   const dist = await rotate(env, f, '--stage', 'distribute');
   expect(dist.code, dist.stderr).toBe(0);
+  expect(JSON.parse(dist.stdout)).toMatchObject({ scoped: true, stages: [{ stage: 'distribute', status: 'done' }] });
   const scopedOf = (i: number) => `principals="device-${uuids[i]},fleet-${fleets[i]!.replace('/', '.')},break-glass"`;
   f.devices.forEach((d, i) => {
     const lines = fleetvaultLines(d);
