@@ -111,6 +111,12 @@ export interface SshKeysEdit {
   add?: string;
   /** Remove cert-authority lines for keys with these fingerprints. */
   removeFingerprints?: string[];
+  /**
+   * Keep a fleetvault line of the same CA with other options and add the new line next to it
+   * (default: replace it in place). Phase 1 of a migration to scoped lines: until the new line is
+   * proven to work, the old one is what keeps the operator's certificates working.
+   */
+  keepSameCa?: boolean;
 }
 
 export interface EditResult {
@@ -124,7 +130,8 @@ export interface EditResult {
 /**
  * Apply an edit to config.json text. Idempotent: re-applying yields the same text and
  * changed=false. Other keys keep their order; the rest of the file keeps its key order and indent.
- * A fleetvault line for the same CA with other options (principals, expiry) is replaced in place.
+ * A fleetvault line for the same CA with other options (principals, expiry) is replaced in place,
+ * unless `keepSameCa` asks to add the new line next to it.
  */
 export function editSshKeys(text: string | Buffer, edit: SshKeysEdit, source = 'config.json'): EditResult {
   const parsed = parseConfigJson(text, source);
@@ -149,7 +156,9 @@ export function editSshKeys(text: string | Buffer, edit: SshKeysEdit, source = '
     if (!fp) throw new UsageError('the CA line has no parseable key');
     if (!keys.includes(edit.add)) {
       const same = keys.findIndex((k) => isFleetvaultLine(k) && keyFingerprint(k) === fp);
-      if (same >= 0) {
+      if (same >= 0 && edit.keepSameCa) {
+        keys.splice(same + 1, 0, edit.add);
+      } else if (same >= 0) {
         removed.push(keys[same]!);
         keys[same] = edit.add;
       } else {

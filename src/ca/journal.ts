@@ -14,6 +14,8 @@ export interface JournalEntry {
   reason?: string;
   /** false on a failure before any write (read refused, malformed config.json): the device is as it was. */
   wrote?: boolean;
+  /** --scoped: the device's unscoped line of this CA was removed (the scoped line proven first). */
+  migrated?: boolean;
   caFingerprint: string;
   at: string;
 }

@@ -3,7 +3,7 @@ import type { RolloutReport } from './rollout.js';
 
 /** The human summary table of a rollout. */
 export function renderRolloutReport(r: RolloutReport): string {
-  const rows = r.devices.map((d) => [d.name, `${d.host}:${d.port}`, d.status, escapeControl(d.reason ?? '')]);
+  const rows = r.devices.map((d) => [d.name, `${d.host}:${d.port}`, d.status, escapeControl(d.reason ?? (d.migrated ? 'migrated: scoped line proven, unscoped line removed' : ''))]);
   const head = ['DEVICE', 'ADDRESS', 'STATUS', 'REASON'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(w[i]!))).join('  ').trimEnd();

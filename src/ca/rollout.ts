@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from '../ssh/keys.js';
 import { signUserKey } from '../ssh/sign.js';
-import { editSshKeys, keyFingerprint, MAX_CONFIG_BYTES, type EditResult, type SshKeysEdit } from './config-json.js';
+import { editSshKeys, isCertAuthorityLine, keyFingerprint, MAX_CONFIG_BYTES, type EditResult, type SshKeysEdit } from './config-json.js';
 import type { DeviceTarget } from './devices-file.js';
 import { Journal, type DeviceStatus } from './journal.js';
 import { describeSshFailure, sshExec, type SshAccess } from '../device/remote-config.js';
@@ -19,6 +19,7 @@ import { readScript } from '../device/config-scripts.js';
 import { adoptAddressPins, prepareKnownHosts } from '../device/known-hosts.js';
 import { guardInterrupts } from '../device/interrupt.js';
 import { UsageError } from '../errors.js';
+import { requireScopedTargets, scopedPrincipalsFor, signFleetVerifiers } from './scoped.js';
 
 export interface RolloutOptions {
   client: VaultClient;
@@ -27,6 +28,14 @@ export interface RolloutOptions {
   devices: DeviceTarget[];
   /** The edit: the CA line to add, CA fingerprints to remove. */
   edit: SshKeysEdit;
+  /**
+   * --scoped: each device gets `line(its scoped principals)` instead of edit.add (every device must
+   * know its fleet and uuid), is verified with a certificate for its fleet, and a line of the same
+   * CA with other principals (principals="root") is migrated in two phases — see rollOne.
+   */
+  scoped?: { line: (principals: string[]) => string };
+  /** For messages: the command running this rollout. */
+  command?: string;
   /** Fingerprint of the CA being rolled out (journal key, verification). */
   caFingerprint: string;
   access: SshAccess;
@@ -65,6 +74,8 @@ export interface DeviceOutcome {
   wrote?: boolean;
   added?: string[];
   removed?: string[];
+  /** --scoped: the unscoped line of this CA was removed after the scoped one was proven. */
+  migrated?: boolean;
   durationMs?: number;
 }
 
@@ -78,21 +89,39 @@ export interface RolloutReport extends RolloutProgress {
   devices: DeviceOutcome[];
 }
 
-interface Verifier { key: string; cert: string }
+/** The verification key and the certificate that should open a given device. */
+interface Verifier { key: string; certFor: (t: DeviceTarget) => string }
 type Result = Omit<DeviceOutcome, 'name' | 'host' | 'port'>;
 
-async function makeVerifier(o: RolloutOptions, dir: string): Promise<Verifier> {
+async function makeVerifier(o: RolloutOptions, dir: string, pending: DeviceTarget[]): Promise<Verifier> {
+  if (o.scoped) {
+    // A scoped line trusts no root certificate: verify with the device's fleet principal.
+    const v = await signFleetVerifiers({ client: o.client, mount: o.mount, fleets: pending.map((t) => t.fleet!), dir, command: o.command ?? 'ca rollout', reason: `fleetvault ${o.command ?? 'ca rollout'} verification` });
+    return { key: v.key, certFor: (t) => v.certs.get(t.fleet!)! };
+  }
   const pair = generateEd25519KeyPair('fleetvault-rollout-verify');
   // One short certificate verifies every device of this run.
   const signed = await signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 900, reason: 'fleetvault ca rollout verification' });
   const key = join(dir, 'id_ed25519');
   writeFileSync(key, pair.privateKey, { mode: 0o600 });
   writeFileSync(`${key}-cert.pub`, signed.certificate, { mode: 0o600 });
-  return { key, cert: `${key}-cert.pub` };
+  return { key, certFor: () => `${key}-cert.pub` };
+}
+
+/** The edit for one device: the scoped line for its principals, kept next to an unscoped one (phase 1). */
+function editFor(t: DeviceTarget, o: RolloutOptions): SshKeysEdit {
+  if (!o.scoped) return o.edit;
+  return { ...o.edit, add: o.scoped.line(scopedPrincipalsFor(t)!), keepSameCa: true };
 }
 
 function expectedKeys(edit: SshKeysEdit): ExpectedKeys {
   return { present: edit.add, absentFingerprints: edit.removeFingerprints };
+}
+
+/** Lines of the same CA as `line` other than `line` itself: what phase 2 of a migration removes. */
+function otherLinesOfCa(sshKeys: string[], line: string): string[] {
+  const fp = keyFingerprint(line);
+  return sshKeys.filter((k) => k !== line && isCertAuthorityLine(k) && keyFingerprint(k) === fp);
 }
 
 /**
@@ -100,11 +129,11 @@ function expectedKeys(edit: SshKeysEdit): ExpectedKeys {
  * config.json back: proves the device accepts the CA and that the line survived the supervisor's
  * restart. Retried while the device is still applying os.sshKeys; undefined when verified.
  */
-async function verifyLogin(t: DeviceTarget, o: RolloutOptions, v: Verifier): Promise<string | undefined> {
+async function verifyLogin(t: DeviceTarget, o: RolloutOptions, v: Verifier, expect: ExpectedKeys): Promise<string | undefined> {
   const deadline = Date.now() + (o.verifyTimeoutMs ?? 20_000);
   for (;;) {
-    const r = await sshExec(t, { ...o.access, identity: v.key, certificate: v.cert, strictHostKeyChecking: 'yes' }, readScript(t.configPath), undefined, { timeoutMs: 15_000, maxStdoutBytes: MAX_CONFIG_BYTES + 1 });
-    if (r.code === 0) return holdsExpectedKeys(r.stdout, expectedKeys(o.edit), `${t.name}:${t.configPath}`, keyFingerprint);
+    const r = await sshExec(t, { ...o.access, identity: v.key, certificate: v.certFor(t), strictHostKeyChecking: 'yes' }, readScript(t.configPath), undefined, { timeoutMs: 15_000, maxStdoutBytes: MAX_CONFIG_BYTES + 1 });
+    if (r.code === 0) return holdsExpectedKeys(r.stdout, expect, `${t.name}:${t.configPath}`, keyFingerprint);
     if (Date.now() > deadline) return `verification login with a fleetvault certificate failed (${describeSshFailure(r, { maxBytes: MAX_CONFIG_BYTES })})`;
     await new Promise((res) => setTimeout(res, 1000));
   }
@@ -128,7 +157,52 @@ async function restoreOriginal(t: DeviceTarget, o: RolloutOptions, original: Buf
   }
 }
 
+/**
+ * One device. Without --scoped: one edit, verified, undone if the proof fails. With --scoped a
+ * device that trusts this CA for other principals (principals="root") is migrated in two phases, so
+ * the operator is never cut off midway: phase 1 adds the scoped line next to the old one and proves
+ * it with a fresh fleet-certificate login; only then phase 2 removes the old line and proves again,
+ * putting it back if that fails. A run killed between the phases leaves both lines (and no "done"
+ * in the journal): the re-run finds phase 1 already done, verifies it, and runs phase 2.
+ */
 async function rollOne(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefined, sockets: ControlSockets, stopped: () => boolean): Promise<Result> {
+  const want = editFor(t, o);
+  // A dry run reports where the device ends up (both phases); nothing proves a scoped line without
+  // verification, so then the old line stays.
+  const dryEnd = o.scoped && o.dryRun ? { ...want, keepSameCa: false, removeFingerprints: [...(want.removeFingerprints ?? []), keyFingerprint(want.add!)!] } : want;
+  const first = await writeAndVerify(t, o, v, sockets, stopped, dryEnd);
+  if (first.status !== 'ok') return first.result;
+  const { edit } = first;
+  const stale = o.scoped && v && edit ? otherLinesOfCa(edit.sshKeys, want.add!) : [];
+  if (!first.written) {
+    if (!v || stopped() || (o.verifyAlready === false && !stale.length)) return { status: 'already' };
+    // Phase 2 never runs on an unproven scoped line: prove it (again) even with --no-verify-already.
+    const why = await verifyLogin(t, o, v, expectedKeys(want));
+    if (why) return { status: 'failed', reason: `config.json already has the change, but ${why}` };
+  }
+  if (o.dryRun) return { status: 'changed', reason: 'dry run: would change', added: edit?.added, removed: edit?.removed };
+  const done: Result = first.written ? { status: 'changed', added: edit?.added, removed: edit?.removed } : { status: 'already' };
+  if (!stale.length) return done;
+  // Not "done": the journal would make the re-run skip a device that still trusts root certificates.
+  if (stopped()) return { status: 'failed', reason: 'interrupted between adding the scoped line and removing the unscoped one: both lines kept; re-run to finish', ...(first.written ? {} : { wrote: false }) };
+  // Phase 2: the scoped line is proven; drop the CA's other lines and prove the device again.
+  const second = await writeAndVerify(t, o, v, sockets, stopped, { add: want.add, removeFingerprints: [keyFingerprint(want.add!)!] });
+  if (second.status !== 'ok') {
+    // wrote: false only when neither phase of this run wrote (the device is as it was).
+    const { wrote, ...r } = second.result;
+    return { ...r, reason: `scoped line ${first.written ? 'added and verified' : 'already there'}, but removing the unscoped one failed: ${r.reason}`, ...(wrote === false && !first.written ? { wrote } : {}) };
+  }
+  return {
+    status: first.written || second.written ? 'changed' : 'already',
+    added: first.written ? edit?.added : [], removed: [...(first.written ? edit?.removed ?? [] : []), ...(second.edit?.removed ?? [])],
+    migrated: !!second.written,
+  };
+}
+
+type Step = { status: 'ok'; written: boolean; edit?: EditResult } | { status: 'stop'; result: Result };
+
+/** Apply `want` to the device; when written, prove it with a fresh login and undo it if that fails. */
+async function writeAndVerify(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefined, sockets: ControlSockets, stopped: () => boolean, want: SshKeysEdit): Promise<Step> {
   const conn = connectDevice(t, o.access, sockets);
   let edit: EditResult | undefined;
   let r;
@@ -136,7 +210,7 @@ async function rollOne(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefin
   let writing = false;
   try {
     r = await editDeviceConfig(conn, t, {
-      edit: (bytes) => (edit = editSshKeys(bytes, o.edit, `${t.name}:${t.configPath}`)),
+      edit: (bytes) => (edit = editSshKeys(bytes, want, `${t.name}:${t.configPath}`)),
       dryRun: o.dryRun, backup: true, leaseSeconds: o.access.leaseSeconds,
       onWriteSpawn: (pid) => o.onWriteSpawn?.(t.name, pid),
       beforeWrite: () => {
@@ -149,26 +223,24 @@ async function rollOne(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefin
   } finally {
     await conn.close();
   }
-  if (!r.ok) return { status: 'failed', reason: r.reason, ...(writing ? {} : { wrote: false }) };
-  if (!r.written) {
-    if (!v || o.verifyAlready === false || stopped()) return { status: 'already' };
-    const why = await verifyLogin(t, o, v);
-    return why ? { status: 'failed', reason: `config.json already has the change, but ${why}` } : { status: 'already' };
-  }
-  if (o.dryRun) return { status: 'changed', reason: 'dry run: would change', added: edit?.added, removed: edit?.removed };
+  if (!r.ok) return { status: 'stop', result: { status: 'failed', reason: r.reason, ...(writing ? {} : { wrote: false }) } };
+  if (!r.written || o.dryRun) return { status: 'ok', written: !!r.written, edit };
   if (v && !stopped()) {
-    const why = await verifyLogin(t, o, v);
+    const why = await verifyLogin(t, o, v, expectedKeys(want));
     if (why) {
       // Put the original keys back; the operator's access is what we came in with.
       const back = await restoreOriginal(t, o, r.original, r.written, sockets);
       return {
-        status: 'failed',
-        reason: back === undefined ? `${why}; original os.sshKeys restored`
-          : `${why}; restoring the original failed too (${back}); backup at ${t.configPath}.fleetvault.bak`,
+        status: 'stop',
+        result: {
+          status: 'failed',
+          reason: back === undefined ? `${why}; original os.sshKeys restored`
+            : `${why}; restoring the original failed too (${back}); backup at ${t.configPath}.fleetvault.bak`,
+        },
       };
     }
   }
-  return { status: 'changed', added: edit?.added, removed: edit?.removed };
+  return { status: 'ok', written: true, edit };
 }
 
 export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
@@ -181,6 +253,7 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
     const onWriting = o.onWriting;
     o = { ...o, onWriting: (t) => { journal.record({ device: t.name, host: t.host, status: 'writing' }); onWriting?.(t); } };
   }
+  if (o.scoped) requireScopedTargets(o.devices, o.command ?? 'ca rollout');
   const total = o.devices.length;
   const outcomes = new Map<string, DeviceOutcome>();
   const counts: RolloutProgress = { done: 0, total, changed: 0, already: 0, failed: 0, skipped: 0 };
@@ -191,7 +264,7 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
     counts[r.status]++;
     counts.done++;
     // closed: a device still in flight after an interrupt; the re-run decides about it.
-    if (!closed && !r.fromJournal && r.status !== 'skipped') journal?.record({ device: t.name, host: t.host, status: r.status, reason: r.reason, ...(r.wrote === false ? { wrote: false } : {}) });
+    if (!closed && !r.fromJournal && r.status !== 'skipped') journal?.record({ device: t.name, host: t.host, status: r.status, reason: r.reason, ...(r.wrote === false ? { wrote: false } : {}), ...(r.migrated ? { migrated: true } : {}) });
     o.onProgress?.({ ...counts });
   };
 
@@ -202,7 +275,7 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
     else pending.push(t);
   }
 
-  const addsCa = !!o.edit.add;
+  const addsCa = !!o.edit.add || !!o.scoped;
   const verify = (o.verify ?? true) && addsCa && !o.dryRun;
   prepareKnownHosts(o.access.knownHostsFile);
   adoptAddressPins(o.access.knownHostsFile, pending);
@@ -221,7 +294,7 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
     if (verify && pending.length) {
       keyDir = mkdtempSync(join(tmpdir(), 'fleetvault-rollout-'));
       o.onTempDir?.(keyDir);
-      verifier = await Promise.race([makeVerifier(o, keyDir), guard.interrupted]);
+      verifier = await Promise.race([makeVerifier(o, keyDir, pending), guard.interrupted]);
     }
     const stopped = () => guard.signal() !== undefined;
     const runWave = async (wave: DeviceTarget[], width: number) => {

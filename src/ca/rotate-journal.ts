@@ -55,6 +55,11 @@ export interface RotationState {
   /** Devices confirmed (by reading config.json) to trust the new CA after distribute. */
   covered?: string[];
   stages: Record<RotationStage, StageRecord>;
+  /**
+   * `--scoped`: the new CA line names each device's scoped principals, and every later stage (and
+   * run) verifies with fleet certificates — kept here so a resumed run without the flag keeps it.
+   */
+  scoped?: boolean;
   /** When `--delete-old-issuer` deleted the old issuer (issuer strategy). */
   oldIssuerDeletedAt?: string;
 }

@@ -24,6 +24,7 @@ import {
   rotationServer, signingCaFingerprint, switchDefaultIssuer,
 } from './rotate-vault.js';
 import { verifySigningCa, withFreshCertificate, type SwitchVerification } from './rotate-verify.js';
+import { requireScopedTargets } from './scoped.js';
 
 export interface RotateOptions {
   client: VaultClient;
@@ -39,6 +40,8 @@ export interface RotateOptions {
   stage?: RotationStage | 'all';
   strategy?: RotationStrategy | 'auto';
   principals?: string[];
+  /** Scoped new-CA lines (see RotationState.scoped); recorded in the journal at the first stage run. */
+  scoped?: boolean;
   concurrency?: number;
   canary?: number;
   maxFailuresPercent?: number;
@@ -80,6 +83,8 @@ export interface RotateReport {
   pending?: RotationStage;
   complete: boolean;
   dryRun: boolean;
+  /** The new CA lines are scoped (--scoped, as recorded in the journal). */
+  scoped?: boolean;
   /** What the operator should do next, one line each. */
   notes: string[];
 }
@@ -182,8 +187,15 @@ async function prepare(o: RotateOptions, s: RotationState): Promise<StageReport>
   return { stage: 'prepare', status: 'done', detail: `created ${what}: new CA ${made.fingerprint}; signing still uses ${s.old.fingerprint}` };
 }
 
-function newCaLine(o: RotateOptions, s: RotationState): string {
+function newCaLine(o: RotateOptions, s: RotationState): string | undefined {
+  if (s.scoped) return undefined; // per device: scopedNewCa
   return authorizedKeyLine({ publicKey: s.next.publicKey, fingerprint: s.next.fingerprint, mount: s.next.mount, principals: o.principals });
+}
+
+/** --scoped: each device's new-CA line names its own principals (rolloutCa builds it per device). */
+function scopedNewCa(s: RotationState): { line: (principals: string[]) => string } | undefined {
+  if (!s.scoped) return undefined;
+  return { line: (principals) => authorizedKeyLine({ publicKey: s.next.publicKey, fingerprint: s.next.fingerprint, mount: s.next.mount, principals }) };
 }
 
 function rolloutCommon(o: RotateOptions, stage: 'distribute' | 'retire') {
@@ -191,6 +203,7 @@ function rolloutCommon(o: RotateOptions, stage: 'distribute' | 'retire') {
     client: o.client, devices: o.devices, access: o.access, concurrency: o.concurrency, canary: o.canary,
     maxFailuresPercent: o.maxFailuresPercent, dryRun: o.dryRun, verifyTimeoutMs: o.verifyTimeoutMs,
     journalPath: rolloutJournalFor(o.journalPath, stage), onProgress: (p: RolloutProgress) => o.onProgress?.(stage, p),
+    command: 'ca rotate',
   };
 }
 
@@ -205,7 +218,7 @@ async function distribute(o: RotateOptions, s: RotationState): Promise<StageRepo
   // by the live role yet: the proof here is reading every config.json back (caStatus below).
   // With the mount strategy the new mount already signs, so the rollout logs in with its CA too.
   const rollout = await rolloutCa({
-    ...rolloutCommon(o, 'distribute'), mount: s.next.mount, role: s.role, edit: { add: newCaLine(o, s) },
+    ...rolloutCommon(o, 'distribute'), mount: s.next.mount, role: s.role, edit: { add: newCaLine(o, s) }, scoped: scopedNewCa(s),
     caFingerprint: s.next.fingerprint, verify: s.strategy === 'mount', journalWrites: true,
   });
   if (o.dryRun) return { stage: 'distribute', status: 'planned', detail: `would add the new CA line on ${rollout.changed} device(s); ${rollout.already} already have it`, rollout };
@@ -230,7 +243,7 @@ async function switchSigning(o: RotateOptions, s: RotationState): Promise<StageR
   let verification: SwitchVerification | undefined;
   let problem: string | undefined;
   try {
-    verification = await verifySigningCa({ client: o.client, mount: s.next.mount, role: s.role, devices: sample, access: o.access, concurrency: o.concurrency, timeoutMs: o.verifyTimeoutMs });
+    verification = await verifySigningCa({ client: o.client, mount: s.next.mount, role: s.role, devices: sample, access: o.access, concurrency: o.concurrency, timeoutMs: o.verifyTimeoutMs, scoped: s.scoped });
     const bad = verification.devices.filter((d) => !d.ok);
     if (verification.signingKeyFingerprint !== s.next.fingerprint) problem = `a fresh certificate is signed by ${verification.signingKeyFingerprint}, not the new CA`;
     else if (bad.length) problem = `login with a new-CA certificate failed on ${bad.map((d) => `${d.name} (${d.reason})`).join(', ')}`;
@@ -248,15 +261,16 @@ async function switchSigning(o: RotateOptions, s: RotationState): Promise<StageR
 async function retire(o: RotateOptions, s: RotationState): Promise<StageReport> {
   const rollout = await rolloutCa({
     ...rolloutCommon(o, 'retire'), mount: s.next.mount, role: s.role,
-    edit: { add: newCaLine(o, s), removeFingerprints: [s.old.fingerprint] }, caFingerprint: s.next.fingerprint, verify: true,
+    edit: { add: newCaLine(o, s), removeFingerprints: [s.old.fingerprint] }, scoped: scopedNewCa(s), caFingerprint: s.next.fingerprint, verify: true,
   });
   if (o.dryRun) return { stage: 'retire', status: 'planned', detail: `would remove the old CA line on ${rollout.changed} device(s)`, rollout };
   // Read back with a fresh new-CA certificate only: the operator's access may be an old-CA
   // certificate in ssh-agent, refused the moment the old line is gone. A device this certificate
   // cannot log into does not trust the new CA, which is a real failure of retire.
-  const st = await withFreshCertificate({ client: o.client, mount: s.next.mount, role: s.role, base: o.access, reason: 'fleetvault ca rotate retire check' }, async (fresh) => {
+  const fleets = s.scoped ? o.devices.map((t) => t.fleet!) : undefined;
+  const st = await withFreshCertificate({ client: o.client, mount: s.next.mount, role: s.role, base: o.access, reason: 'fleetvault ca rotate retire check', fleets }, async (fresh) => {
     if (fresh.signingKeyFingerprint !== s.next.fingerprint) throw new UsageError(`${s.next.mount} signs with ${fresh.signingKeyFingerprint}, not the new CA ${s.next.fingerprint}; signing changed outside this rotation`, { hint: 'check the default issuer (fleetvault ca status) before retiring the old CA' });
-    return caStatus({ devices: o.devices, caFingerprint: s.next.fingerprint, access: fresh.access, concurrency: o.concurrency });
+    return caStatus({ devices: o.devices, caFingerprint: s.next.fingerprint, access: fresh.access, accessFor: fresh.accessFor, concurrency: o.concurrency });
   });
   const stillTrustingOld = st.devices.filter((d) => !d.reachable || d.cas.some((c) => c.fingerprint === s.old.fingerprint)).map((d) => d.name);
   const missing = st.devices.filter((d) => !d.trustsCurrent).map((d) => d.name);
@@ -325,6 +339,23 @@ export async function rotateCa(o: RotateOptions): Promise<RotateReport> {
   }
   const s = state;
   const notes: string[] = notes0;
+  if (o.scoped && !s.scoped) {
+    // Lines already distributed name other principals: a scoped switch would verify with
+    // certificates those devices refuse. Decide at the start (or before distribute finished).
+    if (s.stages.distribute.status === 'done') {
+      throw new UsageError(`--scoped: this rotation distributed unscoped new-CA lines (${s.stages.distribute.at}); it goes on without --scoped`, { hint: 'finish it without --scoped, then run fleetvault ca rollout --scoped to migrate the devices' });
+    }
+    s.scoped = true;
+  }
+  // Fleet grants (the sign/fleet-… roles) live on the signing mount: a new mount has none, so its
+  // fleet certificates could not be signed to verify anything.
+  if (s.scoped && s.strategy === 'mount') {
+    throw new UsageError('--scoped needs the issuer strategy (OpenBao): fleet grants live on the mount, and the new mount of the mount strategy has none', {
+      hint: 'rotate without --scoped, grant the fleets on the new mount (FLEETVAULT_SSH_MOUNT=<new mount> fleetvault access grant …), then fleetvault ca rollout --scoped',
+    });
+  }
+  // Every device must name its fleet and uuid before the first stage touches anything.
+  if (s.scoped) requireScopedTargets(o.devices, 'ca rotate');
   const pendingAtStart = nextStage(s);
   let toRun: RotationStage[];
   if (want === 'retire' && s.stages.retire.status === 'done') {
@@ -382,7 +413,7 @@ export async function rotateCa(o: RotateOptions): Promise<RotateReport> {
   }
   return {
     journal: o.journalPath, strategy: s.strategy, signingMount, old: s.old, next: s.next, stages: reports, pending,
-    complete: !!s.completedAt, dryRun: !!o.dryRun, notes,
+    complete: !!s.completedAt, dryRun: !!o.dryRun, scoped: !!s.scoped, notes,
   };
 }
 
@@ -391,7 +422,7 @@ export function renderRotateReport(r: RotateReport): string {
   const lines = r.stages.map((st) => `${st.stage.padEnd(10)} ${st.status.padEnd(7)} ${st.detail}`);
   if (!lines.length) lines.push('nothing to do');
   lines.push('', `old CA ${r.old.fingerprint}${r.old.issuerId ? ` (issuer ${r.old.issuerId})` : ''} on ${r.old.mount}`);
-  if (r.next.fingerprint) lines.push(`new CA ${r.next.fingerprint}${r.next.issuerId ? ` (issuer ${r.next.issuerName})` : ''} on ${r.next.mount}`);
+  if (r.next.fingerprint) lines.push(`new CA ${r.next.fingerprint}${r.next.issuerId ? ` (issuer ${r.next.issuerName})` : ''} on ${r.next.mount}${r.scoped ? '; scoped lines (device-, fleet-, break-glass)' : ''}`);
   lines.push(r.complete ? 'rotation complete' : r.dryRun ? 'dry run: nothing written' : `next stage: ${r.pending}`, `journal ${r.journal}`);
   return [...lines, ...r.notes.map((n) => `note: ${n}`)].join('\n');
 }

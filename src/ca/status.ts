@@ -4,6 +4,7 @@ import { parseConfigJson, trustedCas } from './config-json.js';
 import type { SshAccess } from '../device/remote-config.js';
 import { connectDevice, readDeviceConfig } from '../device/config-transfer.js';
 import { adoptAddressPins, prepareKnownHosts } from '../device/known-hosts.js';
+import { classifyCaScope, type LineScope } from './scoped.js';
 
 export interface DeviceTrust {
   name: string;
@@ -12,6 +13,8 @@ export interface DeviceTrust {
   reachable: boolean;
   error?: string;
   trustsCurrent: boolean;
+  /** How it trusts the current CA: scoped principals only, or unscoped (`root`, anything else). */
+  scope?: LineScope;
   cas: { fingerprint: string; principals?: string; fleetvault: boolean }[];
 }
 
@@ -20,12 +23,15 @@ export interface CaStatusReport {
   total: number;
   trustingCurrent: number;
   unreachable: number;
+  /** Devices trusting the current CA for scoped principals only, and for anything else. */
+  scoped: number;
+  unscoped: number;
   /** Fingerprints of other CAs seen on devices, with how many devices trust each. */
   otherCas: Record<string, number>;
   devices: DeviceTrust[];
 }
 
-export async function caStatus(o: { devices: DeviceTarget[]; caFingerprint: string; access: SshAccess; concurrency?: number }): Promise<CaStatusReport> {
+export async function caStatus(o: { devices: DeviceTarget[]; caFingerprint: string; access: SshAccess; concurrency?: number; accessFor?: (t: DeviceTarget) => SshAccess }): Promise<CaStatusReport> {
   prepareKnownHosts(o.access.knownHostsFile);
   adoptAddressPins(o.access.knownHostsFile, o.devices);
   const results: DeviceTrust[] = new Array(o.devices.length);
@@ -36,12 +42,13 @@ export async function caStatus(o: { devices: DeviceTarget[]; caFingerprint: stri
       const t = o.devices[i]!;
       const base = { name: t.name, host: t.host, port: t.port };
       // Read-only: one login, no master connection, the supervisor left alone.
-      const conn = connectDevice(t, o.access);
+      const conn = connectDevice(t, o.accessFor?.(t) ?? o.access);
       const r = await readDeviceConfig(conn, t);
       if (!r.ok) { results[i] = { ...base, reachable: false, error: r.reason, trustsCurrent: false, cas: [] }; continue; }
       try {
         const cas = trustedCas(parseConfigJson(r.bytes, `${t.name}:${t.configPath}`).sshKeys).map(({ fingerprint, principals, fleetvault }) => ({ fingerprint, principals, fleetvault }));
-        results[i] = { ...base, reachable: true, trustsCurrent: cas.some((c) => c.fingerprint === o.caFingerprint), cas };
+        const scope = classifyCaScope(cas, o.caFingerprint, t);
+        results[i] = { ...base, reachable: true, trustsCurrent: cas.some((c) => c.fingerprint === o.caFingerprint), ...(scope ? { scope } : {}), cas };
       } catch (e) {
         results[i] = { ...base, reachable: true, error: (e as Error).message, trustsCurrent: false, cas: [] };
       }
@@ -52,6 +59,7 @@ export async function caStatus(o: { devices: DeviceTarget[]; caFingerprint: stri
   for (const d of results) for (const c of d.cas) if (c.fingerprint !== o.caFingerprint) otherCas[c.fingerprint] = (otherCas[c.fingerprint] ?? 0) + 1;
   return {
     caFingerprint: o.caFingerprint, total: results.length, trustingCurrent: results.filter((d) => d.trustsCurrent).length,
-    unreachable: results.filter((d) => !d.reachable).length, otherCas, devices: results,
+    unreachable: results.filter((d) => !d.reachable).length,
+    scoped: results.filter((d) => d.scope === 'scoped').length, unscoped: results.filter((d) => d.scope === 'unscoped').length, otherCas, devices: results,
   };
 }

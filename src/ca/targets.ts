@@ -43,15 +43,21 @@ export async function rolloutTargets(o: TargetOptions): Promise<DeviceTarget[]> 
     tunnel ? tunnelUserFor({ apiUrl, token }) : Promise.resolve(''),
   ]);
   const port = o.port ?? 22222;
+  // What --scoped writes on each device: its own uuid and the fleet it was listed from.
+  const { normalizeFleetSlug, normalizeUuid } = await import('../access/principals.js');
+  // A fleet named by id (not a slug) leaves them unknown: --scoped then refuses, naming how many.
+  const scope = (uuid: string): Pick<DeviceTarget, 'fleet' | 'uuid'> => {
+    try { return { fleet: normalizeFleetSlug(o.fleet!), uuid: normalizeUuid(uuid) }; } catch { return {}; }
+  };
   return devices.map((d): DeviceTarget => {
     if (tunnel) {
       const r = tunnelRouteFor({ uuid: d.uuid, port, tunnel, tunnelUser });
-      return { name: d.uuid, host: r.host, port, configPath, proxyCommand: r.proxyCommand, hostKeyAlias: r.hostKeyAlias };
+      return { name: d.uuid, host: r.host, port, configPath, proxyCommand: r.proxyCommand, hostKeyAlias: r.hostKeyAlias, ...scope(d.uuid) };
     }
     const host = d.ipAddresses.find((a) => !a.includes(':')) ?? d.ipAddresses[0];
     // Never dropped: a device without an address stays in the run under its balena name, which
     // does not resolve, so it is reported unreachable with ssh's reason next to it.
-    return { name: d.uuid, host: host ?? `${d.uuid}.balena`, port, configPath };
+    return { name: d.uuid, host: host ?? `${d.uuid}.balena`, port, configPath, ...scope(d.uuid) };
   });
 }
 

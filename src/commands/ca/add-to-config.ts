@@ -1,6 +1,6 @@
 import { render, vaultFrom, type GlobalArgs, type Command } from '../common.js';
 
-interface Args extends GlobalArgs { config: string; image?: string; removeCa?: string[]; principals?: string[]; dryRun?: boolean }
+interface Args extends GlobalArgs { config: string; image?: string; removeCa?: string[]; principals?: string[]; dryRun?: boolean; scoped?: boolean; device?: string; fleet?: string }
 
 export const caAddToConfigCommand: Command = {
   command: 'add-to-config <config>',
@@ -10,13 +10,28 @@ export const caAddToConfigCommand: Command = {
     .option('image', { type: 'string', describe: 'edit config.json inside this balenaOS disk image (boot partition)' })
     .option('remove-ca', { type: 'string', array: true, describe: 'also remove cert-authority lines of this CA fingerprint (SHA256:…)' })
     .option('principals', { type: 'string', array: true, describe: 'users the CA may certify', defaultDescription: 'root' })
+    .option('scoped', { type: 'boolean', describe: 'trust the CA for this device\'s principals device-<uuid>,fleet-<org>.<fleet>,break-glass (needs --device and --fleet)' })
+    .option('device', { type: 'string', describe: 'with --scoped: the device\'s balena uuid' })
+    .option('fleet', { type: 'string', describe: 'with --scoped: the device\'s fleet slug org/fleet' })
+    .conflicts('scoped', 'principals')
     .option('dry-run', { type: 'boolean', describe: 'show the change, write nothing' })
     .example('$0 ca add-to-config ./config.json', 'adds cert-authority,principals="root" … once; a second run changes nothing')
     .example('$0 ca add-to-config /config.json --image balena.img', 'edit the image before flashing')
-    .example('$0 ca add-to-config config.json --remove-ca SHA256:old…', 'rotation: trust the new CA, drop the old'),
+    .example('$0 ca add-to-config config.json --remove-ca SHA256:old…', 'rotation: trust the new CA, drop the old')
+    .example('$0 ca add-to-config /config.json --image balena.img --scoped --device 0123…cdef --fleet acme/sensors', 'principals="device-0123…,fleet-acme.sensors,break-glass"; replaces a principals="root" line of this CA'),
   handler: async (argv: Args) => {
     const { validatePrincipals } = await import('../../ssh/principals.js');
-    const principals = validatePrincipals(argv.principals ?? ['root']);
+    const { UsageError } = await import('../../errors.js');
+    let principals: string[];
+    if (argv.scoped) {
+      if (argv.device === undefined || argv.fleet === undefined) throw new UsageError('--scoped needs --device UUID and --fleet SLUG: the line names that device\'s principals');
+      const { devicePrincipals } = await import('../../access/principals.js');
+      const { single } = await import('../access/scope-flags.js');
+      principals = devicePrincipals({ uuid: (await single(argv.device, 'device'))!, fleet: (await single(argv.fleet, 'fleet'))! });
+    } else {
+      if (argv.device !== undefined || argv.fleet !== undefined) throw new UsageError('--device and --fleet go with --scoped', { hint: 'add --scoped for a line trusting only this device\'s principals' });
+      principals = validatePrincipals(argv.principals ?? ['root']);
+    }
     const { config, client } = await vaultFrom(argv);
     const { getCaPublicKey } = await import('../../ca/public-key.js');
     const { authorizedKeyLine } = await import('../../ca/authorized-key.js');

@@ -13,7 +13,7 @@ export interface FleetArgs extends GlobalArgs {
 export function fleetOptions(y: Argv<any>): Argv<any> {
   return y
     .option('fleet', { type: 'string', describe: 'balena fleet slug: devices and addresses from the balena API (BALENA_TOKEN)' })
-    .option('devices', { type: 'string', describe: 'devices file: "<name> <host> [port] [config-path]" per line' })
+    .option('devices', { type: 'string', describe: 'devices file: "<name> <host> [port] [config-path] [fleet=<org>/<fleet>] [uuid=<uuid>]" per line' })
     .conflicts('fleet', 'devices')
     .option('port', { type: 'number', describe: 'device SSH port (devices file lines may override)', defaultDescription: '22222' })
     .option('config-path', { type: 'string', describe: 'config.json on the device', defaultDescription: '/mnt/boot/config.json' })

@@ -7,6 +7,7 @@ interface Args extends FleetArgs {
   userKnownHostsFile?: string; principals?: string[]; removeCa?: string[]; verifyTimeout?: string; balenaUrl?: string; port?: number;
   verifyAlready?: boolean;
   allowForeignCa?: boolean;
+  scoped?: boolean;
 }
 
 export const caRolloutCommand: Command = {
@@ -18,12 +19,15 @@ export const caRolloutCommand: Command = {
     .option('dry-run', { type: 'boolean', describe: 'show the change per device, write nothing' })
     .option('journal', { type: 'string', describe: 'journal file; a re-run skips devices it lists as done', defaultDescription: '~/.local/state/fleetvault/rollout-<ca>.jsonl' })
     .option('principals', { type: 'string', array: true, describe: 'principals of the CA line', defaultDescription: 'root' })
+    .option('scoped', { type: 'boolean', describe: 'each device trusts the CA for its own principals device-<uuid>,fleet-<org>.<fleet>,break-glass (migrates principals="root" lines); needs a fleet grant' })
+    .conflicts('scoped', 'principals')
     .option('remove-ca', { type: 'string', array: true, describe: 'also remove cert-authority lines with this fingerprint' })
     .option('verify-already', { type: 'boolean', describe: 'also log into devices that already have the line (--no-verify-already skips them)', defaultDescription: 'true' })
     .option('allow-foreign-ca', { type: 'boolean', describe: 'roll out even when Vault signs with an issuer fleetvault did not generate (an imported key)' })
     .option('verify-timeout', { type: 'string', describe: 'how long to retry the verification login', defaultDescription: '20s' })
     .example('$0 ca rollout --devices fleet.txt --identity ~/.ssh/id_ed25519 --canary 2 --max-failures 10', '')
     .example('$0 ca rollout --devices fleet.txt --dry-run', 'what would change where')
+    .example('$0 ca rollout --fleet acme/sensors --identity ~/.ssh/id_ed25519 --scoped', 'scoped lines; principals="root" lines are removed once the scoped line is proven')
     .epilogue('Exit status: 0 when every device is changed or already done; 2 when any failed or was skipped; 1 for usage errors.'),
   handler: async (argv: Args) => {
     const { PassThroughExit } = await import('../../errors.js');
@@ -32,6 +36,7 @@ export const caRolloutCommand: Command = {
     const { rolloutPaths } = await import('../../ca/targets.js');
     const principals = validatePrincipals(argv.principals ?? ['root']);
     const devices = await fleetTargets(argv);
+    if (argv.scoped) (await import('../../ca/scoped.js')).requireScopedTargets(devices, 'ca rollout');
     const { config, client } = await vaultFrom(argv);
     const { getCaPublicKey } = await import('../../ca/public-key.js');
     const { authorizedKeyLine } = await import('../../ca/authorized-key.js');
@@ -49,7 +54,8 @@ export const caRolloutCommand: Command = {
     const bar = progressBar('rollout');
     const report = await rolloutCa({
       client, mount: config.sshMount, role: config.sshRole, devices, caFingerprint: ca.fingerprint,
-      edit: { add: authorizedKeyLine({ ...ca, principals }), removeFingerprints: argv.removeCa },
+      edit: { add: argv.scoped ? undefined : authorizedKeyLine({ ...ca, principals }), removeFingerprints: argv.removeCa },
+      scoped: argv.scoped ? { line: (p) => authorizedKeyLine({ ...ca, principals: p }) } : undefined,
       access: await fleetAccess(argv, paths.knownHosts), verifyAlready: argv.verifyAlready,
       concurrency: argv.concurrency, canary: argv.canary, maxFailuresPercent: argv.maxFailures, dryRun: argv.dryRun,
       journalPath: paths.journal, verifyTimeoutMs: argv.verifyTimeout ? durationToSeconds(argv.verifyTimeout) * 1000 : undefined,

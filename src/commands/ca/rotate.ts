@@ -6,7 +6,7 @@ interface Args extends FleetArgs {
   stage?: string; fleet?: string; devices?: string; port?: number; configPath?: string; identity?: string; concurrency?: number;
   canary?: number; maxFailures?: number; dryRun?: boolean; journal?: string; strictHostKeyChecking?: 'yes' | 'accept-new';
   userKnownHostsFile?: string; principals?: string[]; verifyTimeout?: string; balenaUrl?: string; strategy?: string;
-  allowPartial?: boolean; deleteOldIssuer?: boolean; verifySample?: number; newRotation?: boolean; ignorePendingIssuer?: boolean; force?: boolean;
+  allowPartial?: boolean; deleteOldIssuer?: boolean; verifySample?: number; newRotation?: boolean; ignorePendingIssuer?: boolean; force?: boolean; scoped?: boolean;
 }
 
 export const caRotateCommand: Command = {
@@ -27,6 +27,8 @@ export const caRotateCommand: Command = {
     .option('ignore-pending-issuer', { type: 'boolean', describe: 'prepare even though Vault holds a pending rotation issuer no local journal knows (a rotation started elsewhere)' })
     .option('force', { type: 'boolean', describe: 'abort: delete the new CA from Vault even if some devices could not be cleaned (they keep a harmless line of a deleted CA)' })
     .option('principals', { type: 'string', array: true, describe: 'principals of the new CA line', defaultDescription: 'root' })
+    .option('scoped', { type: 'boolean', describe: 'the new CA line names each device\'s principals device-<uuid>,fleet-<org>.<fleet>,break-glass; kept in the journal for every later stage; needs fleet grants' })
+    .conflicts('scoped', 'principals')
     .option('verify-timeout', { type: 'string', describe: 'how long to retry a verification login', defaultDescription: '20s' })
     .example('$0 ca rotate --devices fleet.txt --identity ~/.ssh/id_ed25519', 'run every pending stage; re-run after a failure to resume')
     .example('$0 ca rotate --stage prepare --devices fleet.txt', 'only create the new CA')
@@ -86,7 +88,7 @@ export const caRotateCommand: Command = {
     let barStage = '';
     const report = await rotateCa({
       client, mount: config.sshMount, role: config.sshRole, devices, journalPath, server, access,
-      stage: (argv.stage ?? 'all') as 'all', strategy: (argv.strategy ?? 'auto') as 'auto', principals,
+      stage: (argv.stage ?? 'all') as 'all', strategy: (argv.strategy ?? 'auto') as 'auto', principals, scoped: argv.scoped,
       concurrency: argv.concurrency, canary: argv.canary, maxFailuresPercent: argv.maxFailures, verifyTimeoutMs, dryRun: argv.dryRun,
       allowPartial: argv.allowPartial, deleteOldIssuer: argv.deleteOldIssuer, verifySample: argv.verifySample, newRotation: argv.newRotation, ignorePendingIssuer: argv.ignorePendingIssuer,
       onProgress: (stage, p) => {

@@ -52,3 +52,25 @@ test('bad config.json inputs: exit 1, one line, file unchanged, nothing created'
     expect(existsSync(`${p}.fleetvault.bak`), name).toBe(false);
   }
 });
+
+test('--scoped writes the device\'s scoped line (replacing a principals="root" line of the CA); needs --device and --fleet', async ({ vault, tmp }) => {
+  const uuid = '0123456789abcdef0123456789abcdef';
+  const p = join(tmp, 'config.json');
+  const root = (await runCli(['ca', 'authorized-key'], { env: vault.env })).stdout.trim();
+  writeFileSync(p, JSON.stringify({ uuid, os: { sshKeys: [root] } }, null, 2) + '\n');
+  const r = await runCli(['ca', 'add-to-config', p, '--scoped', '--device', uuid, '--fleet', 'Acme/Sensors', '--json'], { env: vault.env });
+  expect(r.code, r.stderr).toBe(0);
+  const scoped = root.replace('principals="root"', `principals="device-${uuid},fleet-acme.sensors,break-glass"`);
+  expect(JSON.parse(r.stdout)).toMatchObject({ changed: true, added: [scoped], removed: [root] });
+  // A file logs nobody in: there is no access to keep, so the CA's root line is replaced in place.
+  expect(JSON.parse(readFileSync(p, 'utf8')).os.sshKeys).toEqual([scoped]);
+  const again = await runCli(['ca', 'add-to-config', p, '--scoped', '--device', uuid, '--fleet', 'acme/sensors', '--json'], { env: vault.env });
+  expect(JSON.parse(again.stdout)).toMatchObject({ changed: false });
+
+  for (const args of [['--scoped', '--fleet', 'acme/sensors'], ['--device', uuid, '--fleet', 'acme/sensors'], ['--scoped', '--device', uuid, '--fleet', 'acme/sensors', '--principals', 'root'], ['--scoped', '--device', 'nope', '--fleet', 'acme/sensors']]) {
+    const bad = await runCli(['ca', 'add-to-config', p, ...args], { env: vault.env });
+    expect(bad.code, args.join(' ')).toBe(1);
+    expect(bad.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+  }
+  expect(JSON.parse(readFileSync(p, 'utf8')).os.sshKeys).toEqual([scoped]);
+});

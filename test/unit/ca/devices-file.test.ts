@@ -11,7 +11,12 @@ describe('parseDevicesFile errors', () => {
     [`${SECRET} 10.0.0.1`, /^fleet\.txt:2: invalid device name \(field 1: /],
     [`x 10.0.0.1 ${SECRET}`, /^fleet\.txt:2: invalid port \(field 3: 1-65535\)$/],
     [`x 10.0.0.1 22 /mnt/${SECRET}`, /^fleet\.txt:2: unsafe config path \(field 4: /],
-    [`x 10.0.0.1 22 /a ${SECRET}`, /^fleet\.txt:2: expected "<name> <host> \[port\] \[config-path\]"$/],
+    [`x 10.0.0.1 22 /a ${SECRET}`, /^fleet\.txt:2: expected "<name> <host> \[port\] \[config-path\] \[fleet=<org>\/<fleet>\] \[uuid=<uuid>\]"$/],
+    [`x 10.0.0.1 fleet=${SECRET}`, /^fleet\.txt:2: invalid fleet \(field fleet=: /],
+    [`x 10.0.0.1 22 uuid=${SECRET}`, /^fleet\.txt:2: invalid uuid \(field uuid=: /],
+    [`x 10.0.0.1 ${SECRET.replace(':', '=')}`, /^fleet\.txt:2: unknown field after the positional ones /],
+    [`x 10.0.0.1 fleet=acme/a ${SECRET}`, /^fleet\.txt:2: unknown field after the positional ones /],
+    [`x 10.0.0.1 fleet=acme/a fleet=${SECRET}`, /^fleet\.txt:2: field fleet= given twice$/],
   ];
   for (const [line, want] of cases) {
     it(`${want.source} without echoing the line`, () => {
@@ -29,5 +34,30 @@ describe('parseDevicesFile errors', () => {
 
   it('still accepts a good file', () => {
     expect(parseDevicesFile('a 10.0.0.1 22 /mnt/boot/config.json\nb host.local\n')).toMatchObject([{ name: 'a', port: 22 }, { name: 'b', port: 22222 }]);
+  });
+});
+
+describe('parseDevicesFile fleet= and uuid=', () => {
+  const U = '0123456789abcdef0123456789abcdef';
+
+  it('reads them after the positional fields, normalized', () => {
+    expect(parseDevicesFile(`a 10.0.0.1 22 /mnt/boot/config.json fleet=ACME/Sensors uuid=${U.toUpperCase()}\nb h fleet=acme/x\n`)).toEqual([
+      { name: 'a', host: '10.0.0.1', port: 22, configPath: '/mnt/boot/config.json', fleet: 'acme/sensors', uuid: U },
+      { name: 'b', host: 'h', port: 22222, configPath: '/mnt/boot/config.json', fleet: 'acme/x' },
+    ]);
+  });
+
+  it('takes the uuid from a name that is one; uuid= wins over it', () => {
+    const [a, b] = parseDevicesFile(`${U} h1 uuid=${'f'.repeat(32)}\n${U.replace('0', 'e')} h2 2222 fleet=o/f\n`);
+    expect(a).toMatchObject({ uuid: 'f'.repeat(32) });
+    expect(b).toMatchObject({ uuid: U.replace('0', 'e'), port: 2222, fleet: 'o/f' });
+  });
+
+  it('leaves files without them as they were', () => {
+    expect(parseDevicesFile('a 10.0.0.1\n')).toEqual([{ name: 'a', host: '10.0.0.1', port: 22222, configPath: '/mnt/boot/config.json' }]);
+  });
+
+  it('refuses positional fields after key=value ones', () => {
+    expect(() => parseDevicesFile('a h fleet=o/f 22\n', { source: 'f' })).toThrow(/^f:1: unknown field after the positional ones/);
   });
 });
