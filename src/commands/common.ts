@@ -157,6 +157,11 @@ function rawValuesOf(args: string[], key: string): string[] {
 /** camelCase keys fillFlagsFromEnv set from FLEETVAULT_* (not typed as flags). */
 const filledFromEnv = new Set<string>();
 
+/** Whether this flag's value came from FLEETVAULT_<FLAG> rather than the command line. */
+export function filledFromEnvironment(camelKey: string): boolean {
+  return filledFromEnv.has(camelKey);
+}
+
 export async function configFrom(argv: GlobalArgs): Promise<FleetvaultConfig> {
   const { resolveConfig } = await import('../config.js');
   // The resolver reads FLEETVAULT_* itself and can then say where a value came from

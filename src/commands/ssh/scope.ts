@@ -59,3 +59,51 @@ export async function scopeFor(a: SshScopeArgs, route: RouteFacts): Promise<Scop
   }
   return undefined;
 }
+
+// `fleetvault ssh-config --scope device|fleet` and the `ssh-proxy` its snippet runs. Same flags,
+// same checks and the same scopes as `ssh --scope`; only where the uuid comes from differs: the
+// <uuid>.balena host name ssh connects to.
+const FULL_UUID = /^(?:[0-9a-f]{32}|[0-9a-f]{62})$/i;
+
+/** ssh-config: the scope the snippet's ProxyCommand will carry (undefined: root, as before). */
+export async function snippetScope(a: { scope?: ScopeFlag; fleet?: string }, hosts: string[]): Promise<{ kind: 'device' } | Extract<Scope, { kind: 'fleet' }> | undefined> {
+  await checkScopeFlags(a);
+  if (a.scope === 'device') {
+    const { UsageError } = await import('../../errors.js');
+    // Device scope reads the uuid from the host name: a pattern for addresses could only ever fail.
+    const bad = hosts.find((h) => !h.startsWith('!') && !/\.balena$/i.test(h));
+    if (bad !== undefined) {
+      throw new UsageError(`--scope device cannot cover host pattern ${JSON.stringify(bad).slice(0, 80)}: the device principal comes from a <uuid>.balena host name`, {
+        hint: 'keep --hosts *.balena, or use --scope fleet --fleet ORG/FLEET for devices reached by address',
+      });
+    }
+    return { kind: 'device' };
+  }
+  const scope = a.scope === 'fleet' ? await scopeFor(a, {}) : undefined;
+  // The principal is built now, so a slug it cannot carry is refused here, not at every login.
+  if (scope) (await import('../../access/principals.js')).scopePrincipal(scope);
+  return scope as Extract<Scope, { kind: 'fleet' }> | undefined;
+}
+
+/**
+ * ssh-proxy: the scope for this connection. `host` is ssh's %h, `uuid` the uuid in its
+ * <uuid>.balena name (or, on the second call, the full uuid balena reported for a short one).
+ * 'later': device scope for a short uuid, which only the balena lookup can complete.
+ */
+export async function proxyScope(a: { scope?: ScopeFlag; fleet?: string }, host: string, uuid: string | undefined): Promise<Scope | undefined | 'later'> {
+  // Only what the snippet's ProxyCommand says: a FLEETVAULT_SCOPE or FLEETVAULT_FLEET exported
+  // for other commands must not change (or break) which principal plain ssh asks for.
+  const { filledFromEnvironment } = await import('../common.js');
+  const own = { scope: filledFromEnvironment('scope') ? undefined : a.scope, fleet: filledFromEnvironment('fleet') ? undefined : a.fleet };
+  await checkScopeFlags(own);
+  if (own.scope === 'device') {
+    if (uuid === undefined) {
+      const { UsageError } = await import('../../errors.js');
+      throw new UsageError(`--scope device needs a <uuid>.balena host name, got ${JSON.stringify(host).slice(0, 80)}`, {
+        hint: 'ssh root@<uuid>.balena, or reach addresses through an ssh-config without --scope device',
+      });
+    }
+    if (!FULL_UUID.test(uuid)) return 'later';
+  }
+  return scopeFor(own, { uuid });
+}
