@@ -25,6 +25,11 @@ describe('pickReusable', () => {
     expect(pick([fleet, device, glass], 'root')).toBeUndefined();
     expect(pick([fleet, root], 'root')).toBe(root);
   });
+  it('never reuses one device\'s certificate for another device', () => {
+    const other = 'device-fedcba9876543210fedcba9876543210';
+    expect(pick([device, fleet], other)).toBeUndefined();
+    expect(pick([device, cert([other])], other)?.principals).toEqual([other]);
+  });
   it('never reuses a certificate that also names other principals', () => {
     expect(pick([cert(['fleet-acme.a', 'break-glass'])], 'fleet-acme.a')).toBeUndefined();
     expect(pick([cert(['root', 'fleet-acme.a'])], 'root')).toBeUndefined();
