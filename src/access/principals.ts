@@ -33,20 +33,22 @@ export function normalizeUuid(uuid: string): string {
 }
 
 // A balena fleet slug is `<org handle>/<fleet name>`, lower case. balena compares slugs without
-// case, so input is lower-cased first; what remains may hold only these characters.
-const SLUG_PART = /^[a-z0-9._-]{1,100}$/;
+// case, so input is lower-cased — but only once it is known to be ASCII: toLowerCase folds some
+// non-ASCII letters into ASCII ones (KELVIN SIGN U+212A → k), which would make `acme/\u212Aiosk`
+// another fleet's slug.
+const SLUG_PART_MAX = 100;
+const SLUG_PART = new RegExp(`^[a-z0-9._-]{1,${SLUG_PART_MAX}}$`);
 
 /** `org/fleet`, lower-cased, or a one-line UsageError saying which character is not allowed. */
 export function normalizeFleetSlug(slug: string): string {
+  const refuse = (why: string) => new UsageError(`fleet slug ${JSON.stringify(slug.slice(0, 80))} refused: ${why}`, { hint: 'a balena fleet slug is <org>/<fleet> of a-z 0-9 . _ -' });
+  const bad = [...slug].find((c) => !/[A-Za-z0-9._\-/]/.test(c));
+  if (bad !== undefined) throw refuse(`character ${JSON.stringify(bad)} is not allowed`);
   const s = slug.toLowerCase();
   const parts = s.split('/');
-  if (parts.length !== 2 || !parts.every((p) => SLUG_PART.test(p))) {
-    const bad = [...s].find((c) => !/[a-z0-9._\-/]/.test(c));
-    throw new UsageError(
-      `fleet slug ${JSON.stringify(slug.slice(0, 80))} refused: ${bad !== undefined ? `character ${JSON.stringify(bad)} is not allowed` : 'expected <org>/<fleet>'}`,
-      { hint: 'a balena fleet slug is <org>/<fleet> of a-z 0-9 . _ -' },
-    );
-  }
+  if (parts.length !== 2 || parts.some((p) => !p)) throw refuse('expected <org>/<fleet>');
+  if (parts.some((p) => p.length > SLUG_PART_MAX)) throw refuse(`a part is longer than ${SLUG_PART_MAX} characters`);
+  if (!parts.every((p) => SLUG_PART.test(p))) throw refuse('expected <org>/<fleet>');
   return s;
 }
 
@@ -73,7 +75,10 @@ export function devicePrincipal(uuid: string): string {
 }
 
 export function fleetPrincipal(slug: string): string {
-  return checked(FLEET_PREFIX + encodeFleetSlug(slug));
+  const p = FLEET_PREFIX + encodeFleetSlug(slug);
+  // Legal slugs can encode past the limit (each . and _ takes three characters): say so, not "characters".
+  if (p.length > PRINCIPAL_MAX) throw new UsageError(`fleet slug ${JSON.stringify(slug.slice(0, 80))} is too long: its principal would be ${p.length} characters, the limit is ${PRINCIPAL_MAX} (each . and _ counts three)`);
+  return checked(p);
 }
 
 export function scopePrincipal(s: Scope): string {
@@ -103,7 +108,10 @@ export function devicePrincipals(o: { uuid: string; fleet: string }): string[] {
   return [devicePrincipal(o.uuid), fleetPrincipal(o.fleet), BREAK_GLASS_PRINCIPAL];
 }
 
+const PRINCIPAL_MAX = 256;
+
 function checked(p: string): string {
+  if (p.length > PRINCIPAL_MAX) throw new UsageError(`principal ${JSON.stringify(p.slice(0, 80))} is too long (${p.length} characters, the limit is ${PRINCIPAL_MAX})`);
   if (!/^[A-Za-z0-9._-]{1,256}$/.test(p)) throw new UsageError(`principal ${JSON.stringify(p.slice(0, 80))} is outside [A-Za-z0-9._-]`);
   return validatePrincipal(p);
 }

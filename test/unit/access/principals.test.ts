@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import {
-  BREAK_GLASS_PRINCIPAL, decodeFleetSlug, devicePrincipal, devicePrincipals, encodeFleetSlug, fleetPrincipal, normalizeUuid,
+  BREAK_GLASS_PRINCIPAL, decodeFleetSlug, devicePrincipal, devicePrincipals, encodeFleetSlug, fleetPrincipal, normalizeFleetSlug, normalizeUuid,
   parseScopePrincipal, scopePrincipal,
 } from '../../../src/access/principals.js';
 import { authorizedKeyLine } from '../../../src/ca/authorized-key.js';
@@ -15,6 +15,17 @@ const slug = fc.tuple(part, part).map(([o, f]) => `${o}/${f}`);
 const uuid = fc.oneof(fc.stringMatching(/^[0-9a-f]{32}$/), fc.stringMatching(/^[0-9a-f]{62}$/));
 
 describe('fleet slug encoding', () => {
+  test('review #14: a non-ASCII letter that lower-cases to ASCII (KELVIN SIGN) is refused, not folded into another fleet', () => {
+    expect(() => normalizeFleetSlug('acme/\u212Aiosk')).toThrow(/character "\u212A" is not allowed/);
+    expect(() => fleetPrincipal('acme/\u212Aiosk')).toThrow(UsageError);
+    expect(normalizeFleetSlug('ACME/Kiosk')).toBe('acme/kiosk');
+  });
+
+  test('review #14: a legal slug too long for a principal says so, with the limit', () => {
+    expect(() => fleetPrincipal(`acme/${'_'.repeat(100)}`)).toThrow(/is too long: its principal would be 311 characters, the limit is 256/);
+    expect(() => normalizeFleetSlug(`acme/${'a'.repeat(101)}`)).toThrow(/a part is longer than 100 characters/);
+  });
+
   test('examples', () => {
     expect(fleetPrincipal('acme/sensors')).toBe('fleet-acme.sensors');
     expect(fleetPrincipal('ACME/Sensors')).toBe('fleet-acme.sensors');
