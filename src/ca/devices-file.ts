@@ -45,6 +45,9 @@ export function parseDevicesFile(text: string, o: { source?: string; defaultPort
   const source = o.source ?? 'devices file';
   const out: DeviceTarget[] = [];
   const seen = new Set<string>();
+  // Normalized uuid → the line that named it: the same device twice (a uuid name in upper and in
+  // lower case, or uuid= on two lines) would be written twice, with whichever fleet came last.
+  const seenUuid = new Map<string, number>();
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) return;
@@ -80,12 +83,20 @@ export function parseDevicesFile(text: string, o: { source?: string; defaultPort
       target.fleet = tryNormalize(normalizeFleetSlug, fields.get('fleet')!);
       if (!target.fleet) throw new UsageError(`${where}: invalid fleet (field fleet=: a balena slug <org>/<fleet> of a-z 0-9 . _ -)`);
     }
+    const fromName = tryNormalize(normalizeUuid, name);
     if (fields.has('uuid')) {
       target.uuid = tryNormalize(normalizeUuid, fields.get('uuid')!);
       if (!target.uuid) throw new UsageError(`${where}: invalid uuid (field uuid=: 32 or 62 hexadecimal characters)`);
-    } else {
-      const fromName = tryNormalize(normalizeUuid, name);
-      if (fromName) target.uuid = fromName;
+      // A uuid-shaped name is the device's uuid: a different uuid= is a mix-up, and would put
+      // another device's principal on this one.
+      if (fromName && fromName !== target.uuid) throw new UsageError(`${where}: uuid= contradicts the device name ${name} (a balena uuid); drop uuid= or fix one of them`);
+    } else if (fromName) {
+      target.uuid = fromName;
+    }
+    if (target.uuid) {
+      const first = seenUuid.get(target.uuid);
+      if (first !== undefined) throw new UsageError(`${where}: device ${name} is the device of line ${first} (same uuid); list each device once`);
+      seenUuid.set(target.uuid, i + 1);
     }
     out.push(target);
   });

@@ -47,10 +47,22 @@ describe('parseDevicesFile fleet= and uuid=', () => {
     ]);
   });
 
-  it('takes the uuid from a name that is one; uuid= wins over it', () => {
-    const [a, b] = parseDevicesFile(`${U} h1 uuid=${'f'.repeat(32)}\n${U.replace('0', 'e')} h2 2222 fleet=o/f\n`);
-    expect(a).toMatchObject({ uuid: 'f'.repeat(32) });
+  it('takes the uuid from a name that is one; uuid= may repeat it (any case)', () => {
+    const [a, b] = parseDevicesFile(`${U} h1 uuid=${U.toUpperCase()}\n${U.replace('0', 'e')} h2 2222 fleet=o/f\n`);
+    expect(a).toMatchObject({ uuid: U });
     expect(b).toMatchObject({ uuid: U.replace('0', 'e'), port: 2222, fleet: 'o/f' });
+  });
+
+  it('review #14: refuses a uuid= that contradicts a uuid-shaped name (device B\'s principal on device A)', () => {
+    const other = 'f'.repeat(32);
+    expect(() => parseDevicesFile(`${U} h1 fleet=acme/a uuid=${other}\n`, { source: 'f' }))
+      .toThrow(new RegExp(`^f:1: uuid= contradicts the device name ${U} \\(a balena uuid\\); drop uuid= or fix one of them$`));
+  });
+
+  it('review #14: the same device twice (uuid name in two cases, or uuid= repeated) is refused', () => {
+    expect(() => parseDevicesFile(`${U.toUpperCase()} 10.0.0.1 fleet=acme/a\n${U} 10.0.0.2 fleet=acme/b\n`, { source: 'f' }))
+      .toThrow(/^f:2: device \S+ is the device of line 1 \(same uuid\); list each device once$/);
+    expect(() => parseDevicesFile(`a h1 uuid=${U}\nb h2 uuid=${U.toUpperCase()}\n`, { source: 'f' })).toThrow(/^f:2: device b is the device of line 1/);
   });
 
   it('leaves files without them as they were', () => {
