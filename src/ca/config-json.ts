@@ -5,6 +5,7 @@ import sshpk from 'sshpk';
 import { UsageError } from '../errors.js';
 import { readJson } from '../fs/json.js';
 import { FLEETVAULT_MARKER } from './authorized-key.js';
+import { BREAK_GLASS_PRINCIPAL, DEVICE_PREFIX, FLEET_PREFIX } from '../access/principals.js';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -60,15 +61,38 @@ export function serializeConfig(p: Pick<ParsedConfig, 'config' | 'indent' | 'tra
   return p.trailingNewline ? out + '\n' : out;
 }
 
-/** SHA256 fingerprint of the key in an authorized_keys line (any options), or undefined. */
+/**
+ * SHA256 fingerprint of the key in an authorized_keys line (any options), or undefined. The key is
+ * read where sshd reads it — right after the options field — never from inside a quoted option
+ * value: `environment="X=1 ssh-ed25519 AAAA…"` would otherwise hide the real key of the line
+ * (a principals="root" line of the CA would survive a migration and pass as another key's).
+ */
 export function keyFingerprint(line: string): string | undefined {
-  const m = /(?:^|\s)((?:ssh|ecdsa-sha2|sk-)[a-z0-9@.\-]*\s+[A-Za-z0-9+/=]+)/.exec(line);
+  const lead = /^\s*/.exec(line)![0].length;
+  const rest = line.slice(lead + authorizedKeyOptions(line).length);
+  const m = /^\s*((?:ssh|ecdsa-sha2|sk-)[a-z0-9@.\-]*\s+[A-Za-z0-9+/=]+)(?:\s|$)/.exec(rest);
   if (!m) return undefined;
   try {
     return sshpk.parseKey(m[1]!, 'ssh').fingerprint('sha256').toString();
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A principals= list of scoped names only (device-, fleet-, break-glass, at least one device- or
+ * fleet-): the CA opens only certificates for those scopes, never a root certificate.
+ */
+export function isScopedPrincipalList(p: string | undefined): boolean {
+  const names = (p ?? '').split(',').filter(Boolean);
+  return names.length > 0
+    && names.every((n) => n.startsWith(DEVICE_PREFIX) || n.startsWith(FLEET_PREFIX) || n === BREAK_GLASS_PRINCIPAL)
+    && names.some((n) => n.startsWith(DEVICE_PREFIX) || n.startsWith(FLEET_PREFIX));
+}
+
+/** The principals="…" option of an authorized_keys line, or undefined. */
+export function linePrincipals(line: string): string | undefined {
+  return /(?:^|,)principals="([^"]*)"/.exec(authorizedKeyOptions(line))?.[1];
 }
 
 export function isCertAuthorityLine(line: string): boolean {
@@ -100,7 +124,7 @@ export interface TrustedCa {
 export function trustedCas(sshKeys: string[]): TrustedCa[] {
   return sshKeys.filter(isCertAuthorityLine).map((line) => ({
     fingerprint: keyFingerprint(line) ?? 'unparseable',
-    principals: /(?:^|,)principals="([^"]*)"/.exec(authorizedKeyOptions(line))?.[1],
+    principals: linePrincipals(line),
     fleetvault: isFleetvaultLine(line),
     line,
   }));

@@ -8,7 +8,8 @@ import { UsageError, VaultError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from '../ssh/keys.js';
 import { signScoped } from '../access/sign.js';
-import { BREAK_GLASS_PRINCIPAL, DEVICE_PREFIX, FLEET_PREFIX, devicePrincipals, fleetPrincipal } from '../access/principals.js';
+import { devicePrincipals, fleetPrincipal } from '../access/principals.js';
+import { isScopedPrincipalList } from './config-json.js';
 import type { DeviceTarget } from './devices-file.js';
 
 /** The principals a device's scoped line names, or undefined when its fleet or uuid is unknown. */
@@ -78,11 +79,22 @@ export function classifyCaScope(cas: { fingerprint: string; principals?: string 
   if (!lines.length) return undefined;
   const want = scopedPrincipalsFor(t);
   const scoped = (p: string | undefined) => {
+    if (!want) return isScopedPrincipalList(p);
     const names = (p ?? '').split(',').filter(Boolean);
-    if (!names.length) return false;
-    if (want) return names.length === want.length && want.every((w) => names.includes(w));
-    return names.every((n) => n.startsWith(DEVICE_PREFIX) || n.startsWith(FLEET_PREFIX) || n === BREAK_GLASS_PRINCIPAL)
-      && names.some((n) => n.startsWith(DEVICE_PREFIX) || n.startsWith(FLEET_PREFIX));
+    return names.length === want.length && want.every((w) => names.includes(w));
   };
   return lines.every((c) => scoped(c.principals)) ? 'scoped' : 'unscoped';
+}
+
+/**
+ * How the device as a whole is trusted: scoped only when it trusts the current CA scoped and no
+ * CA at all — an old or foreign one included — with an unscoped line (a root certificate of that
+ * CA still opens it). `why` says what makes it unscoped.
+ */
+export function classifyDeviceScope(cas: { fingerprint: string; principals?: string }[], caFingerprint: string, t: Pick<DeviceTarget, 'fleet' | 'uuid'>): { scope?: LineScope; why?: string } {
+  const current = classifyCaScope(cas, caFingerprint, t);
+  if (!current) return {};
+  if (current === 'unscoped') return { scope: 'unscoped', why: 'the current CA is trusted for other principals than this device\'s scoped set' };
+  const other = [...new Set(cas.map((c) => c.fingerprint))].find((fp) => fp !== caFingerprint && classifyCaScope(cas, fp, t) === 'unscoped');
+  return other ? { scope: 'unscoped', why: `also trusts CA ${other} for unscoped principals` } : { scope: 'scoped' };
 }

@@ -4,7 +4,7 @@ import { parseConfigJson, trustedCas } from './config-json.js';
 import type { SshAccess } from '../device/remote-config.js';
 import { connectDevice, readDeviceConfig } from '../device/config-transfer.js';
 import { adoptAddressPins, prepareKnownHosts } from '../device/known-hosts.js';
-import { classifyCaScope, type LineScope } from './scoped.js';
+import { classifyCaScope, classifyDeviceScope, type LineScope } from './scoped.js';
 
 export interface DeviceTrust {
   name: string;
@@ -13,8 +13,14 @@ export interface DeviceTrust {
   reachable: boolean;
   error?: string;
   trustsCurrent: boolean;
-  /** How it trusts the current CA: scoped principals only, or unscoped (`root`, anything else). */
+  /**
+   * How the device is trusted: scoped when the current CA's lines name scoped principals only and
+   * no CA (old or foreign included) has an unscoped line; unscoped otherwise (`scopeWhy` says why).
+   */
   scope?: LineScope;
+  scopeWhy?: string;
+  /** How its lines of the current CA alone read (rotate's coverage of a scoped new CA). */
+  currentScope?: LineScope;
   cas: { fingerprint: string; principals?: string; fleetvault: boolean }[];
 }
 
@@ -47,8 +53,9 @@ export async function caStatus(o: { devices: DeviceTarget[]; caFingerprint: stri
       if (!r.ok) { results[i] = { ...base, reachable: false, error: r.reason, trustsCurrent: false, cas: [] }; continue; }
       try {
         const cas = trustedCas(parseConfigJson(r.bytes, `${t.name}:${t.configPath}`).sshKeys).map(({ fingerprint, principals, fleetvault }) => ({ fingerprint, principals, fleetvault }));
-        const scope = classifyCaScope(cas, o.caFingerprint, t);
-        results[i] = { ...base, reachable: true, trustsCurrent: cas.some((c) => c.fingerprint === o.caFingerprint), ...(scope ? { scope } : {}), cas };
+        const currentScope = classifyCaScope(cas, o.caFingerprint, t);
+        const { scope, why } = classifyDeviceScope(cas, o.caFingerprint, t);
+        results[i] = { ...base, reachable: true, trustsCurrent: cas.some((c) => c.fingerprint === o.caFingerprint), ...(scope ? { scope, currentScope } : {}), ...(why ? { scopeWhy: why } : {}), cas };
       } catch (e) {
         results[i] = { ...base, reachable: true, error: (e as Error).message, trustsCurrent: false, cas: [] };
       }

@@ -27,7 +27,7 @@ export const caStatusCommand: Command = {
     const issuerDrift = await findIssuerDrift(client, config.sshMount);
     render(argv, { ...r, issuerDrift }, () => [
       ...issuerDrift.map((d) => `DRIFT: ${d.message}`),
-      ...r.devices.map((d) => `${d.name.padEnd(20)} ${(d.host + ':' + d.port).padEnd(22)} ${d.reachable ? (d.trustsCurrent ? `trusts current CA (${d.scope})` : 'MISSING current CA') : 'unreachable'}${d.cas.length ? '  [' + d.cas.map((c) => c.fingerprint.slice(0, 19) + (c.fleetvault ? '' : ' (foreign)')).join(', ') + ']' : ''}${d.error ? '  ' + escapeControl(d.error) : ''}`),
+      ...r.devices.map((d) => `${d.name.padEnd(20)} ${(d.host + ':' + d.port).padEnd(22)} ${d.reachable ? (d.trustsCurrent ? `trusts current CA (${d.scope}${d.scopeWhy ? `: ${d.scopeWhy}` : ''})` : 'MISSING current CA') : 'unreachable'}${d.cas.length ? '  [' + d.cas.map((c) => c.fingerprint.slice(0, 19) + (c.fleetvault ? '' : ' (foreign)')).join(', ') + ']' : ''}${d.error ? '  ' + escapeControl(d.error) : ''}`),
       '',
       `${r.trustingCurrent}/${r.total} devices trust ${ca.fingerprint} (${r.scoped} scoped, ${r.unscoped} unscoped); ${r.unreachable} unreachable; other CAs: ${Object.entries(r.otherCas).map(([f, n]) => `${f} (${n})`).join(', ') || 'none'}`,
     ].join('\n'));

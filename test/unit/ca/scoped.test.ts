@@ -1,6 +1,6 @@
 // ca status: is a device's line of the current CA scoped (its own principals only) or unscoped?
 import { describe, expect, it } from 'vitest';
-import { classifyCaScope, requireScopedTargets, scopedPrincipalsFor } from '../../../src/ca/scoped.js';
+import { classifyCaScope, classifyDeviceScope, requireScopedTargets, scopedPrincipalsFor } from '../../../src/ca/scoped.js';
 
 const U = '0123456789abcdef0123456789abcdef';
 const t = { fleet: 'acme/a', uuid: U };
@@ -47,5 +47,20 @@ describe('requireScopedTargets', () => {
   it('refuses in one line with how many lack them', () => {
     expect(() => requireScopedTargets([d('a', t), d('b'), d('c', { fleet: 'acme/a' })], 'ca rollout'))
       .toThrow(/^ca rollout --scoped: 2 of 3 device\(s\) have no known fleet and uuid \(first: b\); no device was touched$/);
+  });
+});
+
+describe('classifyDeviceScope (review #14 R7)', () => {
+  const cur = { fingerprint: 'SHA256:cur', principals: mine };
+
+  it('a device trusting an old or foreign CA for root is not scoped, and says why', () => {
+    expect(classifyDeviceScope([cur, { fingerprint: 'SHA256:old', principals: 'root' }], 'SHA256:cur', t))
+      .toEqual({ scope: 'unscoped', why: 'also trusts CA SHA256:old for unscoped principals' });
+  });
+
+  it('scoped when every CA it trusts is scoped; undefined without the current CA', () => {
+    expect(classifyDeviceScope([cur, { fingerprint: 'SHA256:old', principals: mine }], 'SHA256:cur', t)).toEqual({ scope: 'scoped' });
+    expect(classifyDeviceScope([{ fingerprint: 'SHA256:old', principals: 'root' }], 'SHA256:cur', t)).toEqual({});
+    expect(classifyDeviceScope([{ fingerprint: 'SHA256:cur', principals: 'root' }], 'SHA256:cur', t).scope).toBe('unscoped');
   });
 });
