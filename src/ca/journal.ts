@@ -1,5 +1,7 @@
 // Rollout journal: one JSON line per finished device, fsync'd as it is written, so a re-run
 // (after a crash, Ctrl-C or unreachable devices) skips what is done and retries the rest.
+// "Done" is per edit: a --scoped run does not skip a device an unscoped run finished.
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, readFileSync, writeSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { openAppendLog, writeTarget } from '../fs/atomic.js';
@@ -16,6 +18,14 @@ export interface JournalEntry {
   wrote?: boolean;
   /** --scoped: the device's unscoped line of this CA was removed (the scoped line proven first). */
   migrated?: boolean;
+  /**
+   * Which edit the entry is about (editKey): a device is done only for the same edit — a run with
+   * --scoped (or other principals) is another edit. Entries from before this field have none and
+   * count only for unscoped runs, the only kind that existed then.
+   */
+  edit?: string;
+  /** --scoped run (for people reading the journal; matching uses `edit`). */
+  scoped?: boolean;
   caFingerprint: string;
   at: string;
 }
@@ -56,8 +66,24 @@ export class Journal {
     fsyncSync(this.fd);
   }
 
+  /** The device's finished entry for this very edit, if any. */
+  doneFor(device: string, edit: string, scoped: boolean): (JournalEntry & { status: DeviceStatus }) | undefined {
+    const e = this.done.get(device);
+    if (!e) return undefined;
+    return e.edit === edit || (e.edit === undefined && !scoped) ? e : undefined;
+  }
+
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
+}
+
+/**
+ * A short key for what a run writes on a device: scoped or not, the principals of the line, the
+ * CA fingerprints it removes. Two runs with the same key make the same change.
+ */
+export function editKey(o: { scoped: boolean; principals?: string; removeFingerprints?: string[] }): string {
+  const what = JSON.stringify([o.scoped ? 'scoped' : 'unscoped', o.principals ?? '', [...(o.removeFingerprints ?? [])].sort()]);
+  return createHash('sha256').update(what).digest('hex').slice(0, 12);
 }

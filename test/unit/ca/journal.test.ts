@@ -1,0 +1,44 @@
+// The rollout journal counts a device as done only for the same edit (review #14 R1): an unscoped
+// run's "changed" must not make a --scoped run skip the device.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Journal, editKey } from '../../../src/ca/journal.js';
+
+const dirs: string[] = [];
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+function path(): string {
+  const d = mkdtempSync(join(tmpdir(), 'fv-journal-'));
+  dirs.push(d);
+  return join(d, 'rollout.jsonl');
+}
+
+describe('Journal.doneFor', () => {
+  const unscoped = editKey({ scoped: false, principals: 'root' });
+  const scoped = editKey({ scoped: true, principals: 'device-a,fleet-b,break-glass' });
+
+  it('keys differ by scope, principals and removals', () => {
+    expect(new Set([unscoped, scoped, editKey({ scoped: false, principals: 'admin' }), editKey({ scoped: false, principals: 'root', removeFingerprints: ['SHA256:x'] })]).size).toBe(4);
+    expect(editKey({ scoped: false, principals: 'root', removeFingerprints: ['b', 'a'] })).toBe(editKey({ scoped: false, principals: 'root', removeFingerprints: ['a', 'b'] }));
+  });
+
+  it('an entry is done only for the same edit', () => {
+    const p = path();
+    const j = new Journal(p, 'SHA256:ca');
+    j.record({ device: 'd1', host: 'h', status: 'changed', edit: unscoped });
+    j.close();
+    const again = new Journal(p, 'SHA256:ca');
+    expect(again.doneFor('d1', unscoped, false)).toMatchObject({ status: 'changed' });
+    expect(again.doneFor('d1', scoped, true)).toBeUndefined();
+    expect(new Journal(p, 'SHA256:other').doneFor('d1', unscoped, false)).toBeUndefined();
+  });
+
+  it('entries from before the field count for unscoped runs only', () => {
+    const p = path();
+    writeFileSync(p, JSON.stringify({ device: 'd1', host: 'h', status: 'changed', caFingerprint: 'SHA256:ca', at: 'x' }) + '\n');
+    const j = new Journal(p, 'SHA256:ca');
+    expect(j.doneFor('d1', unscoped, false)).toBeDefined();
+    expect(j.doneFor('d1', scoped, true)).toBeUndefined();
+  });
+});
