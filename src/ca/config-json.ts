@@ -141,6 +141,20 @@ export interface SshKeysEdit {
    * proven to work, the old one is what keeps the operator's certificates working.
    */
   keepSameCa?: boolean;
+  /**
+   * Never turn scoped trust into root trust silently: an unscoped `add` is refused when the file
+   * trusts the same CA — or a CA listed here (rotate: the old CA) — with a scoped line, unless
+   * `unscope` says so (--unscope).
+   */
+  keepScopedOf?: string[];
+  unscope?: boolean;
+  /** What to do instead, for the refusal (e.g. "pass --unscope to …"). */
+  scopedHint?: string;
+  /**
+   * The device the file must belong to (a scoped line names it): refused when config.json has a
+   * `uuid` that is another one, so device B's principal never lands on device A.
+   */
+  expectUuid?: string;
 }
 
 export interface EditResult {
@@ -178,7 +192,18 @@ export function editSshKeys(text: string | Buffer, edit: SshKeysEdit, source = '
     }
     const fp = keyFingerprint(edit.add);
     if (!fp) throw new UsageError('the CA line has no parseable key');
+    if (edit.expectUuid !== undefined) checkUuid(parsed.config, edit.expectUuid, source);
     if (!keys.includes(edit.add)) {
+      if (!edit.unscope && !isScopedPrincipalList(linePrincipals(edit.add))) {
+        const guarded = [fp, ...(edit.keepScopedOf ?? [])];
+        // The file as it was: a removal in this same edit (retire) must not hide the scoped line.
+        const scoped = parsed.sshKeys.find((k) => isCertAuthorityLine(k) && guarded.includes(keyFingerprint(k) ?? '') && isScopedPrincipalList(linePrincipals(k)));
+        if (scoped) {
+          const which = keyFingerprint(scoped) === fp ? `CA ${fp}` : `CA ${keyFingerprint(scoped)}`;
+          // The next step is in the message itself: a rollout reports one reason per device.
+          throw new UsageError(`${source} trusts ${which} for scoped principals only; refusing an unscoped line (principals="${linePrincipals(edit.add)}") of CA ${fp}, which would let root certificates in again; left unchanged: ${edit.scopedHint ?? 'add --scoped to keep it scoped, or --unscope to replace it on purpose'}`);
+        }
+      }
       const same = keys.findIndex((k) => isFleetvaultLine(k) && keyFingerprint(k) === fp);
       if (same >= 0 && edit.keepSameCa) {
         keys.splice(same + 1, 0, edit.add);
@@ -198,4 +223,15 @@ export function editSshKeys(text: string | Buffer, edit: SshKeysEdit, source = '
   os.sshKeys = keys;
   if (!('os' in config)) config.os = os;
   return { changed, text: serializeConfig({ ...parsed, config }), added, removed, sshKeys: keys };
+}
+
+/** config.json's own `uuid` (when it has one) must be the target device's. */
+function checkUuid(config: Record<string, unknown>, want: string, source: string): void {
+  const have = config.uuid;
+  if (typeof have !== 'string') return;
+  const norm = (u: string) => u.trim().toLowerCase();
+  if (norm(have) === norm(want)) return;
+  // Both are device identifiers; anything else in that field is not echoed.
+  const shown = /^(?:[0-9a-f]{32}|[0-9a-f]{62})$/.test(norm(have)) ? `device ${norm(have)}` : 'another device';
+  throw new UsageError(`${source} belongs to ${shown}, not ${norm(want)}: refusing to write device ${norm(want)}'s scoped line there; left unchanged: fix that device's uuid= (or name) in the devices file, or --device`);
 }

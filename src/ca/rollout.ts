@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from '../ssh/keys.js';
 import { signUserKey } from '../ssh/sign.js';
-import { editSshKeys, isCertAuthorityLine, keyFingerprint, MAX_CONFIG_BYTES, type EditResult, type SshKeysEdit } from './config-json.js';
+import { editSshKeys, isCertAuthorityLine, keyFingerprint, linePrincipals, MAX_CONFIG_BYTES, type EditResult, type SshKeysEdit } from './config-json.js';
 import type { DeviceTarget } from './devices-file.js';
-import { Journal, type DeviceStatus } from './journal.js';
+import { Journal, editKey, type DeviceStatus } from './journal.js';
 import { describeSshFailure, sshExec, type SshAccess } from '../device/remote-config.js';
 import {
   ControlSockets, connectDevice, editDeviceConfig, holdsExpectedKeys, restoreSshKeys, type ExpectedKeys,
@@ -34,6 +34,18 @@ export interface RolloutOptions {
    * CA with other principals (principals="root") is migrated in two phases — see rollOne.
    */
   scoped?: { line: (principals: string[]) => string };
+  /** --unscope: an unscoped line may replace a scoped line of this CA (refused otherwise). */
+  unscope?: boolean;
+  /** Also refuse an unscoped line where these CAs are trusted scoped (rotate: the old CA). */
+  keepScopedOf?: string[];
+  /** The next step named when an unscoped line is refused. */
+  scopedHint?: string;
+  /**
+   * --scoped without verification (rotate's distribute, issuer strategy): the CA signs nothing yet,
+   * so no one logs in with it and its other lines (an unscoped line from an earlier unscoped
+   * distribute) are replaced in one step instead of the two verified phases.
+   */
+  replaceUnverified?: boolean;
   /** For messages: the command running this rollout. */
   command?: string;
   /** Fingerprint of the CA being rolled out (journal key, verification). */
@@ -110,8 +122,15 @@ async function makeVerifier(o: RolloutOptions, dir: string, pending: DeviceTarge
 
 /** The edit for one device: the scoped line for its principals, kept next to an unscoped one (phase 1). */
 function editFor(t: DeviceTarget, o: RolloutOptions): SshKeysEdit {
-  if (!o.scoped) return o.edit;
-  return { ...o.edit, add: o.scoped.line(scopedPrincipalsFor(t)!), keepSameCa: true };
+  if (!o.scoped) return { ...o.edit, unscope: o.unscope, keepScopedOf: o.keepScopedOf, scopedHint: o.scopedHint };
+  // The line names this device: its config.json must be this device's (its own uuid field).
+  return { ...o.edit, add: o.scoped.line(scopedPrincipalsFor(t)!), keepSameCa: true, expectUuid: t.uuid };
+}
+
+/** The journal's key for this device's edit: a device is done only for the same edit. */
+function journalKey(t: DeviceTarget, o: RolloutOptions): string {
+  const e = editFor(t, o);
+  return editKey({ scoped: !!o.scoped, principals: e.add ? linePrincipals(e.add) : undefined, removeFingerprints: e.removeFingerprints });
 }
 
 function expectedKeys(edit: SshKeysEdit): ExpectedKeys {
@@ -134,7 +153,8 @@ async function verifyLogin(t: DeviceTarget, o: RolloutOptions, v: Verifier, expe
   for (;;) {
     const r = await sshExec(t, { ...o.access, identity: v.key, certificate: v.certFor(t), strictHostKeyChecking: 'yes' }, readScript(t.configPath), undefined, { timeoutMs: 15_000, maxStdoutBytes: MAX_CONFIG_BYTES + 1 });
     if (r.code === 0) return holdsExpectedKeys(r.stdout, expect, `${t.name}:${t.configPath}`, keyFingerprint);
-    if (Date.now() > deadline) return `verification login with a fleetvault certificate failed (${describeSshFailure(r, { maxBytes: MAX_CONFIG_BYTES })})`;
+    const cert = o.scoped ? `a fleetvault certificate for fleet ${t.fleet}` : 'a fleetvault root certificate';
+    if (Date.now() > deadline) return `verification login with ${cert} failed (${describeSshFailure(r, { maxBytes: MAX_CONFIG_BYTES, credential: 'that certificate' })})`;
     await new Promise((res) => setTimeout(res, 1000));
   }
 }
@@ -166,7 +186,11 @@ async function restoreOriginal(t: DeviceTarget, o: RolloutOptions, original: Buf
  * in the journal): the re-run finds phase 1 already done, verifies it, and runs phase 2.
  */
 async function rollOne(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefined, sockets: ControlSockets, stopped: () => boolean): Promise<Result> {
-  const want = editFor(t, o);
+  let want = editFor(t, o);
+  if (o.scoped && !v && o.replaceUnverified && !o.dryRun) {
+    // Nothing signs with this CA yet: its other lines go in the same write (see replaceUnverified).
+    want = { ...want, keepSameCa: false, removeFingerprints: [...(want.removeFingerprints ?? []), keyFingerprint(want.add!)!] };
+  }
   // A dry run reports where the device ends up (both phases); nothing proves a scoped line without
   // verification, so then the old line stays.
   const dryEnd = o.scoped && o.dryRun ? { ...want, keepSameCa: false, removeFingerprints: [...(want.removeFingerprints ?? []), keyFingerprint(want.add!)!] } : want;
@@ -186,7 +210,7 @@ async function rollOne(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefin
   // Not "done": the journal would make the re-run skip a device that still trusts root certificates.
   if (stopped()) return { status: 'failed', reason: 'interrupted between adding the scoped line and removing the unscoped one: both lines kept; re-run to finish', ...(first.written ? {} : { wrote: false }) };
   // Phase 2: the scoped line is proven; drop the CA's other lines and prove the device again.
-  const second = await writeAndVerify(t, o, v, sockets, stopped, { add: want.add, removeFingerprints: [keyFingerprint(want.add!)!] });
+  const second = await writeAndVerify(t, o, v, sockets, stopped, { add: want.add, removeFingerprints: [keyFingerprint(want.add!)!], expectUuid: want.expectUuid });
   if (second.status !== 'ok') {
     // wrote: false only when neither phase of this run wrote (the device is as it was).
     const { wrote, ...r } = second.result;
@@ -264,13 +288,19 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
     counts[r.status]++;
     counts.done++;
     // closed: a device still in flight after an interrupt; the re-run decides about it.
-    if (!closed && !r.fromJournal && r.status !== 'skipped') journal?.record({ device: t.name, host: t.host, status: r.status, reason: r.reason, ...(r.wrote === false ? { wrote: false } : {}), ...(r.migrated ? { migrated: true } : {}) });
+    if (!closed && !r.fromJournal && r.status !== 'skipped') {
+      journal?.record({
+        device: t.name, host: t.host, status: r.status, reason: r.reason, ...(r.wrote === false ? { wrote: false } : {}), ...(r.migrated ? { migrated: true } : {}),
+        edit: journalKey(t, o), ...(o.scoped ? { scoped: true } : {}),
+      });
+    }
     o.onProgress?.({ ...counts });
   };
 
   const pending: DeviceTarget[] = [];
   for (const t of o.devices) {
-    const j = journal?.done.get(t.name);
+    // Done only for this run's edit: an unscoped run's entry does not make a --scoped run skip.
+    const j = journal?.doneFor(t.name, journalKey(t, o), !!o.scoped);
     if (j) finish(t, { status: j.status, reason: 'finished in an earlier run (journal)', fromJournal: true });
     else pending.push(t);
   }

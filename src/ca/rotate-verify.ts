@@ -82,7 +82,7 @@ export async function verifySigningCa(o: {
         for (;;) {
           const r = await sshExec(t, accessFor(t), 'true', undefined, { timeoutMs: 15_000 });
           if (r.code === 0) { results[i] = { name: t.name, ok: true }; break; }
-          if (Date.now() > deadline) { results[i] = { name: t.name, ok: false, reason: describeSshFailure(r) }; break; }
+          if (Date.now() > deadline) { results[i] = { name: t.name, ok: false, reason: describeSshFailure(r, { credential: o.scoped ? `fleet ${t.fleet} certificate` : 'root certificate' }) }; break; }
           await new Promise((res) => setTimeout(res, 1000));
         }
       }

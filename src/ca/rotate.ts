@@ -198,6 +198,14 @@ function scopedNewCa(s: RotationState): { line: (principals: string[]) => string
   return { line: (principals) => authorizedKeyLine({ publicKey: s.next.publicKey, fingerprint: s.next.fingerprint, mount: s.next.mount, principals }) };
 }
 
+/**
+ * An unscoped rotation never downgrades a scoped device: where the old CA is trusted for scoped
+ * principals only, a root line of the new CA is refused (that device fails, nothing written).
+ */
+function keepScoped(s: RotationState) {
+  return s.scoped ? {} : { keepScopedOf: [s.old.fingerprint], scopedHint: 're-run fleetvault ca rotate with --scoped (before distribute is done the rotation can still become scoped)' };
+}
+
 function rolloutCommon(o: RotateOptions, stage: 'distribute' | 'retire') {
   return {
     client: o.client, devices: o.devices, access: o.access, concurrency: o.concurrency, canary: o.canary,
@@ -219,16 +227,20 @@ async function distribute(o: RotateOptions, s: RotationState): Promise<StageRepo
   // With the mount strategy the new mount already signs, so the rollout logs in with its CA too.
   const rollout = await rolloutCa({
     ...rolloutCommon(o, 'distribute'), mount: s.next.mount, role: s.role, edit: { add: newCaLine(o, s) }, scoped: scopedNewCa(s),
-    caFingerprint: s.next.fingerprint, verify: s.strategy === 'mount', journalWrites: true,
+    caFingerprint: s.next.fingerprint, verify: s.strategy === 'mount', journalWrites: true, ...keepScoped(s), replaceUnverified: true,
   });
   if (o.dryRun) return { stage: 'distribute', status: 'planned', detail: `would add the new CA line on ${rollout.changed} device(s); ${rollout.already} already have it`, rollout };
   const st = await caStatus({ devices: o.devices, caFingerprint: s.next.fingerprint, access: o.access, concurrency: o.concurrency });
-  const missing = st.devices.filter((d) => !d.trustsCurrent).map((d) => d.name);
-  const coverage = { trusting: st.trustingCurrent, total: st.total, missing };
-  s.covered = st.devices.filter((d) => d.trustsCurrent).map((d) => d.name);
+  // A scoped rotation covers a device only with the scoped line (an unscoped new-CA line left by an
+  // earlier unscoped distribute would make the scoped switch fail there, every time).
+  const covers = (d: (typeof st.devices)[number]) => d.trustsCurrent && (!s.scoped || d.currentScope === 'scoped');
+  const missing = st.devices.filter((d) => !covers(d)).map((d) => d.name);
+  const trusting = st.devices.length - missing.length;
+  const coverage = { trusting, total: st.total, missing };
+  s.covered = st.devices.filter(covers).map((d) => d.name);
   const trouble = rolloutTrouble(rollout);
-  const summary = `${st.trustingCurrent}/${st.total} devices trust the new CA ${s.next.fingerprint}`;
-  if (missing.length && !(o.allowPartial && st.trustingCurrent > 0)) {
+  const summary = `${trusting}/${st.total} devices trust the new CA ${s.next.fingerprint}${s.scoped ? ' with the scoped line' : ''}`;
+  if (missing.length && !(o.allowPartial && trusting > 0)) {
     return { stage: 'distribute', status: 'failed', detail: `${summary}; missing: ${missing.join(', ')}${trouble ? `; rollout: ${trouble}` : ''}; fix them and re-run (done devices are skipped), or pass --allow-partial`, rollout, coverage };
   }
   return { stage: 'distribute', status: 'done', detail: `${summary}${missing.length ? ` (--allow-partial: ${missing.join(', ')} will lose certificate access)` : ''}; the old CA stays trusted`, rollout, coverage };
@@ -246,7 +258,7 @@ async function switchSigning(o: RotateOptions, s: RotationState): Promise<StageR
     verification = await verifySigningCa({ client: o.client, mount: s.next.mount, role: s.role, devices: sample, access: o.access, concurrency: o.concurrency, timeoutMs: o.verifyTimeoutMs, scoped: s.scoped });
     const bad = verification.devices.filter((d) => !d.ok);
     if (verification.signingKeyFingerprint !== s.next.fingerprint) problem = `a fresh certificate is signed by ${verification.signingKeyFingerprint}, not the new CA`;
-    else if (bad.length) problem = `login with a new-CA certificate failed on ${bad.map((d) => `${d.name} (${d.reason})`).join(', ')}`;
+    else if (bad.length) problem = `login with a new-CA ${s.scoped ? 'fleet ' : 'root '}certificate failed on ${bad.map((d) => `${d.name} (${d.reason})`).join(', ')}`;
   } catch (e) {
     problem = (e as Error).message;
   }
@@ -261,7 +273,7 @@ async function switchSigning(o: RotateOptions, s: RotationState): Promise<StageR
 async function retire(o: RotateOptions, s: RotationState): Promise<StageReport> {
   const rollout = await rolloutCa({
     ...rolloutCommon(o, 'retire'), mount: s.next.mount, role: s.role,
-    edit: { add: newCaLine(o, s), removeFingerprints: [s.old.fingerprint] }, scoped: scopedNewCa(s), caFingerprint: s.next.fingerprint, verify: true,
+    edit: { add: newCaLine(o, s), removeFingerprints: [s.old.fingerprint] }, scoped: scopedNewCa(s), caFingerprint: s.next.fingerprint, verify: true, ...keepScoped(s),
   });
   if (o.dryRun) return { stage: 'retire', status: 'planned', detail: `would remove the old CA line on ${rollout.changed} device(s)`, rollout };
   // Read back with a fresh new-CA certificate only: the operator's access may be an old-CA

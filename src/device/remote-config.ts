@@ -118,7 +118,8 @@ export const REMOTE_FAILURES: Record<number, string> = {
   99: 'writing the backup failed',
 };
 
-export function describeSshFailure(r: ExecResult, o: { maxBytes?: number } = {}): string {
+/** `credential`: what the login offered, for the access-denied wording (default: the operator key). */
+export function describeSshFailure(r: ExecResult, o: { maxBytes?: number; credential?: string } = {}): string {
   const e = r.stderr;
   // The tunnel's ProxyCommand says why it could not connect (407/404/503/TLS) on a line of its own.
   const tunnel = /^fleetvault: (failed to reach .*)$/m.exec(e);
@@ -130,7 +131,7 @@ export function describeSshFailure(r: ExecResult, o: { maxBytes?: number } = {})
   if (/timed out|No route to host/.test(e)) return 'unreachable (timeout)';
   if (/kex_exchange_identification|ssh_exchange_identification|Bad packet length|invalid format|protocol identification/i.test(e)) return 'not an SSH server (bad answer to the SSH handshake)';
   if (/Connection closed by|Connection reset/.test(e) && r.code === 255) return 'the device closed the connection';
-  if (/Permission denied/.test(e)) return 'access denied (operator key not accepted)';
+  if (/Permission denied/.test(e)) return `access denied (${o.credential ?? 'operator key'} not accepted)`;
   if (/control master|mux_client/i.test(e)) return 'the device dropped the connection right after login';
   const known = REMOTE_FAILURES[r.code];
   if (known) {

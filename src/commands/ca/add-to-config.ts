@@ -1,6 +1,6 @@
 import { render, vaultFrom, type GlobalArgs, type Command } from '../common.js';
 
-interface Args extends GlobalArgs { config: string; image?: string; removeCa?: string[]; principals?: string[]; dryRun?: boolean; scoped?: boolean; device?: string; fleet?: string }
+interface Args extends GlobalArgs { config: string; image?: string; removeCa?: string[]; principals?: string[]; dryRun?: boolean; scoped?: boolean; unscope?: boolean; device?: string; fleet?: string }
 
 export const caAddToConfigCommand: Command = {
   command: 'add-to-config <config>',
@@ -14,6 +14,8 @@ export const caAddToConfigCommand: Command = {
     .option('device', { type: 'string', describe: 'with --scoped: the device\'s balena uuid' })
     .option('fleet', { type: 'string', describe: 'with --scoped: the device\'s fleet slug org/fleet' })
     .conflicts('scoped', 'principals')
+    .option('unscope', { type: 'boolean', describe: 'replace a scoped line of this CA with the unscoped one (refused otherwise: root certificates would open the device again)' })
+    .conflicts('unscope', 'scoped')
     .option('dry-run', { type: 'boolean', describe: 'show the change, write nothing' })
     .example('$0 ca add-to-config ./config.json', 'adds cert-authority,principals="root" … once; a second run changes nothing')
     .example('$0 ca add-to-config /config.json --image balena.img', 'edit the image before flashing')
@@ -23,11 +25,14 @@ export const caAddToConfigCommand: Command = {
     const { validatePrincipals } = await import('../../ssh/principals.js');
     const { UsageError } = await import('../../errors.js');
     let principals: string[];
+    let expectUuid: string | undefined;
     if (argv.scoped) {
       if (argv.device === undefined || argv.fleet === undefined) throw new UsageError('--scoped needs --device UUID and --fleet SLUG: the line names that device\'s principals');
-      const { devicePrincipals } = await import('../../access/principals.js');
+      const { devicePrincipals, normalizeUuid } = await import('../../access/principals.js');
       const { single } = await import('../access/scope-flags.js');
-      principals = devicePrincipals({ uuid: (await single(argv.device, 'device'))!, fleet: (await single(argv.fleet, 'fleet'))! });
+      // The file's own uuid (when it has one) must be --device: device B's line never goes onto A.
+      expectUuid = normalizeUuid((await single(argv.device, 'device'))!);
+      principals = devicePrincipals({ uuid: expectUuid, fleet: (await single(argv.fleet, 'fleet'))! });
     } else {
       if (argv.device !== undefined || argv.fleet !== undefined) throw new UsageError('--device and --fleet go with --scoped', { hint: 'add --scoped for a line trusting only this device\'s principals' });
       principals = validatePrincipals(argv.principals ?? ['root']);
@@ -38,7 +43,7 @@ export const caAddToConfigCommand: Command = {
     const { addToConfig } = await import('../../ca/add-to-config.js');
     const ca = await getCaPublicKey({ client, mount: config.sshMount });
     const line = authorizedKeyLine({ ...ca, principals });
-    const r = await addToConfig({ path: argv.config, image: argv.image, add: line, removeFingerprints: argv.removeCa, dryRun: argv.dryRun });
+    const r = await addToConfig({ path: argv.config, image: argv.image, add: line, removeFingerprints: argv.removeCa, dryRun: argv.dryRun, unscope: argv.unscope, expectUuid });
     render(argv, { ...r, dryRun: !!argv.dryRun, fingerprint: ca.fingerprint }, () => {
       const where = r.image ? `${r.image}:${r.path}` : r.path;
       if (!r.changed) return `${where} already trusts ${ca.fingerprint}; nothing changed`;

@@ -8,6 +8,7 @@ interface Args extends FleetArgs {
   verifyAlready?: boolean;
   allowForeignCa?: boolean;
   scoped?: boolean;
+  unscope?: boolean;
 }
 
 export const caRolloutCommand: Command = {
@@ -21,6 +22,8 @@ export const caRolloutCommand: Command = {
     .option('principals', { type: 'string', array: true, describe: 'principals of the CA line', defaultDescription: 'root' })
     .option('scoped', { type: 'boolean', describe: 'each device trusts the CA for its own principals device-<uuid>,fleet-<org>.<fleet>,break-glass (migrates principals="root" lines); needs a fleet grant' })
     .conflicts('scoped', 'principals')
+    .option('unscope', { type: 'boolean', describe: 'replace a scoped line of this CA with the unscoped one (refused otherwise: root certificates would open those devices again)' })
+    .conflicts('unscope', 'scoped')
     .option('remove-ca', { type: 'string', array: true, describe: 'also remove cert-authority lines with this fingerprint' })
     .option('verify-already', { type: 'boolean', describe: 'also log into devices that already have the line (--no-verify-already skips them)', defaultDescription: 'true' })
     .option('allow-foreign-ca', { type: 'boolean', describe: 'roll out even when Vault signs with an issuer fleetvault did not generate (an imported key)' })
@@ -55,7 +58,7 @@ export const caRolloutCommand: Command = {
     const report = await rolloutCa({
       client, mount: config.sshMount, role: config.sshRole, devices, caFingerprint: ca.fingerprint,
       edit: { add: argv.scoped ? undefined : authorizedKeyLine({ ...ca, principals }), removeFingerprints: argv.removeCa },
-      scoped: argv.scoped ? { line: (p) => authorizedKeyLine({ ...ca, principals: p }) } : undefined,
+      scoped: argv.scoped ? { line: (p) => authorizedKeyLine({ ...ca, principals: p }) } : undefined, unscope: argv.unscope,
       access: await fleetAccess(argv, paths.knownHosts), verifyAlready: argv.verifyAlready,
       concurrency: argv.concurrency, canary: argv.canary, maxFailuresPercent: argv.maxFailures, dryRun: argv.dryRun,
       journalPath: paths.journal, verifyTimeoutMs: argv.verifyTimeout ? durationToSeconds(argv.verifyTimeout) * 1000 : undefined,

@@ -1,6 +1,7 @@
 // Shared by the `ca rotate` tests: a fleet of real sshd devices that trusts an operator key and the
 // old CA, and the CLI calls an operator and an engineer make during a rotation.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, inject } from '../../support/context.js';
@@ -10,21 +11,23 @@ import { defaultDeviceConfig, type Device } from '../../../src/dev/device.js';
 import { policyName, sshRoleSettings } from '../../../src/vault/layout.js';
 import type { VaultClient } from '../../../src/vault/client.js';
 
-export interface Fleet { devices: Device[]; opKey: string; file: string; kh: string; journal: string }
+/** uuids: each device's config.json uuid (what a scoped line must name). */
+export interface Fleet { devices: Device[]; opKey: string; file: string; kh: string; journal: string; uuids: string[] }
 export type Env = Record<string, string>;
 
 export async function trustingFleet(n: number, devices: { start(o: object): Promise<Device> }, tmp: string, env: Env): Promise<Fleet> {
   const opKey = join(tmp, 'operator');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', opKey]);
   const opPub = readFileSync(`${opKey}.pub`, 'utf8').trim();
+  const uuids = Array.from({ length: n }, () => randomBytes(16).toString('hex'));
   const started = await Promise.all(Array.from({ length: n }, (_, i) => {
-    const config = defaultDeviceConfig(`dev${i}`);
+    const config = defaultDeviceConfig(uuids[i]!);
     (config.os as { sshKeys: string[] }).sshKeys = [opPub];
     return devices.start({ name: `dev${i}`, config });
   }));
   const file = join(tmp, 'devices.txt');
   writeFileSync(file, started.map((d) => `${d.name} ${d.host} ${d.port} ${d.configPath}`).join('\n') + '\n');
-  const f = { devices: started, opKey, file, kh: knownHostsFor(tmp, started), journal: join(tmp, 'rotate.json') };
+  const f = { devices: started, opKey, file, kh: knownHostsFor(tmp, started), journal: join(tmp, 'rotate.json'), uuids };
   // The fleet trusts the old CA, the way a fleet does before its first rotation.
   const r = await runCli(['ca', 'rollout', '--devices', file, '--identity', opKey, '--user-known-hosts-file', f.kh, '--journal', join(tmp, 'rollout.jsonl')], { env, timeoutMs: 120_000 });
   expect(r.code, r.stderr).toBe(0);
