@@ -73,4 +73,22 @@ test('--scoped writes the device\'s scoped line (replacing a principals="root" l
     expect(bad.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
   }
   expect(JSON.parse(readFileSync(p, 'utf8')).os.sshKeys).toEqual([scoped]);
+
+  // Review #14: without --scoped the root line does not silently replace the scoped one (any root
+  // certificate would open the device again), and --device must be the file's own uuid.
+  const before = readFileSync(p);
+  const refusals: [string[], RegExp][] = [
+    [[], /trusts CA SHA256:\S+ for scoped principals only; refusing an unscoped line \(principals="root"\) .*left unchanged: add --scoped to keep it scoped, or --unscope to replace it on purpose/],
+    [['--scoped', '--device', 'f'.repeat(32), '--fleet', 'acme/sensors'], new RegExp(`belongs to device ${uuid}, not ${'f'.repeat(32)}: refusing`)],
+  ];
+  for (const [args, why] of refusals) {
+    const bad = await runCli(['ca', 'add-to-config', p, ...args], { env: vault.env });
+    expect(bad.code, bad.stderr).toBe(1);
+    expect(bad.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+    expect(bad.stderr).toMatch(why);
+    expect(readFileSync(p).equals(before)).toBe(true);
+  }
+  const unscoped = await runCli(['ca', 'add-to-config', p, '--unscope', '--json'], { env: vault.env });
+  expect(unscoped.code, unscoped.stderr).toBe(0);
+  expect(JSON.parse(readFileSync(p, 'utf8')).os.sshKeys).toEqual([root]);
 });

@@ -6,7 +6,7 @@
 // run killed between the phases (both lines on a device) is finished by the next run.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { test, expect, type VaultFixture } from '../../support/context.js';
@@ -59,7 +59,7 @@ test('rollout --scoped: refused without fleet/uuid or grant, then scoped lines e
   const uuids = [0, 1, 2].map(() => randomBytes(16).toString('hex'));
   const plan = [{ name: uuids[0]!, fleet: A, root: true }, { name: 'a2', fleet: A, root: false }, { name: 'b1', fleet: B, root: true }];
   const fleet = await Promise.all(plan.map((p) => {
-    const config = defaultDeviceConfig(p.name);
+    const config = defaultDeviceConfig(uuids[plan.indexOf(p)]!); // config.json's uuid: what the scoped line must name
     (config.os as { sshKeys: string[] }).sshKeys = p.root ? [opPub, rootLine] : [opPub];
     return devices.start({ name: p.name.slice(0, 8), config });
   }));
@@ -177,7 +177,7 @@ test('rollout --scoped: a failed phase-2 verification puts the root line back; t
     },
   });
   expect(writes).toBe(2);
-  expect(r.devices[0]).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^scoped line added and verified, but removing the unscoped one failed: verification login with a fleetvault certificate failed .*; original os\.sshKeys restored$/) });
+  expect(r.devices[0]).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^scoped line added and verified, but removing the unscoped one failed: verification login with a fleetvault certificate for fleet acme\/fleet-a failed \(access denied \(that certificate not accepted\)\); original os\.sshKeys restored$/) });
   expect(r.devices[0]!.wrote).not.toBe(false);
   expect(keysOf(d)).toEqual([opPub, rootLine, scopedLine]);
   // The operator's access is what it was; a re-run (nothing fighting back now) finishes the migration.
@@ -194,10 +194,10 @@ test('rollout --fleet --scoped: uuid and fleet come from balena', { timeout: 60_
   const api = await startBalenaApi({ fleetSlug: 'acme/field-units' });
   onTestFinished(() => api.stop());
   const op = newKey(tmp, 'operator');
-  const config = defaultDeviceConfig('f');
+  const uuid = randomBytes(16).toString('hex');
+  const config = defaultDeviceConfig(uuid);
   (config.os as { sshKeys: string[] }).sshKeys = [readFileSync(`${op}.pub`, 'utf8').trim()];
   const d = await devices.start({ name: 'f', config });
-  const uuid = randomBytes(16).toString('hex');
   api.addDevice({ uuid, ip_address: d.host });
   await grantFleet(vault, 'acme/field-units', `fv-f-${slug}`);
   const r = await runCli(['ca', 'rollout', '--fleet', api.fleet.slug, '--via', 'direct', '--balena-url', api.url, '--port', String(d.port), '--config-path', d.configPath,
@@ -205,4 +205,84 @@ test('rollout --fleet --scoped: uuid and fleet come from balena', { timeout: 60_
   expect(r.code, r.stderr).toBe(0);
   expect(JSON.parse(r.stdout).devices).toMatchObject([{ name: uuid, status: 'changed' }]);
   expect(keysOf(d)[1]).toMatch(new RegExp(`^cert-authority,principals="device-${uuid},fleet-acme.field-units,break-glass" `));
+});
+
+// Review #14 (R1, R1b, R2, R3, R6, R7), one fleet for all of them: the default journal does not
+// make a --scoped run skip what an unscoped run did; a plain rollout never puts root back over a
+// scoped line (--unscope does, on purpose); a scoped line is never written for another device's
+// config.json; a root line of the CA hidden behind a quoted option is migrated too; status counts
+// a device still trusting any CA for root as unscoped.
+test('rollout --scoped after an unscoped run; no silent downgrade; uuid checked against config.json; hidden root line migrated', { timeout: 150_000 }, async ({ vault, devices, tmp, slug }) => {
+  const env = { ...vault.env, XDG_STATE_HOME: join(tmp, 'state') }; // the default journal, in tmp
+  const op = newKey(tmp, 'operator');
+  const opPub = readFileSync(`${op}.pub`, 'utf8').trim();
+  const rootLine = (await runCli(['ca', 'authorized-key'], { env })).stdout.trim();
+  const decoy = opPub.split(' ').slice(0, 2).join(' ');
+  // sshd reads the key after the options: this line trusts the CA for root, whatever is quoted in it.
+  const sneaky = rootLine.replace('principals="root" ', `principals="root",environment="X=1 ${decoy}" `).replace(/ fleetvault:\S+$/, ' admin');
+  const [u1, u3, u6, other] = [0, 1, 2, 3].map(() => randomBytes(16).toString('hex'));
+  const start = (name: string, uuid: string, keys: string[]) => {
+    const config = defaultDeviceConfig(uuid);
+    (config.os as { sshKeys: string[] }).sshKeys = keys;
+    return devices.start({ name, config });
+  };
+  const [d1, d3, d6] = await Promise.all([start('r1', u1!, [opPub]), start('r3', u3!, [opPub]), start('r6', u6!, [opPub, sneaky])]);
+  const kh = knownHostsFor(tmp, [d1, d3, d6]);
+  const line = (d: Device, name: string, extra: string) => `${name} ${d.host} ${d.port} ${d.configPath} fleet=${A} ${extra}`.trim();
+  const file1 = join(tmp, 'one.txt');
+  writeFileSync(file1, line(d1, u1!, '') + '\n');
+  const file = join(tmp, 'devices.txt');
+  // d3's line names another device's uuid (a copy-paste slip): its config.json says u3.
+  writeFileSync(file, [line(d1, u1!, ''), line(d3, 'r3', `uuid=${other}`), line(d6, u6!, '')].join('\n') + '\n');
+  const run = (...a: string[]) => runCli([...a, '--identity', op, '--user-known-hosts-file', kh, '--json'], { env, timeoutMs: 90_000 });
+  await grantFleet(vault, A, `fv-a-${slug}`);
+  const eng = newKey(tmp, 'eng');
+  expect((await runCli(['cert', 'sign', '--public-key', `${eng}.pub`], { env })).code).toBe(0); // a root certificate
+  const rootOpens = async (d: Device) => (await sshLogin({ device: d, key: eng, cert: `${eng}-cert.pub`, knownHosts: kh, command: 'true' })).code === 0;
+  expect(await rootOpens(d6)).toBe(true); // sshd honours the hidden line
+
+  // R1/R1b: unscoped first, then --scoped, both with the default journal: d1 is migrated, not skipped.
+  const u = await run('ca', 'rollout', '--devices', file1);
+  expect(u.code, u.stderr).toBe(0);
+  const before3 = d3.readConfig();
+  const s = await run('ca', 'rollout', '--devices', file, '--scoped');
+  expect(s.code).toBe(2); // d3 refused
+  const by = Object.fromEntries(JSON.parse(s.stdout).devices.map((d: { name: string }) => [d.name, d]));
+  expect(by[u1!]).toMatchObject({ status: 'changed', migrated: true });
+  expect(by[u1!].fromJournal).toBeUndefined();
+  const scopedOf = (uuid: string) => rootLine.replace('principals="root"', `principals="device-${uuid},fleet-acme.fleet-a,break-glass"`);
+  expect(keysOf(d1)).toEqual([opPub, scopedOf(u1!)]);
+  // R3: nothing written on d3, one-line reason naming both uuids.
+  expect(by.r3).toMatchObject({ status: 'failed', wrote: false, reason: expect.stringMatching(new RegExp(`belongs to device ${u3}, not ${other}: refusing to write device ${other}'s scoped line there; left unchanged`)) });
+  expect(d3.readConfig()).toBe(before3);
+  // R6: the hidden root line went in phase 2.
+  expect(by[u6!]).toMatchObject({ status: 'changed', migrated: true, removed: [sneaky] });
+  expect(keysOf(d6)).toEqual([opPub, scopedOf(u6!)]);
+  expect([await rootOpens(d1), await rootOpens(d6)]).toEqual([false, false]);
+  // The journal records which edit each entry is about.
+  const entries = readFileSync(join(tmp, 'state', 'fleetvault', readdirSync(join(tmp, 'state', 'fleetvault')).find((n) => n.startsWith('rollout-'))!), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  expect(entries.filter((e) => e.device === u1).map((e) => !!e.scoped)).toEqual([false, true]);
+  expect(new Set(entries.filter((e) => e.device === u1).map((e) => e.edit)).size).toBe(2);
+
+  // R2: a plain rollout (another journal) refuses to put root back over the scoped line; exit 2.
+  const settled = d1.readConfig();
+  const back = await run('ca', 'rollout', '--devices', file1, '--journal', join(tmp, 'j3.jsonl'));
+  expect(back.code).toBe(2);
+  expect(JSON.parse(back.stdout).devices[0]).toMatchObject({ status: 'failed', wrote: false, reason: expect.stringMatching(/for scoped principals only; refusing an unscoped line \(principals="root"\) .*left unchanged: add --scoped to keep it scoped, or --unscope to replace it on purpose$/) });
+  expect(d1.readConfig()).toBe(settled);
+  expect(await rootOpens(d1)).toBe(false);
+
+  // R7: d6 also trusting an old CA for root is not "scoped", and the device line says why.
+  const oldCa = readFileSync(`${newKey(tmp, 'old-ca')}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+  writeFileSync(d6.configPath, JSON.stringify({ ...JSON.parse(d6.readConfig()), os: { sshKeys: [...keysOf(d6), `cert-authority,principals="root" ${oldCa} old`] } }, null, 2) + '\n');
+  const both = join(tmp, 'both.txt');
+  writeFileSync(both, [line(d1, u1!, ''), line(d6, u6!, '')].join('\n') + '\n');
+  const st = await run('ca', 'status', '--devices', both);
+  expect(JSON.parse(st.stdout)).toMatchObject({ scoped: 1, unscoped: 1 });
+  expect(JSON.parse(st.stdout).devices[1]).toMatchObject({ scope: 'unscoped', currentScope: 'scoped', scopeWhy: expect.stringMatching(/^also trusts CA SHA256:\S+ for unscoped principals$/) });
+
+  // --unscope replaces the scoped line on purpose.
+  const unscope = await run('ca', 'rollout', '--devices', file1, '--journal', join(tmp, 'j4.jsonl'), '--unscope');
+  expect(unscope.code, unscope.stderr).toBe(0);
+  expect(keysOf(d1)).toEqual([opPub, rootLine]);
 });

@@ -3,7 +3,7 @@
 // new-CA lines, verifies the switch and the retire with fleet certificates, and ends with each
 // device trusting only the new CA, for its own principals.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { test, expect } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
@@ -23,7 +23,7 @@ test('rotate --scoped: kept in the journal; distribute writes scoped lines; swit
   expect(await vault.root.list(`${mount}/issuers`)).toHaveLength(1);
 
   const fleets = ['acme/fleet-a', 'acme/fleet-b'];
-  const uuids = fleets.map(() => randomBytes(16).toString('hex'));
+  const uuids = f.uuids; // each device's config.json uuid: a scoped line for another is refused
   writeFileSync(f.file, plain.trim().split('\n').map((l, i) => `${l} fleet=${fleets[i]} uuid=${uuids[i]}`).join('\n') + '\n');
   const group = `fv-rot-${slug}`;
   await vault.root.write(`identity/group/name/${group}`, { type: 'internal' });
@@ -70,4 +70,52 @@ test('rotate --scoped: kept in the journal; distribute writes scoped lines; swit
   const k = newKey(tmp, 'fleet-a');
   expect((await runCli(['cert', 'sign', '--public-key', `${k}.pub`, '--fleet', fleets[0]!], { env })).code).toBe(0);
   expect(await loginCodes(f, { key: k, cert: `${k}-cert.pub` })).toEqual([0, 255]);
+});
+
+// Review #14 R4 + R8 on one fleet: dev1 was migrated to a scoped line, dev0 still trusts the old CA
+// for root. A plain rotation must not give dev1 a root line of the new CA (refused, naming
+// --scoped); the --scoped re-run then redoes dev0 — whose unscoped new-CA line the distribute
+// journal had as done — counts coverage by the scoped line, and the rotation completes.
+test('rotate: no root line of the new CA on a scoped device; --scoped after a partial unscoped distribute redoes it and completes', { timeout: 200_000 }, async ({ vault, devices, tmp, slug, skip }) => {
+  skipOnVault(skip);
+  const env = vault.env;
+  const f = await trustingFleet(2, devices, tmp, env);
+  const fleet = 'acme/fleet-a';
+  const plain = readFileSync(f.file, 'utf8').trim().split('\n').map((l, i) => `${l} fleet=${fleet} uuid=${f.uuids[i]}`);
+  const group = `fv-rot-${slug}`;
+  await vault.root.write(`identity/group/name/${group}`, { type: 'internal' });
+  onTestFinished(async () => {
+    for (const n of await vault.root.list('identity/group/name')) {
+      if (n === group || n.startsWith(`${vault.layout.policyPrefix}-`)) await vault.root.delete(`identity/group/name/${n}`).catch(() => {});
+    }
+  });
+  expect((await runCli(['access', 'grant', '--fleet', fleet, '--group', group], { env })).code).toBe(0);
+  const dev1Only = join(tmp, 'dev1.txt');
+  writeFileSync(dev1Only, plain[1] + '\n');
+  const mig = await runCli(['ca', 'rollout', '--devices', dev1Only, '--identity', f.opKey, '--user-known-hosts-file', f.kh, '--journal', join(tmp, 'mig.jsonl'), '--scoped', '--json'], { env, timeoutMs: 90_000 });
+  expect(mig.code, mig.stderr).toBe(0);
+  writeFileSync(f.file, plain.join('\n') + '\n');
+  const scopedOf = (i: number) => `principals="device-${f.uuids[i]},fleet-acme.fleet-a,break-glass"`;
+  expect(fleetvaultLines(f.devices[1]!)).toEqual([expect.stringContaining(scopedOf(1))]);
+
+  // R4: unscoped rotation: dev0 gets the new CA for root; dev1 is refused, nothing written there.
+  expect((await rotate(env, f, '--stage', 'prepare')).code).toBe(0);
+  const dev1Before = f.devices[1]!.readConfig();
+  const d1 = await rotate(env, f, '--stage', 'distribute');
+  expect(d1.code).toBe(2);
+  const out1 = JSON.parse(d1.stdout);
+  expect(out1.stages[0]).toMatchObject({ stage: 'distribute', status: 'failed' });
+  const dev1Outcome = out1.stages[0].rollout.devices.find((d: { name: string }) => d.name === 'dev1');
+  expect(dev1Outcome).toMatchObject({ status: 'failed', wrote: false, reason: expect.stringMatching(/trusts CA SHA256:\S+ for scoped principals only; refusing an unscoped line \(principals="root"\) of CA SHA256:\S+, which would let root certificates in again; left unchanged: re-run fleetvault ca rotate with --scoped/) });
+  expect(f.devices[1]!.readConfig()).toBe(dev1Before);
+  expect(fleetvaultLines(f.devices[0]!)).toEqual([expect.stringMatching(/^cert-authority,principals="root" /), expect.stringMatching(/^cert-authority,principals="root" /)]);
+
+  // R8: --scoped re-run: dev0's unscoped new-CA line is replaced by its scoped one, and the rest runs.
+  const r = await rotate(env, f, '--scoped', '--verify-timeout', '5s');
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  const out = JSON.parse(r.stdout);
+  expect(out).toMatchObject({ scoped: true, complete: true, stages: [{ stage: 'distribute', status: 'done' }, { stage: 'switch', status: 'done' }, { stage: 'retire', status: 'done' }] });
+  expect(out.stages[0].rollout.devices.find((d: { name: string }) => d.name === 'dev0')).toMatchObject({ status: 'changed' });
+  f.devices.forEach((d, i) => expect(fleetvaultLines(d)).toEqual([expect.stringContaining(`cert-authority,${scopedOf(i)} `)]));
+  expect(await loginCodes(f, await engineerCert(env, tmp, 'root-after'))).toEqual([255, 255]);
 });
