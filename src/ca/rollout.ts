@@ -153,7 +153,7 @@ async function verifyLogin(t: DeviceTarget, o: RolloutOptions, v: Verifier, expe
   for (;;) {
     const r = await sshExec(t, { ...o.access, identity: v.key, certificate: v.certFor(t), strictHostKeyChecking: 'yes' }, readScript(t.configPath), undefined, { timeoutMs: 15_000, maxStdoutBytes: MAX_CONFIG_BYTES + 1 });
     if (r.code === 0) return holdsExpectedKeys(r.stdout, expect, `${t.name}:${t.configPath}`, keyFingerprint);
-    const cert = o.scoped ? `a fleetvault certificate for fleet ${t.fleet}` : 'a fleetvault root certificate';
+    const cert = o.scoped ? `a fleetvault certificate for fleet ${t.fleet}` : 'a fleetvault certificate';
     if (Date.now() > deadline) return `verification login with ${cert} failed (${describeSshFailure(r, { maxBytes: MAX_CONFIG_BYTES, credential: 'that certificate' })})`;
     await new Promise((res) => setTimeout(res, 1000));
   }
