@@ -49,18 +49,21 @@ export interface RotationStatusReport {
   notes: string[];
 }
 
-/** The last outcome per device in a rollout journal for this CA (read only; a torn line is skipped). */
-function fleetProgress(path: string, caFingerprint: string, devices?: DeviceTarget[]): FleetStageProgress {
-  const last = new Map<string, { status: string; reason?: string }>();
+/**
+ * The last outcome per device in a rollout journal for this CA (read only; a torn line is skipped).
+ * In a scoped rotation an unscoped run's entry is not done: the --scoped run redoes that device.
+ */
+function fleetProgress(path: string, caFingerprint: string, devices?: DeviceTarget[], scoped?: boolean): FleetStageProgress {
+  const last = new Map<string, { status: string; reason?: string; scoped?: boolean }>();
   if (existsSync(path)) {
     for (const line of readFileSync(path, 'utf8').split('\n')) {
       try {
-        const e = JSON.parse(line) as { device: string; status: string; reason?: string; caFingerprint: string };
+        const e = JSON.parse(line) as { device: string; status: string; reason?: string; caFingerprint: string; scoped?: boolean };
         if (e.caFingerprint === caFingerprint && e.status !== 'skipped') last.set(e.device, e);
       } catch { /* blank or torn line */ }
     }
   }
-  const done = [...last].filter(([, e]) => e.status === 'changed' || e.status === 'already').map(([n]) => n).sort();
+  const done = [...last].filter(([, e]) => (e.status === 'changed' || e.status === 'already') && (!scoped || e.scoped)).map(([n]) => n).sort();
   const failed = [...last].filter(([, e]) => e.status === 'failed').map(([name, e]) => ({ name, reason: e.reason }));
   const finished = new Set(done);
   return { done, failed, ...(devices ? { remaining: devices.map((d) => d.name).filter((n) => !finished.has(n)) } : {}) };
@@ -110,8 +113,8 @@ export async function rotationStatus(o: { client: VaultClient; mount: string; jo
     strategy: s.strategy, startedAt: s.startedAt, completedAt: s.completedAt, old: s.old, next: s.next, stages: s.stages, pending,
     devices: {
       covered: s.covered,
-      distribute: fleetProgress(rolloutJournalFor(o.journalPath, 'distribute'), s.next.fingerprint, o.devices),
-      retire: fleetProgress(rolloutJournalFor(o.journalPath, 'retire'), s.next.fingerprint, o.devices),
+      distribute: fleetProgress(rolloutJournalFor(o.journalPath, 'distribute'), s.next.fingerprint, o.devices, s.scoped),
+      retire: fleetProgress(rolloutJournalFor(o.journalPath, 'retire'), s.next.fingerprint, o.devices, s.scoped),
     },
     oldIssuerDeletedAt: s.oldIssuerDeletedAt, elsewhere, notes: [...notes, ...(elsewhere.asked ? elsewhereNotes(s.mount, elsewhere) : [])],
   };
