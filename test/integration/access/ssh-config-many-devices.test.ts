@@ -1,0 +1,136 @@
+// `fleetvault ssh-config --scope device` across many devices, on a real OpenBao and real sshd
+// devices with sshd's default MaxAuthTries (6). Each device needs its own certificate, and ssh
+// offers every agent identity in turn (each fleetvault key is two: the key and its certificate).
+// Without a bound, the agent fills with earlier devices' certificates and the next device refuses
+// the login ("Too many authentication failures") before its own certificate is offered. fleetvault
+// keeps at most the new scoped certificate plus the most recent other one, and never touches the
+// user's own keys.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
+import { test, expect, type VaultFixture } from '../../support/context.js';
+import { runCli } from '../../support/cli.js';
+import { startBalenaApi } from '../../support/balena-api.js';
+import { defaultDeviceConfig, type Device } from '../../../src/dev/device.js';
+import { agentCertificates } from '../../../src/ssh/agent.js';
+import { policyName } from '../../../src/vault/layout.js';
+
+const uuid = () => randomBytes(16).toString('hex');
+
+async function member(vault: VaultFixture, slug: string, group: string): Promise<string> {
+  const mount = `userpass-${slug}`;
+  await vault.root.write(`sys/auth/${mount}`, { type: 'userpass' });
+  await vault.root.write(`auth/${mount}/users/alice`, { password: 'alice-pw-123', token_policies: [] });
+  const login = await vault.root.write(`auth/${mount}/login/alice`, { password: 'alice-pw-123' }, { anonymous: true });
+  const entityId = login.auth!.entity_id as string;
+  onTestFinished(async () => {
+    await vault.root.delete(`identity/entity/id/${entityId}`).catch(() => {});
+    await vault.root.delete(`sys/auth/${mount}`).catch(() => {});
+    for (const n of await vault.root.list('identity/group/name')) {
+      if (n === group || n.startsWith(`${vault.layout.policyPrefix}-`)) await vault.root.delete(`identity/group/name/${n}`).catch(() => {});
+    }
+  });
+  await vault.root.write(`identity/group/name/${group}`, { type: 'internal', member_entity_ids: [entityId] });
+  return login.auth!.client_token;
+}
+
+interface SshRun { code: number; stdout: string; stderr: string }
+
+function ssh(args: string[], env: Record<string, string>): Promise<SshRun> {
+  return new Promise((resolve) => {
+    const c = spawn('ssh', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('close', (code) => resolve({ code: code ?? -1, stdout: stdout.trim(), stderr }));
+  });
+}
+
+test('ssh-config --scope device: logins to five devices in a row all succeed with two of the user\'s own keys in the agent (MaxAuthTries 6)', async ({ vault, devices, tmp, slug }) => {
+  const group = `oncall-${slug}`;
+  const aliceToken = await member(vault, slug, group);
+  const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
+  const F = 'acme/fleet-m';
+  const api = await startBalenaApi({ fleetSlug: F });
+  onTestFinished(() => api.stop());
+  const start = async (): Promise<Device & { uuid: string }> => {
+    const id = uuid();
+    const line = await runCli(['ca', 'authorized-key', '--device', id, '--fleet', F], { env: vault.env });
+    expect(line.code, line.stderr).toBe(0);
+    const config = defaultDeviceConfig(id);
+    (config.os as { sshKeys: string[] }).sshKeys = [line.stdout.trim()];
+    const d = await devices.start({ config, name: id.slice(0, 8) });
+    api.addDevice({ uuid: id, ip_address: d.host, is_online: true });
+    return Object.assign(d, { uuid: id });
+  };
+  const all = await Promise.all([start(), start(), start(), start(), start()]);
+  // The simulated devices leave MaxAuthTries at sshd's default (6), as balenaOS does.
+  for (const d of all) expect(readFileSync(join(d.dir, 'sshd_config'), 'utf8')).not.toMatch(/MaxAuthTries/i);
+  const kh = join(tmp, 'known_hosts');
+  writeFileSync(kh, all.map((d) => `[${d.uuid}.balena]:${d.port} ${d.knownHostsLine.split(' ').slice(1).join(' ')}`).join('\n') + '\n');
+  const sock = join(tmp, 'agent.sock');
+  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+  onTestFinished(() => { agent.kill(); });
+  for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+  const agentEnv = { PATH: process.env.PATH!, SSH_AUTH_SOCK: sock };
+
+  // The engineer's own keys, already in the agent (ssh offers them first): devices refuse them.
+  for (const n of ['id_ed25519', 'id_work']) {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `alice-${n}`, '-f', join(tmp, n)]);
+    execFileSync('ssh-add', ['-q', join(tmp, n)], { env: agentEnv });
+  }
+  const own = () => execFileSync('ssh-add', ['-L'], { env: agentEnv }).toString().split('\n').filter((l) => / alice-id_/.test(l)).sort();
+  const ownBefore = own();
+  expect(ownBefore).toHaveLength(2);
+
+  for (const d of all) expect((await runCli(['access', 'grant', '--device', d.uuid, '--group', group], { env: admin })).code).toBe(0);
+  const snippet = await runCli(['ssh-config', '--scope', 'device'], { env: vault.env });
+  expect(snippet.code, snippet.stderr).toBe(0);
+  const cfg = join(tmp, 'ssh_config');
+  writeFileSync(cfg, snippet.stdout);
+  const env = {
+    ...agentEnv, HOME: tmp, ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+    ...vault.env, VAULT_TOKEN: aliceToken, BALENA_TOKEN: api.apiKey, FLEETVAULT_BALENA_URL: api.url, FLEETVAULT_VIA: 'direct',
+  };
+  const login = (d: Device & { uuid: string }) => ssh(['-F', cfg, '-o', `UserKnownHostsFile=${kh}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes',
+    '-o', 'ConnectTimeout=10', '-p', String(d.port), `root@${d.uuid}.balena`, 'id -un'], env);
+  const ours = async () => (await agentCertificates(agentEnv)).filter((c) => c.principals.some((p) => p.startsWith('device-'))).map((c) => c.principals.join(','));
+  const fleetvaultIdentities = () => execFileSync('ssh-add', ['-l'], { env: agentEnv }).toString().split('\n').filter((l) => / fleetvault-/.test(l)).length;
+
+  // Logins first, checks after: the reproduction shows which devices refuse, not only the count.
+  const results: string[] = [];
+  const held: string[][] = [];
+  const identities: number[] = [];
+  const owns: string[][] = [];
+  for (const [i, d] of all.entries()) {
+    const r = await login(d);
+    results.push(`device ${i + 1}: ${r.code === 0 && r.stdout === 'root' ? 'ok' : `exit ${r.code} ${r.stderr.split('\n').filter((l) => /Too many|denied|fleetvault:/.test(l)).join(' | ')}`}`);
+    held.push(await ours());
+    identities.push(fleetvaultIdentities());
+    owns.push(own());
+  }
+  expect(results).toEqual(all.map((_, i) => `device ${i + 1}: ok`));
+  for (const [i, d] of all.entries()) {
+    // At most the certificate just added plus the most recent other one (each is key + certificate).
+    expect(held[i]!.length, `after device ${i + 1}: ${held[i]!.join(' ')}`).toBeLessThanOrEqual(2);
+    expect(held[i]).toContain(`device-${d.uuid}`);
+    if (i > 0) expect(held[i]).toContain(`device-${all[i - 1]!.uuid}`);
+    expect(identities[i]).toBeLessThanOrEqual(4);
+    expect(owns[i]).toEqual(ownBefore);
+  }
+
+  // Back to the previous device: its certificate was kept, so it is reused (no new signature).
+  const kept = await login(all[3]!);
+  expect(kept.code, kept.stderr).toBe(0);
+  await new Promise((r) => setTimeout(r, 300));
+  const signs = readFileSync(vault.auditLog, 'utf8').split('\n')
+    .filter((l) => l.includes('"type":"response"') && l.includes(`"path":"${vault.layout.sshMount}/sign/device-${all[3]!.uuid}"`)).length;
+  expect(signs).toBe(1);
+  // The first device's certificate was dropped: it is signed again, and the login still succeeds.
+  const again = await login(all[0]!);
+  expect(again.code, again.stderr).toBe(0);
+  expect((await ours()).length).toBeLessThanOrEqual(2);
+  expect(own()).toEqual(ownBefore);
+});
