@@ -3,8 +3,12 @@
 // remaining validity, so the agent forgets them when they stop working.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { UsageError } from '../errors.js';
+import { BREAK_GLASS_PRINCIPAL, DEVICE_PREFIX, FLEET_PREFIX } from '../access/principals.js';
 import type { VaultClient } from '../vault/client.js';
 import { describeCertificate, type CertificateInfo } from './certificate.js';
 import { parseCertificateLine } from './openssh-wire.js';
@@ -18,7 +22,7 @@ export function requireAgent(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** A certificate as the agent lists it: parsed, plus its line and comment (to remove it again). */
-interface AgentCertificate { info: CertificateInfo; line: string; comment: string; subjectKeyLine: string }
+export interface AgentCertificate { info: CertificateInfo; line: string; comment: string; subjectKeyLine: string }
 
 /** Certificates currently held by the agent (its other keys are ignored). */
 export async function agentCertificates(env: NodeJS.ProcessEnv = process.env): Promise<CertificateInfo[]> {
@@ -85,13 +89,77 @@ export async function reusableAgentCertificate(o: { client: VaultClient; mount: 
   return undefined;
 }
 
-/** Best effort: a key the agent already dropped (its lifetime ran out) is no reason to fail a login. */
+/**
+ * Best effort: a key the agent already dropped (its lifetime ran out) is no reason to fail a login.
+ * `ssh-add -d <file>` with one public key line per file, in a fresh 0700 temp dir that is removed
+ * on every path (the 'exit' backstop covers a caller's signal handler exiting mid-way): only paths
+ * in argv, never key material, and no reliance on `ssh-add -d -` reading stdin.
+ */
 async function removeFromAgent(keyLines: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  await new Promise<void>((resolve) => {
-    // Public keys on stdin (`ssh-add -d -`): no temp file, nothing in argv.
-    const c = execFile('ssh-add', ['-q', '-d', '-'], { env }, () => resolve());
-    c.stdin?.end(keyLines.join('\n') + '\n');
-  });
+  if (!keyLines.length) return;
+  const dir = mkdtempSync(join(tmpdir(), 'fleetvault-agent-'));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', cleanup);
+  try {
+    const files = keyLines.map((line, i) => {
+      const f = join(dir, `${i}.pub`);
+      writeFileSync(f, line.trim() + '\n', { mode: 0o600 });
+      return f;
+    });
+    await new Promise<void>((resolve) => { execFile('ssh-add', ['-q', '-d', ...files], { env }, () => resolve()); });
+  } finally {
+    cleanup();
+    process.removeListener('exit', cleanup);
+  }
+}
+
+/**
+ * Scoped certificates fleetvault keeps in the agent besides the one it has just added. ssh offers
+ * every agent identity in turn, each fleetvault key is two (key, then certificate) and ssh-agent
+ * appends new keys at the end; sshd disconnects at its MaxAuthTries'th failure (default 6). With
+ * two of the user's own keys ahead of them, 2 (user) + 2 (the other kept certificate) + 1 (the new
+ * plain key) = 5 failures, and the new certificate is the 6th offer: accepted. Keeping one other
+ * lets an engineer go back and forth between two devices without a new signature each time.
+ */
+export const KEEP_OTHER_SCOPED_CERTIFICATES = 1;
+
+/** Every principal is a scoped one (device-…, fleet-…, break-glass): never a user's own login. */
+function isScoped(principals: string[]): boolean {
+  return principals.length > 0 && principals.every((p) => p.startsWith(DEVICE_PREFIX) || p.startsWith(FLEET_PREFIX) || p === BREAK_GLASS_PRINCIPAL);
+}
+
+const keyBlob = (line: string) => line.trim().split(/\s+/)[1] ?? '';
+
+/**
+ * Which of the agent's certificates (in the agent's order, oldest first) to remove after adding
+ * the scoped key `addedPublicKey`: fleetvault's (comment fleetvault-…) scoped certificates other
+ * than the new one that are expired or from the current CA — all expired ones, and all but the
+ * `keep` most recently added current ones. A certificate of another CA that has not expired
+ * (mid-rotation) and anything not fleetvault's — the user's own keys and certificates — stay.
+ */
+export function scopedCertificatesToPrune(certs: AgentCertificate[], o: { addedPublicKey: string; caFingerprint: string; keep?: number; now?: number }): AgentCertificate[] {
+  const now = o.now ?? Date.now();
+  const added = keyBlob(o.addedPublicKey);
+  const ours = certs.filter((c) => OURS.test(c.comment) && isScoped(c.info.principals) && keyBlob(c.subjectKeyLine) !== added);
+  const expired = ours.filter((c) => Date.parse(c.info.validBefore) <= now);
+  const current = ours.filter((c) => Date.parse(c.info.validBefore) > now && c.info.signingKeyFingerprint === o.caFingerprint);
+  const keep = Math.max(0, o.keep ?? KEEP_OTHER_SCOPED_CERTIFICATES);
+  return [...expired, ...current.slice(0, Math.max(0, current.length - keep))];
+}
+
+/**
+ * After adding a scoped certificate: remove the other fleetvault scoped certificates (and their
+ * keys) beyond the bound, so the next device still sees its certificate within MaxAuthTries. On
+ * the signing path only — one `ssh-add -L`, and one `ssh-add -d` when there is something to remove;
+ * the reuse path never gets here. ssh-add cannot put the new key first (the agent appends), so the
+ * bound is what keeps it early. Best effort: a listing failure leaves the agent as it is.
+ */
+export async function pruneScopedAgentCertificates(o: { addedPublicKey: string; caFingerprint: string; keep?: number; env?: NodeJS.ProcessEnv }): Promise<number> {
+  const env = o.env ?? process.env;
+  const certs = await listAgentCertificates(env).catch(() => [] as AgentCertificate[]);
+  const prune = scopedCertificatesToPrune(certs, o);
+  await removeFromAgent(prune.flatMap((c) => [c.line, c.subjectKeyLine]), env);
+  return prune.length;
 }
 
 /**

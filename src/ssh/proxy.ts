@@ -5,7 +5,7 @@
 import { connect } from 'node:net';
 import { DeviceError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
-import { addToAgent, requireAgent, reusableAgentCertificate } from './agent.js';
+import { addToAgent, pruneScopedAgentCertificates, requireAgent, reusableAgentCertificate } from './agent.js';
 import { generateEd25519KeyPair } from './keys.js';
 import { signUserKey } from './sign.js';
 import { validatePrincipal } from './principals.js';
@@ -51,6 +51,10 @@ export async function ensureAgentCertificate(o: EnsureAgentCertificateOptions): 
     writeFileSync(join(dir, 'id_ed25519'), pair.privateKey, { mode: 0o600 });
     writeFileSync(join(dir, 'id_ed25519-cert.pub'), signed.certificate, { mode: 0o600 });
     await addToAgent(join(dir, 'id_ed25519'), (Date.parse(signed.info.validBefore) - Date.now()) / 1000);
+    cleanup(); // the agent holds it now
+    // One certificate per device (or fleet) would pile up until sshd's MaxAuthTries refuses the
+    // next device before its certificate is offered: keep this one and the most recent other.
+    if (o.scope) await pruneScopedAgentCertificates({ addedPublicKey: pair.publicKey, caFingerprint: signed.info.signingKeyFingerprint });
   } finally {
     cleanup();
     for (const [s, h] of signals) process.removeListener(s, h);

@@ -10,7 +10,7 @@ import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from './keys.js';
 import { signUserKey } from './sign.js';
 import { validatePrincipal } from './principals.js';
-import { addToAgent, requireAgent, reusableAgentCertificate } from './agent.js';
+import { addToAgent, pruneScopedAgentCertificates, requireAgent, reusableAgentCertificate } from './agent.js';
 import { diagnoseLogin } from './diagnose.js';
 import { scopePrincipal, type Scope } from '../access/principals.js';
 import { signScoped } from '../access/sign.js';
@@ -150,6 +150,9 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
       if (o.agent) {
         await guarded(addToAgent(keyPath, (Date.parse(signed.info.validBefore) - Date.now()) / 1000, env));
         cleanup(); // the agent holds it now
+        // As the ssh-config ProxyCommand does: bound fleetvault's scoped certificates in the agent
+        // (this one plus the most recent other) so later devices stay within sshd's MaxAuthTries.
+        if (o.scope) await guarded(pruneScopedAgentCertificates({ addedPublicKey: pair.publicKey, caFingerprint: signed.info.signingKeyFingerprint, env }));
       } else {
         // Only this key: never let ssh fall back to the agent's or ~/.ssh's identities.
         keyArgs.push('-i', keyPath, '-o', `CertificateFile=${keyPath}-cert.pub`, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none');
