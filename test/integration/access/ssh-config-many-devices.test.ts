@@ -7,7 +7,7 @@
 // user's own keys.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { test, expect, type VaultFixture } from '../../support/context.js';
@@ -48,7 +48,7 @@ function ssh(args: string[], env: Record<string, string>): Promise<SshRun> {
   });
 }
 
-test('ssh-config --scope device: logins to five devices in a row all succeed with two of the user\'s own keys in the agent (MaxAuthTries 6)', async ({ vault, devices, tmp, slug }) => {
+test('ssh-config and ssh --agent with --scope device: logins to five devices in a row all succeed with two of the user\'s own keys in the agent (MaxAuthTries 6)', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
   const aliceToken = await member(vault, slug, group);
   const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
@@ -69,7 +69,8 @@ test('ssh-config --scope device: logins to five devices in a row all succeed wit
   // The simulated devices leave MaxAuthTries at sshd's default (6), as balenaOS does.
   for (const d of all) expect(readFileSync(join(d.dir, 'sshd_config'), 'utf8')).not.toMatch(/MaxAuthTries/i);
   const kh = join(tmp, 'known_hosts');
-  writeFileSync(kh, all.map((d) => `[${d.uuid}.balena]:${d.port} ${d.knownHostsLine.split(' ').slice(1).join(' ')}`).join('\n') + '\n');
+  // Under both names ssh is given: [<uuid>.balena]:port (ssh-config) and [<ip>]:port (ssh --host).
+  writeFileSync(kh, all.flatMap((d) => [`${d.uuid}.balena`, d.host].map((n) => `[${n}]:${d.port} ${d.knownHostsLine.split(' ').slice(1).join(' ')}`)).join('\n') + '\n');
   const sock = join(tmp, 'agent.sock');
   const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
   onTestFinished(() => { agent.kill(); });
@@ -121,16 +122,45 @@ test('ssh-config --scope device: logins to five devices in a row all succeed wit
     expect(owns[i]).toEqual(ownBefore);
   }
 
-  // Back to the previous device: its certificate was kept, so it is reused (no new signature).
-  const kept = await login(all[3]!);
+  // Back to the previous device: its certificate was kept, so it is reused (no new signature), and
+  // the reuse path still makes its one `ssh-add -L` and nothing more (an ssh-add shim counts).
+  const shim = join(tmp, 'shim');
+  mkdirSync(shim);
+  const calls = join(tmp, 'ssh-add.calls');
+  const realSshAdd = execFileSync('sh', ['-c', 'command -v ssh-add'], { env: agentEnv }).toString().trim();
+  writeFileSync(join(shim, 'ssh-add'), `#!/bin/sh\necho "$*" >> '${calls}'\nexec '${realSshAdd}' "$@"\n`);
+  chmodSync(join(shim, 'ssh-add'), 0o755);
+  const shimmed = { ...env, PATH: `${shim}:${env.PATH}` };
+  writeFileSync(calls, '');
+  const kept = await ssh(['-F', cfg, '-o', `UserKnownHostsFile=${kh}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes',
+    '-p', String(all[3]!.port), `root@${all[3]!.uuid}.balena`, 'id -un'], shimmed);
   expect(kept.code, kept.stderr).toBe(0);
+  expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual(['-L']);
   await new Promise((r) => setTimeout(r, 300));
-  const signs = readFileSync(vault.auditLog, 'utf8').split('\n')
-    .filter((l) => l.includes('"type":"response"') && l.includes(`"path":"${vault.layout.sshMount}/sign/device-${all[3]!.uuid}"`)).length;
-  expect(signs).toBe(1);
+  const signs = (d: { uuid: string }) => readFileSync(vault.auditLog, 'utf8').split('\n')
+    .filter((l) => l.includes('"type":"response"') && l.includes(`"path":"${vault.layout.sshMount}/sign/device-${d.uuid}"`)).length;
+  expect(signs(all[3]!)).toBe(1);
   // The first device's certificate was dropped: it is signed again, and the login still succeeds.
   const again = await login(all[0]!);
   expect(again.code, again.stderr).toBe(0);
+  expect(signs(all[0]!)).toBe(2);
   expect((await ours()).length).toBeLessThanOrEqual(2);
   expect(own()).toEqual(ownBefore);
+
+  // `fleetvault ssh --agent --scope device` adds the same way and keeps the same bound.
+  const cli = (d: Device & { uuid: string }) => runCli(['ssh', d.uuid, '--host', d.host, '--port', String(d.port), '--user-known-hosts-file', kh,
+    '--strict-host-key-checking', 'yes', '--agent', '--scope', 'device', '--', 'true'], { env: shimmed });
+  for (const d of [all[1]!, all[2]!, all[3]!, all[4]!]) {
+    const r = await cli(d);
+    expect(r.code, r.stderr).toBe(0);
+    const now = await ours();
+    expect(now.length, now.join(' ')).toBeLessThanOrEqual(2);
+    expect(now).toContain(`device-${d.uuid}`);
+    expect(own()).toEqual(ownBefore);
+  }
+  // Reuse through `ssh --agent`: one `ssh-add -L`, nothing added or removed.
+  writeFileSync(calls, '');
+  const reused = await cli(all[4]!);
+  expect(reused.code, reused.stderr).toBe(0);
+  expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual(['-L']);
 });
