@@ -152,14 +152,17 @@ export function scopedCertificatesToPrune(certs: AgentCertificate[], o: { addedP
  * keys) beyond the bound, so the next device still sees its certificate within MaxAuthTries. On
  * the signing path only — one `ssh-add -L`, and one `ssh-add -d` when there is something to remove;
  * the reuse path never gets here. ssh-add cannot put the new key first (the agent appends), so the
- * bound is what keeps it early. Best effort: a listing failure leaves the agent as it is.
+ * bound is what keeps it early. Best effort: any failure leaves the agent as it is.
  */
 export async function pruneScopedAgentCertificates(o: { addedPublicKey: string; caFingerprint: string; keep?: number; env?: NodeJS.ProcessEnv }): Promise<number> {
   const env = o.env ?? process.env;
-  const certs = await listAgentCertificates(env).catch(() => [] as AgentCertificate[]);
-  const prune = scopedCertificatesToPrune(certs, o);
-  await removeFromAgent(prune.flatMap((c) => [c.line, c.subjectKeyLine]), env);
-  return prune.length;
+  try {
+    const prune = scopedCertificatesToPrune(await listAgentCertificates(env), o);
+    await removeFromAgent(prune.flatMap((c) => [c.line, c.subjectKeyLine]), env);
+    return prune.length;
+  } catch {
+    return 0; // the certificate is in the agent: housekeeping failing is no reason to fail the login
+  }
 }
 
 /**
