@@ -291,7 +291,7 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
     if (!closed && !r.fromJournal && r.status !== 'skipped') {
       journal?.record({
         device: t.name, host: t.host, status: r.status, reason: r.reason, ...(r.wrote === false ? { wrote: false } : {}), ...(r.migrated ? { migrated: true } : {}),
-        edit: journalKey(t, o), ...(o.scoped ? { scoped: true } : {}),
+        edit: journalKey(t, o), ...(o.scoped ? { scoped: true } : {}), ...(t.uuid ? { uuid: t.uuid } : {}),
       });
     }
     o.onProgress?.({ ...counts });
@@ -300,7 +300,7 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
   const pending: DeviceTarget[] = [];
   for (const t of o.devices) {
     // Done only for this run's edit: an unscoped run's entry does not make a --scoped run skip.
-    const j = journal?.doneFor(t.name, journalKey(t, o), !!o.scoped);
+    const j = journal?.doneFor(t, journalKey(t, o));
     if (j) finish(t, { status: j.status, reason: 'finished in an earlier run (journal)', fromJournal: true });
     else pending.push(t);
   }
