@@ -43,7 +43,9 @@ const SLUG_PART = new RegExp(`^[a-z0-9._-]{1,${SLUG_PART_MAX}}$`);
 export function normalizeFleetSlug(slug: string): string {
   const refuse = (why: string) => new UsageError(`fleet slug ${JSON.stringify(slug.slice(0, 80))} refused: ${why}`, { hint: 'a balena fleet slug is <org>/<fleet> of a-z 0-9 . _ -' });
   const bad = [...slug].find((c) => !/[A-Za-z0-9._\-/]/.test(c));
-  if (bad !== undefined) throw refuse(`character ${JSON.stringify(bad)} is not allowed`);
+  // The code point too: a look-alike (KELVIN SIGN U+212A for k) is invisible in the character itself.
+  const cp = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  if (bad !== undefined) throw refuse(`character ${JSON.stringify(bad)}${/[^\x20-\x7e]/.test(bad) ? ` (${cp(bad)})` : ''} is not allowed`);
   const s = slug.toLowerCase();
   const parts = s.split('/');
   if (parts.length !== 2 || parts.some((p) => !p)) throw refuse('expected <org>/<fleet>');

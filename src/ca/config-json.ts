@@ -62,15 +62,79 @@ export function serializeConfig(p: Pick<ParsedConfig, 'config' | 'indent' | 'tra
 }
 
 /**
+ * An authorized_keys line read the way sshd reads it (OpenSSH auth2-pubkeyfile.c, auth-options.c
+ * sshauthopt_parse, sshkey_advance_past_options). One parser for every question fleetvault asks
+ * about a line — is it a CA line, which principals, which key — so none of them can be fooled by
+ * a spelling that sshd honours:
+ * - blank lines and lines whose first non-blank character is `#` are ignored by sshd;
+ * - a line starting with a key type has no options; otherwise the options field runs to the first
+ *   space or tab outside double quotes, and `\"` never opens or closes a quote (sshd skips both
+ *   characters, inside quotes and out), so `environment="X=\" ssh-ed25519 <decoy>"` hides nothing;
+ * - option names are matched without case (`CERT-AUTHORITY,PRINCIPALS="root"` works on sshd);
+ * - a quoted value reads `\"` as `"`.
+ */
+export interface AuthorizedKeyLine {
+  /** Blank or `#` comment: sshd ignores it. */
+  ignored: boolean;
+  /** The raw options field ('' when none). */
+  optionsText: string;
+  /** Options in order, names lower-cased, quoted values unquoted. */
+  options: { name: string; value?: string }[];
+  /** Text after the options field: key type, key, comment. */
+  rest: string;
+}
+
+const KEY_TYPE = /^(?:ssh|ecdsa-sha2|sk-)[a-z0-9@.\-]*$/;
+
+export function parseAuthorizedKeyLine(line: string): AuthorizedKeyLine {
+  const s = line.replace(/^[ \t]+/, '');
+  if (s === '' || s.startsWith('#')) return { ignored: true, optionsText: '', options: [], rest: '' };
+  const first = /^\S*/.exec(s)![0];
+  if (KEY_TYPE.test(first)) return { ignored: false, optionsText: '', options: [], rest: s };
+  let i = 0;
+  let quoted = false;
+  for (; i < s.length && (quoted || (s[i] !== ' ' && s[i] !== '\t')); i++) {
+    if (s[i] === '\\' && s[i + 1] === '"') i++;
+    else if (s[i] === '"') quoted = !quoted;
+  }
+  const optionsText = s.slice(0, i);
+  return { ignored: false, optionsText, options: splitOptions(optionsText), rest: s.slice(i).replace(/^[ \t]+/, '') };
+}
+
+/** `name[=value]` items separated by commas outside quotes; quoted values dequoted (`\"` → `"`). */
+function splitOptions(text: string): { name: string; value?: string }[] {
+  const out: { name: string; value?: string }[] = [];
+  let i = 0;
+  while (i < text.length) {
+    let j = i;
+    let quoted = false;
+    for (; j < text.length && (quoted || text[j] !== ','); j++) {
+      if (text[j] === '\\' && text[j + 1] === '"') j++;
+      else if (text[j] === '"') quoted = !quoted;
+    }
+    const item = text.slice(i, j);
+    const eq = item.indexOf('=');
+    if (eq < 0) out.push({ name: item.toLowerCase() });
+    else {
+      const raw = item.slice(eq + 1);
+      const value = raw.startsWith('"') ? raw.slice(1, raw.endsWith('"') && raw.length > 1 ? -1 : undefined).replace(/\\"/g, '"') : raw;
+      out.push({ name: item.slice(0, eq).toLowerCase(), value });
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+/**
  * SHA256 fingerprint of the key in an authorized_keys line (any options), or undefined. The key is
- * read where sshd reads it — right after the options field — never from inside a quoted option
- * value: `environment="X=1 ssh-ed25519 AAAA…"` would otherwise hide the real key of the line
- * (a principals="root" line of the CA would survive a migration and pass as another key's).
+ * read where sshd reads it — right after the options field (see parseAuthorizedKeyLine) — never
+ * from inside a quoted option value: `environment="X=1 ssh-ed25519 AAAA…"` would otherwise hide
+ * the real key of the line (a principals="root" line of the CA would survive a migration).
  */
 export function keyFingerprint(line: string): string | undefined {
-  const lead = /^\s*/.exec(line)![0].length;
-  const rest = line.slice(lead + authorizedKeyOptions(line).length);
-  const m = /^\s*((?:ssh|ecdsa-sha2|sk-)[a-z0-9@.\-]*\s+[A-Za-z0-9+/=]+)(?:\s|$)/.exec(rest);
+  const p = parseAuthorizedKeyLine(line);
+  if (p.ignored) return undefined;
+  const m = /^((?:ssh|ecdsa-sha2|sk-)[a-z0-9@.\-]*\s+[A-Za-z0-9+/=]+)(?:\s|$)/.exec(p.rest);
   if (!m) return undefined;
   try {
     return sshpk.parseKey(m[1]!, 'ssh').fingerprint('sha256').toString();
@@ -84,29 +148,37 @@ export function keyFingerprint(line: string): string | undefined {
  * fleet-): the CA opens only certificates for those scopes, never a root certificate.
  */
 export function isScopedPrincipalList(p: string | undefined): boolean {
-  const names = (p ?? '').split(',').filter(Boolean);
-  return names.length > 0
-    && names.every((n) => n.startsWith(DEVICE_PREFIX) || n.startsWith(FLEET_PREFIX) || n === BREAK_GLASS_PRINCIPAL)
-    && names.some((n) => n.startsWith(DEVICE_PREFIX) || n.startsWith(FLEET_PREFIX));
-}
-
-/** The principals="…" option of an authorized_keys line, or undefined. */
-export function linePrincipals(line: string): string | undefined {
-  return /(?:^|,)principals="([^"]*)"/.exec(authorizedKeyOptions(line))?.[1];
-}
-
-export function isCertAuthorityLine(line: string): boolean {
-  return /^\s*(?:[^\s"]|"[^"]*")*cert-authority/.test(line);
+  return isRootFreePrincipalList(p) && (p ?? '').split(',').some((n) => n.startsWith(DEVICE_PREFIX) || n.startsWith(FLEET_PREFIX));
 }
 
 /**
- * The options field of an authorized_keys line (text before the key type), '' when there is none.
- * Trap: `principals="…"` anywhere else — in the comment — is not an option and restricts nothing.
+ * Names only device-, fleet- and break-glass principals — no `root`, no other user: the line never
+ * lets a root certificate in, so replacing it with an unscoped line is a downgrade (a hand-written
+ * principals="break-glass" line included).
  */
+export function isRootFreePrincipalList(p: string | undefined): boolean {
+  const names = (p ?? '').split(',').filter(Boolean);
+  return names.length > 0
+    && names.every((n) => n.startsWith(DEVICE_PREFIX) || n.startsWith(FLEET_PREFIX) || n === BREAK_GLASS_PRINCIPAL);
+}
+
+/**
+ * The principals="…" option of an authorized_keys line (name in any case, as sshd reads it), or
+ * undefined. Trap: `principals="…"` anywhere else — in the comment — restricts nothing.
+ */
+export function linePrincipals(line: string): string | undefined {
+  return parseAuthorizedKeyLine(line).options.find((o) => o.name === 'principals')?.value;
+}
+
+/** A line sshd reads as trusting a CA: a cert-authority option in any case, not commented out. */
+export function isCertAuthorityLine(line: string): boolean {
+  const p = parseAuthorizedKeyLine(line);
+  return !p.ignored && p.options.some((o) => o.name === 'cert-authority');
+}
+
+/** The options field of an authorized_keys line (text before the key type), '' when there is none. */
 export function authorizedKeyOptions(line: string): string {
-  const m = /^\s*((?:[^\s"]|"[^"]*")*)/.exec(line);
-  const first = m?.[1] ?? '';
-  return /^(?:ssh|ecdsa-sha2|sk-)[a-z0-9@.\-]*$/.test(first) ? '' : first;
+  return parseAuthorizedKeyLine(line).optionsText;
 }
 
 export function isFleetvaultLine(line: string): boolean {
@@ -187,17 +259,17 @@ export function editSshKeys(text: string | Buffer, edit: SshKeysEdit, source = '
   }
   if (edit.add) {
     if (/[\n\r\u0000]/.test(edit.add)) throw new UsageError('refusing a key line containing a newline or NUL');
-    if (!isCertAuthorityLine(edit.add) || !/(?:^|,)principals="[^"]+"/.test(authorizedKeyOptions(edit.add))) {
+    if (!isCertAuthorityLine(edit.add) || !linePrincipals(edit.add)) {
       throw new UsageError('refusing a cert-authority line without principals= (any user would match on OpenSSH < 10.3)');
     }
     const fp = keyFingerprint(edit.add);
     if (!fp) throw new UsageError('the CA line has no parseable key');
     if (edit.expectUuid !== undefined) checkUuid(parsed.config, edit.expectUuid, source);
     if (!keys.includes(edit.add)) {
-      if (!edit.unscope && !isScopedPrincipalList(linePrincipals(edit.add))) {
+      if (!edit.unscope && !isRootFreePrincipalList(linePrincipals(edit.add))) {
         const guarded = [fp, ...(edit.keepScopedOf ?? [])];
         // The file as it was: a removal in this same edit (retire) must not hide the scoped line.
-        const scoped = parsed.sshKeys.find((k) => isCertAuthorityLine(k) && guarded.includes(keyFingerprint(k) ?? '') && isScopedPrincipalList(linePrincipals(k)));
+        const scoped = parsed.sshKeys.find((k) => isCertAuthorityLine(k) && guarded.includes(keyFingerprint(k) ?? '') && isRootFreePrincipalList(linePrincipals(k)));
         if (scoped) {
           const which = keyFingerprint(scoped) === fp ? `CA ${fp}` : `CA ${keyFingerprint(scoped)}`;
           // The next step is in the message itself: a rollout reports one reason per device.
@@ -228,7 +300,9 @@ export function editSshKeys(text: string | Buffer, edit: SshKeysEdit, source = '
 /** config.json's own `uuid` (when it has one) must be the target device's. */
 function checkUuid(config: Record<string, unknown>, want: string, source: string): void {
   const have = config.uuid;
-  if (typeof have !== 'string') return;
+  if (have === undefined) return;
+  // A uuid that is not a string cannot be compared: refuse rather than skip the check.
+  if (typeof have !== 'string') throw new UsageError(`${source} has a "uuid" that is not a string: refusing to write device ${want.trim().toLowerCase()}'s scoped line without knowing whose file it is; left unchanged: fix config.json's uuid (balenaOS writes a string)`);
   const norm = (u: string) => u.trim().toLowerCase();
   if (norm(have) === norm(want)) return;
   // Both are device identifiers; anything else in that field is not echoed.

@@ -20,15 +20,20 @@ export interface JournalEntry {
   migrated?: boolean;
   /**
    * Which edit the entry is about (editKey): a device is done only for the same edit — a run with
-   * --scoped (or other principals) is another edit. Entries from before this field have none and
-   * count only for unscoped runs, the only kind that existed then.
+   * --scoped (or other principals, or --remove-ca) is another edit. Entries from before this field
+   * have none and count only for the plain default edit (principals="root", nothing removed): the
+   * old version journalled every run the same way, so nothing else can be read from them.
    */
   edit?: string;
   /** --scoped run (for people reading the journal; matching uses `edit`). */
   scoped?: boolean;
+  /** The device's uuid when the run knew it: an entry never stands for another device of that name. */
+  uuid?: string;
   caFingerprint: string;
   at: string;
 }
+
+const doneKey = (device: string, host: string) => JSON.stringify([device, host]);
 
 export class Journal {
   private fd: number | undefined;
@@ -43,8 +48,9 @@ export class Journal {
         try {
           const e = JSON.parse(line) as JournalEntry;
           // Only finished work for the same CA counts; failures are retried.
-          if (e.caFingerprint === caFingerprint && (e.status === 'changed' || e.status === 'already')) this.done.set(e.device, e as JournalEntry & { status: DeviceStatus });
-          else if (e.caFingerprint === caFingerprint) this.done.delete(e.device);
+          const k = doneKey(e.device, e.host);
+          if (e.caFingerprint === caFingerprint && (e.status === 'changed' || e.status === 'already')) this.done.set(k, e as JournalEntry & { status: DeviceStatus });
+          else if (e.caFingerprint === caFingerprint) this.done.delete(k);
         } catch {
           this.malformedLines++; // a torn last line from a crash mid-append
         }
@@ -66,11 +72,15 @@ export class Journal {
     fsyncSync(this.fd);
   }
 
-  /** The device's finished entry for this very edit, if any. */
-  doneFor(device: string, edit: string, scoped: boolean): (JournalEntry & { status: DeviceStatus }) | undefined {
-    const e = this.done.get(device);
+  /**
+   * The device's finished entry for this very edit, if any. The same device: name and host (a
+   * devices file reused for another site has the same names), and uuid when both sides know it.
+   */
+  doneFor(t: { name: string; host: string; uuid?: string }, edit: string): (JournalEntry & { status: DeviceStatus }) | undefined {
+    const e = this.done.get(doneKey(t.name, t.host));
     if (!e) return undefined;
-    return e.edit === edit || (e.edit === undefined && !scoped) ? e : undefined;
+    if (e.uuid !== undefined && t.uuid !== undefined && e.uuid.toLowerCase() !== t.uuid.toLowerCase()) return undefined;
+    return e.edit === edit || (e.edit === undefined && edit === LEGACY_EDIT) ? e : undefined;
   }
 
   close(): void {
@@ -87,3 +97,6 @@ export function editKey(o: { scoped: boolean; principals?: string; removeFingerp
   const what = JSON.stringify([o.scoped ? 'scoped' : 'unscoped', o.principals ?? '', [...(o.removeFingerprints ?? [])].sort()]);
   return createHash('sha256').update(what).digest('hex').slice(0, 12);
 }
+
+/** The only edit the versions without `edit` in the journal could be counted for. */
+const LEGACY_EDIT = editKey({ scoped: false, principals: 'root' });

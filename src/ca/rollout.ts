@@ -18,7 +18,7 @@ import {
 import { readScript } from '../device/config-scripts.js';
 import { adoptAddressPins, prepareKnownHosts } from '../device/known-hosts.js';
 import { guardInterrupts } from '../device/interrupt.js';
-import { UsageError } from '../errors.js';
+import { UsageError, VaultError } from '../errors.js';
 import { requireScopedTargets, scopedPrincipalsFor, signFleetVerifiers } from './scoped.js';
 
 export interface RolloutOptions {
@@ -101,15 +101,18 @@ export interface RolloutReport extends RolloutProgress {
   devices: DeviceOutcome[];
 }
 
-/** The verification key and the certificate that should open a given device. */
-interface Verifier { key: string; certFor: (t: DeviceTarget) => string }
+/**
+ * The verification key and the certificate that should open a given device; with --scoped also a
+ * root certificate of the same CA that must NOT open it (rootProbe, see proveRootRefused).
+ */
+interface Verifier { key: string; certFor: (t: DeviceTarget) => string; rootProbe?: { key: string; cert: string } }
 type Result = Omit<DeviceOutcome, 'name' | 'host' | 'port'>;
 
 async function makeVerifier(o: RolloutOptions, dir: string, pending: DeviceTarget[]): Promise<Verifier> {
   if (o.scoped) {
     // A scoped line trusts no root certificate: verify with the device's fleet principal.
     const v = await signFleetVerifiers({ client: o.client, mount: o.mount, fleets: pending.map((t) => t.fleet!), dir, command: o.command ?? 'ca rollout', reason: `fleetvault ${o.command ?? 'ca rollout'} verification` });
-    return { key: v.key, certFor: (t) => v.certs.get(t.fleet!)! };
+    return { key: v.key, certFor: (t) => v.certs.get(t.fleet!)!, rootProbe: await signRootProbe(o, dir) };
   }
   const pair = generateEd25519KeyPair('fleetvault-rollout-verify');
   // One short certificate verifies every device of this run.
@@ -118,6 +121,47 @@ async function makeVerifier(o: RolloutOptions, dir: string, pending: DeviceTarge
   writeFileSync(key, pair.privateKey, { mode: 0o600 });
   writeFileSync(`${key}-cert.pub`, signed.certificate, { mode: 0o600 });
   return { key, certFor: () => `${key}-cert.pub` };
+}
+
+/**
+ * The safety net under the line parser: a short root certificate through the unscoped role (the
+ * one unscoped verification uses). Whatever line fleetvault failed to read, sshd either lets this
+ * certificate in or not, and only "not" proves the device scoped. Undefined when the role signs
+ * with another CA than the one rolled out (a rotation by issuer): it would prove nothing here.
+ */
+async function signRootProbe(o: RolloutOptions, dir: string): Promise<{ key: string; cert: string } | undefined> {
+  const pair = generateEd25519KeyPair('fleetvault-rollout-root-probe');
+  let signed;
+  try {
+    signed = await signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 300, reason: `fleetvault ${o.command ?? 'ca rollout'} --scoped: prove root certificates are refused` });
+  } catch (e) {
+    if (e instanceof VaultError && (e.status === 403 || e.status === 404)) {
+      throw new VaultError(`${o.command ?? 'ca rollout'} --scoped: Vault refused the root certificate that proves each device refuses root certificates (role ${o.role} on ${o.mount}); no device was touched`, {
+        path: e.path, status: e.status, errors: e.errors, hint: 'run it as someone who may sign through that role (the role unscoped rollout verifies with)',
+      });
+    }
+    throw e;
+  }
+  if (signed.info.signingKeyFingerprint !== o.caFingerprint) return undefined;
+  const key = join(dir, 'root-probe');
+  writeFileSync(key, pair.privateKey, { mode: 0o600 });
+  writeFileSync(`${key}-cert.pub`, signed.certificate, { mode: 0o600 });
+  return { key, cert: `${key}-cert.pub` };
+}
+
+/**
+ * After a scoped device is proven: a fresh login with the root probe must be refused (permission
+ * denied). Retried while the device may still be applying os.sshKeys; undefined when refused.
+ */
+async function proveRootRefused(t: DeviceTarget, o: RolloutOptions, probe: { key: string; cert: string }): Promise<string | undefined> {
+  const deadline = Date.now() + (o.verifyTimeoutMs ?? 20_000);
+  for (;;) {
+    const r = await sshExec(t, { ...o.access, identity: probe.key, certificate: probe.cert, strictHostKeyChecking: 'yes' }, 'true', undefined, { timeoutMs: 15_000, maxStdoutBytes: 1024 });
+    if (r.code === 255 && /Permission denied/.test(r.stderr)) return undefined;
+    if (r.code !== 0) return `could not prove that the device refuses root certificates (${describeSshFailure(r, { credential: 'the root certificate' })}); re-run to check again`;
+    if (Date.now() > deadline) return 'the device still accepts root certificates: an unscoped line fleetvault cannot parse remains; inspect os.sshKeys in its config.json and re-run';
+    await new Promise((res) => setTimeout(res, 1000));
+  }
 }
 
 /** The edit for one device: the scoped line for its principals, kept next to an unscoped one (phase 1). */
@@ -186,6 +230,15 @@ async function restoreOriginal(t: DeviceTarget, o: RolloutOptions, original: Buf
  * in the journal): the re-run finds phase 1 already done, verifies it, and runs phase 2.
  */
 async function rollOne(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefined, sockets: ControlSockets, stopped: () => boolean): Promise<Result> {
+  const r = await rollDevice(t, o, v, sockets, stopped);
+  // A scoped device that passed its proofs: finally prove a root certificate of this CA is refused.
+  // A failure keeps the device as written (the scoped line works) and asks for a look.
+  if (!o.scoped || !v?.rootProbe || o.dryRun || stopped() || r.status === 'failed' || (r.status === 'already' && !r.migrated && o.verifyAlready === false)) return r;
+  const why = await proveRootRefused(t, o, v.rootProbe);
+  return why ? { ...r, status: 'failed', reason: why } : r;
+}
+
+async function rollDevice(t: DeviceTarget, o: RolloutOptions, v: Verifier | undefined, sockets: ControlSockets, stopped: () => boolean): Promise<Result> {
   let want = editFor(t, o);
   if (o.scoped && !v && o.replaceUnverified && !o.dryRun) {
     // Nothing signs with this CA yet: its other lines go in the same write (see replaceUnverified).
@@ -291,7 +344,7 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
     if (!closed && !r.fromJournal && r.status !== 'skipped') {
       journal?.record({
         device: t.name, host: t.host, status: r.status, reason: r.reason, ...(r.wrote === false ? { wrote: false } : {}), ...(r.migrated ? { migrated: true } : {}),
-        edit: journalKey(t, o), ...(o.scoped ? { scoped: true } : {}),
+        edit: journalKey(t, o), ...(o.scoped ? { scoped: true } : {}), ...(t.uuid ? { uuid: t.uuid } : {}),
       });
     }
     o.onProgress?.({ ...counts });
@@ -300,7 +353,7 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
   const pending: DeviceTarget[] = [];
   for (const t of o.devices) {
     // Done only for this run's edit: an unscoped run's entry does not make a --scoped run skip.
-    const j = journal?.doneFor(t.name, journalKey(t, o), !!o.scoped);
+    const j = journal?.doneFor(t, journalKey(t, o));
     if (j) finish(t, { status: j.status, reason: 'finished in an earlier run (journal)', fromJournal: true });
     else pending.push(t);
   }

@@ -8,7 +8,7 @@ import { UsageError, VaultError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from '../ssh/keys.js';
 import { signScoped } from '../access/sign.js';
-import { devicePrincipals, fleetPrincipal } from '../access/principals.js';
+import { BREAK_GLASS_PRINCIPAL, DEVICE_PREFIX, FLEET_PREFIX, devicePrincipals, fleetPrincipal } from '../access/principals.js';
 import { isScopedPrincipalList } from './config-json.js';
 import type { DeviceTarget } from './devices-file.js';
 
@@ -97,4 +97,17 @@ export function classifyDeviceScope(cas: { fingerprint: string; principals?: str
   if (current === 'unscoped') return { scope: 'unscoped', why: 'the current CA is trusted for other principals than this device\'s scoped set' };
   const other = [...new Set(cas.map((c) => c.fingerprint))].find((fp) => fp !== caFingerprint && classifyCaScope(cas, fp, t) === 'unscoped');
   return other ? { scope: 'unscoped', why: `also trusts CA ${other} for unscoped principals` } : { scope: 'scoped' };
+}
+
+/**
+ * --principals never names scoped principals (device-…, fleet-…, break-glass): such a line would
+ * skip what --scoped guarantees — the uuid check against each config.json and the refusal to turn
+ * a scoped line into root trust — and could write another device's or fleet's principals.
+ */
+export function refuseScopedPrincipals(principals: string[], command: string): void {
+  const bad = principals.find((p) => p.startsWith(DEVICE_PREFIX) || p.startsWith(FLEET_PREFIX) || p === BREAK_GLASS_PRINCIPAL);
+  if (bad === undefined) return;
+  throw new UsageError(`${command} --principals ${bad} refused: device-, fleet- and break-glass principals are written only by --scoped, which names each device's own set and checks its config.json uuid; nothing was changed`, {
+    hint: 'use --scoped (with --device and --fleet for add-to-config) instead of --principals',
+  });
 }

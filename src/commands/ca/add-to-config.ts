@@ -36,6 +36,7 @@ export const caAddToConfigCommand: Command = {
     } else {
       if (argv.device !== undefined || argv.fleet !== undefined) throw new UsageError('--device and --fleet go with --scoped', { hint: 'add --scoped for a line trusting only this device\'s principals' });
       principals = validatePrincipals(argv.principals ?? ['root']);
+      (await import('../../ca/scoped.js')).refuseScopedPrincipals(principals, 'ca add-to-config');
     }
     const { config, client } = await vaultFrom(argv);
     const { getCaPublicKey } = await import('../../ca/public-key.js');

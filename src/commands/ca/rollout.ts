@@ -38,6 +38,7 @@ export const caRolloutCommand: Command = {
     const { validatePrincipals } = await import('../../ssh/principals.js');
     const { rolloutPaths } = await import('../../ca/targets.js');
     const principals = validatePrincipals(argv.principals ?? ['root']);
+    (await import('../../ca/scoped.js')).refuseScopedPrincipals(principals, 'ca rollout');
     const devices = await fleetTargets(argv);
     if (argv.scoped) (await import('../../ca/scoped.js')).requireScopedTargets(devices, 'ca rollout');
     const { config, client } = await vaultFrom(argv);

@@ -80,6 +80,7 @@ export const caRotateCommand: Command = {
     const { validatePrincipals } = await import('../../ssh/principals.js');
     if (argv.verifySample !== undefined && !(Number.isInteger(argv.verifySample) && argv.verifySample >= 1)) throw new UsageError('--verify-sample must be a whole number ≥ 1');
     const principals = validatePrincipals(argv.principals ?? ['root']);
+    (await import('../../ca/scoped.js')).refuseScopedPrincipals(principals, 'ca rotate');
     const verifyTimeoutMs = argv.verifyTimeout ? durationToSeconds(argv.verifyTimeout) * 1000 : undefined;
     const devices = await fleetTargets(argv);
     const { journalPath, server } = await resolveRotationJournal({ client, mount: config.sshMount, journal: argv.journal });

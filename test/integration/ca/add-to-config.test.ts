@@ -88,6 +88,28 @@ test('--scoped writes the device\'s scoped line (replacing a principals="root" l
     expect(bad.stderr).toMatch(why);
     expect(readFileSync(p).equals(before)).toBe(true);
   }
+  // Review #14b: --principals never names scoped principals (that skipped the uuid check and the
+  // downgrade refusal); a config.json uuid that is not a string is refused; a principals="break-glass"
+  // line is not replaced by root silently.
+  const writeKeys = (keys: string[], id: unknown = uuid) => writeFileSync(p, JSON.stringify({ uuid: id, os: { sshKeys: keys } }, null, 2) + '\n');
+  const b14: [string[], unknown, string[], RegExp][] = [
+    [['--principals', `device-${'f'.repeat(32)}`, '--principals', 'fleet-acme.b'], uuid, [scoped], /^fleetvault: ca add-to-config --principals device-f+ refused: .*use --scoped/],
+    [['--principals', 'break-glass'], uuid, [scoped], /--principals break-glass refused/],
+    [['--scoped', '--device', uuid, '--fleet', 'acme/sensors'], ['f'.repeat(32)], [root], /has a "uuid" that is not a string: refusing/],
+    [['--scoped', '--device', uuid, '--fleet', 'acme/sensors'], 7, [root], /has a "uuid" that is not a string/],
+    [[], uuid, [root.replace('principals="root"', 'principals="break-glass"')], /for scoped principals only; refusing an unscoped line/],
+    [[], uuid, [scoped.replace('cert-authority,', 'CERT-AUTHORITY,')], /for scoped principals only; refusing an unscoped line/],
+  ];
+  for (const [args, id, keys, why] of b14) {
+    writeKeys(keys, id);
+    const was = readFileSync(p);
+    const bad = await runCli(['ca', 'add-to-config', p, ...args], { env: vault.env });
+    expect(bad.code, `${args.join(' ')}: ${bad.stderr}`).toBe(1);
+    expect(bad.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+    expect(bad.stderr).toMatch(why);
+    expect(readFileSync(p).equals(was)).toBe(true);
+  }
+  writeKeys([scoped]);
   const unscoped = await runCli(['ca', 'add-to-config', p, '--unscope', '--json'], { env: vault.env });
   expect(unscoped.code, unscoped.stderr).toBe(0);
   expect(JSON.parse(readFileSync(p, 'utf8')).os.sshKeys).toEqual([root]);

@@ -220,13 +220,18 @@ test('rollout --scoped after an unscoped run; no silent downgrade; uuid checked 
   const decoy = opPub.split(' ').slice(0, 2).join(' ');
   // sshd reads the key after the options: this line trusts the CA for root, whatever is quoted in it.
   const sneaky = rootLine.replace('principals="root" ', `principals="root",environment="X=1 ${decoy}" `).replace(/ fleetvault:\S+$/, ' admin');
+  // Review #14b: sshd matches option names without case and skips \" when it looks for the key;
+  // it ignores # lines.
+  const upper = rootLine.replace('cert-authority,', 'CERT-AUTHORITY,').replace(/ fleetvault:\S+$/, ' admin');
+  const escaped = rootLine.replace('principals="root" ', `principals="root",environment="X=\\" ${decoy} y" `).replace(/ fleetvault:\S+$/, ' admin');
+  const commented = `#${rootLine}`;
   const [u1, u3, u6, other] = [0, 1, 2, 3].map(() => randomBytes(16).toString('hex'));
   const start = (name: string, uuid: string, keys: string[]) => {
     const config = defaultDeviceConfig(uuid);
     (config.os as { sshKeys: string[] }).sshKeys = keys;
     return devices.start({ name, config });
   };
-  const [d1, d3, d6] = await Promise.all([start('r1', u1!, [opPub]), start('r3', u3!, [opPub]), start('r6', u6!, [opPub, sneaky])]);
+  const [d1, d3, d6] = await Promise.all([start('r1', u1!, [opPub, upper]), start('r3', u3!, [opPub]), start('r6', u6!, [opPub, commented, sneaky, escaped])]);
   const kh = knownHostsFor(tmp, [d1, d3, d6]);
   const line = (d: Device, name: string, extra: string) => `${name} ${d.host} ${d.port} ${d.configPath} fleet=${A} ${extra}`.trim();
   const file1 = join(tmp, 'one.txt');
@@ -239,7 +244,7 @@ test('rollout --scoped after an unscoped run; no silent downgrade; uuid checked 
   const eng = newKey(tmp, 'eng');
   expect((await runCli(['cert', 'sign', '--public-key', `${eng}.pub`], { env })).code).toBe(0); // a root certificate
   const rootOpens = async (d: Device) => (await sshLogin({ device: d, key: eng, cert: `${eng}-cert.pub`, knownHosts: kh, command: 'true' })).code === 0;
-  expect(await rootOpens(d6)).toBe(true); // sshd honours the hidden line
+  expect([await rootOpens(d1), await rootOpens(d6)]).toEqual([true, true]); // sshd honours the hidden lines
 
   // R1/R1b: unscoped first, then --scoped, both with the default journal: d1 is migrated, not skipped.
   const u = await run('ca', 'rollout', '--devices', file1);
@@ -256,8 +261,8 @@ test('rollout --scoped after an unscoped run; no silent downgrade; uuid checked 
   expect(by.r3).toMatchObject({ status: 'failed', wrote: false, reason: expect.stringMatching(new RegExp(`belongs to device ${u3}, not ${other}: refusing to write device ${other}'s scoped line there; left unchanged`)) });
   expect(d3.readConfig()).toBe(before3);
   // R6: the hidden root line went in phase 2.
-  expect(by[u6!]).toMatchObject({ status: 'changed', migrated: true, removed: [sneaky] });
-  expect(keysOf(d6)).toEqual([opPub, scopedOf(u6!)]);
+  expect(by[u6!]).toMatchObject({ status: 'changed', migrated: true, removed: [sneaky, escaped] });
+  expect(keysOf(d6)).toEqual([opPub, commented, scopedOf(u6!)]);
   expect([await rootOpens(d1), await rootOpens(d6)]).toEqual([false, false]);
   // The journal records which edit each entry is about.
   const entries = readFileSync(join(tmp, 'state', 'fleetvault', readdirSync(join(tmp, 'state', 'fleetvault')).find((n) => n.startsWith('rollout-'))!), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -285,4 +290,17 @@ test('rollout --scoped after an unscoped run; no silent downgrade; uuid checked 
   const unscope = await run('ca', 'rollout', '--devices', file1, '--journal', join(tmp, 'j4.jsonl'), '--unscope');
   expect(unscope.code, unscope.stderr).toBe(0);
   expect(keysOf(d1)).toEqual([opPub, rootLine]);
+
+  // Review #14b catch-all: trust fleetvault cannot see in config.json (here sshd's own
+  // TrustedUserCAKeys) — the run proves a root certificate is refused and fails the device if not.
+  const ca = join(tmp, 'ca.pub');
+  writeFileSync(ca, rootLine.split(' ').slice(1, 3).join(' ') + '\n');
+  writeFileSync(join(d6.dir, 'sshd_config'), readFileSync(join(d6.dir, 'sshd_config'), 'utf8') + `TrustedUserCAKeys ${ca}\n`);
+  process.kill(d6.child.pid!, 'SIGHUP'); // sshd -D re-executes itself with the new configuration
+  for (let i = 0; i < 50 && !(await rootOpens(d6)); i++) await new Promise((r) => setTimeout(r, 100));
+  const file6 = join(tmp, 'd6.txt');
+  writeFileSync(file6, line(d6, u6!, '') + '\n');
+  const probe = await run('ca', 'rollout', '--devices', file6, '--scoped', '--journal', join(tmp, 'j5.jsonl'), '--verify-timeout', '2s');
+  expect(probe.code).toBe(2);
+  expect(JSON.parse(probe.stdout).devices[0]).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^the device still accepts root certificates: an unscoped line fleetvault cannot parse remains/) });
 });

@@ -16,7 +16,8 @@ const uuid = fc.oneof(fc.stringMatching(/^[0-9a-f]{32}$/), fc.stringMatching(/^[
 
 describe('fleet slug encoding', () => {
   test('review #14: a non-ASCII letter that lower-cases to ASCII (KELVIN SIGN) is refused, not folded into another fleet', () => {
-    expect(() => normalizeFleetSlug('acme/\u212Aiosk')).toThrow(/character "\u212A" is not allowed/);
+    expect(() => normalizeFleetSlug('acme/\u212Aiosk')).toThrow(/character "\u212A" \(U\+212A\) is not allowed/);
+    expect(() => normalizeFleetSlug('acme/a b')).toThrow(/character " " is not allowed/);
     expect(() => fleetPrincipal('acme/\u212Aiosk')).toThrow(UsageError);
     expect(normalizeFleetSlug('ACME/Kiosk')).toBe('acme/kiosk');
   });

@@ -1,8 +1,12 @@
 // editSshKeys' keepSameCa: phase 1 of a migration to scoped lines adds the scoped line next to the
 // CA's principals="root" line instead of replacing it, so access that works today keeps working
 // until the scoped line is proven; phase 2 (removeFingerprints of the same CA) drops the old one.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sshpk from 'sshpk';
 import { editSshKeys, keyFingerprint, trustedCas } from '../../../src/ca/config-json.js';
 import { authorizedKeyLine } from '../../../src/ca/authorized-key.js';
@@ -112,5 +116,100 @@ describe('keyFingerprint reads the key after the options (review #14 R6)', () =>
   it('phase 2 of a migration removes such a line', () => {
     const r = editSshKeys(config([op, sneaky, scoped]), { add: scoped, removeFingerprints: [CA.fingerprint] });
     expect(r.sshKeys).toEqual([op, scoped]);
+  });
+});
+
+// Review #14b: lines sshd honours that fleetvault used to read differently. sshd matches option
+// names without case, skips `\"` when it looks for the end of the options, and ignores `#` lines.
+describe('authorized_keys lines read as sshd reads them (review #14b)', () => {
+  const U = '0123456789abcdef0123456789abcdef';
+  const key = (k: { publicKey: string }) => k.publicKey.split(' ').slice(0, 2).join(' ');
+  const upperOption = `CERT-AUTHORITY,principals="root" ${key(CA)} hidden`;
+  const upperPrincipals = `cert-authority,PRINCIPALS="root" ${key(CA)} hidden`;
+  const escaped = `cert-authority,principals="root",environment="A=\\" ${key(OTHER)} x" ${key(CA)} hidden`;
+  const withUuid = (keys: string[], uuid: unknown = U) => JSON.stringify({ uuid, os: { sshKeys: keys } }, null, 2) + '\n';
+
+  it('CERT-AUTHORITY / PRINCIPALS= in any case: a CA line of CA with principals root', () => {
+    for (const l of [upperOption, upperPrincipals]) {
+      expect(trustedCas([scoped, l])).toHaveLength(2);
+      expect(trustedCas([l])[0]).toMatchObject({ fingerprint: CA.fingerprint, principals: 'root' });
+    }
+  });
+
+  it('an escaped quote \\" inside a value: the key is the one after the options (as ssh-keygen -l reads it)', () => {
+    expect(keyFingerprint(escaped)).toBe(CA.fingerprint);
+    expect(trustedCas([escaped])[0]).toMatchObject({ fingerprint: CA.fingerprint, principals: 'root' });
+  });
+
+  it('phase 2 of a --scoped migration removes them', () => {
+    for (const l of [upperOption, upperPrincipals, escaped]) {
+      const r = editSshKeys(withUuid([op, scoped, l]), { add: scoped, removeFingerprints: [CA.fingerprint], expectUuid: U });
+      expect(r.sshKeys).toEqual([op, scoped]);
+    }
+  });
+
+  it('a hand-written CERT-AUTHORITY scoped line is guarded against a downgrade', () => {
+    const handScoped = scoped.replace('cert-authority,', 'CERT-AUTHORITY,');
+    expect(() => editSshKeys(config([handScoped]), { add: root })).toThrow(/for scoped principals only; refusing an unscoped line/);
+  });
+
+  it('a commented-out line is no trust (sshd skips lines starting with #)', () => {
+    expect(trustedCas([`#${scoped}`, `  # ${root}`])).toEqual([]);
+    // and phase 2 leaves comments alone
+    expect(editSshKeys(config([`#${root}`, scoped]), { add: scoped, removeFingerprints: [CA.fingerprint] }).changed).toBe(false);
+  });
+
+  it('principals="break-glass" only is root-free: an unscoped line does not replace it silently', () => {
+    const bg = authorizedKeyLine({ ...CA, principals: ['break-glass'] });
+    expect(() => editSshKeys(config([bg]), { add: root })).toThrow(/for scoped principals only/);
+    expect(editSshKeys(config([bg]), { add: root, unscope: true }).sshKeys).toEqual([root]);
+  });
+
+  it('a config.json uuid that is not a string is refused for a scoped line; nothing is echoed', () => {
+    for (const uuid of [['f'.repeat(32)], { v: 'secret' }, 12345, null]) {
+      expect(() => editSshKeys(withUuid([op], uuid), { add: scoped, expectUuid: U }, 'a:/c'))
+        .toThrow(new RegExp(`^a:/c has a "uuid" that is not a string: refusing to write device ${U}'s scoped line .*left unchanged`));
+    }
+    try { editSshKeys(withUuid([op], { v: 'secret' }), { add: scoped, expectUuid: U }); } catch (e) { expect((e as Error).message).not.toContain('secret'); }
+  });
+});
+
+// The same lines against a real sshd (root only: sshd as another user logs in only that user):
+// what opens for a root certificate is exactly what fleetvault reads as root trust.
+const sshdRoot = process.getuid?.() === 0 && spawnSync('test', ['-x', '/usr/sbin/sshd']).status === 0;
+describe.runIf(sshdRoot)('real sshd agrees with the parser (review #14b)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fv-ak-'));
+  const gen = (n: string) => { execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, n)]); return readFileSync(join(dir, `${n}.pub`), 'utf8').trim().split(' ').slice(0, 2).join(' '); };
+  let pid = 0;
+  let caKey = '';
+  let decoy = '';
+  const port = 23000 + Math.floor(Math.random() * 1000);
+  beforeAll(async () => {
+    caKey = gen('ca'); decoy = gen('decoy'); gen('user'); gen('host');
+    execFileSync('ssh-keygen', ['-q', '-s', join(dir, 'ca'), '-I', 't', '-n', 'root', '-V', '+1h', join(dir, 'user.pub')]);
+    writeFileSync(join(dir, 'sshd_config'), [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/host`, `AuthorizedKeysFile ${dir}/ak`, 'StrictModes no', `PidFile ${dir}/sshd.pid`, 'UsePAM no', 'PasswordAuthentication no'].join('\n') + '\n');
+    execFileSync('/usr/sbin/sshd', ['-f', join(dir, 'sshd_config')]);
+    for (let i = 0; i < 50 && !existsSync(join(dir, 'sshd.pid')); i++) await new Promise((r) => setTimeout(r, 100));
+    pid = Number(readFileSync(join(dir, 'sshd.pid'), 'utf8'));
+  });
+  afterAll(() => { if (pid) process.kill(pid); rmSync(dir, { recursive: true, force: true }); });
+  const opens = (line: string) => {
+    writeFileSync(join(dir, 'ak'), line + '\n');
+    const r = spawnSync('ssh', ['-p', String(port), '-i', join(dir, 'user'), '-o', `CertificateFile=${dir}/user-cert.pub`, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'IdentitiesOnly=yes', 'root@127.0.0.1', 'echo', 'OPENED'], { timeout: 10000 });
+    return r.stdout.toString().includes('OPENED');
+  };
+  const fp = () => keyFingerprint(caKey)!;
+
+  it('CERT-AUTHORITY, PRINCIPALS=, an escaped quote: sshd opens for root, and fleetvault sees root trust of the CA', () => {
+    for (const line of [`CERT-AUTHORITY,principals="root" ${caKey} x`, `cert-authority,PRINCIPALS="root" ${caKey} x`, `cert-authority,principals="root",environment="A=\\" ${decoy} y" ${caKey} x`]) {
+      expect(opens(line), line).toBe(true);
+      expect(trustedCas([line]), line).toEqual([expect.objectContaining({ fingerprint: fp(), principals: 'root' })]);
+    }
+  });
+
+  it('a commented-out line: sshd does not open, fleetvault sees no trust', () => {
+    const line = `#cert-authority,principals="root" ${caKey}`;
+    expect(opens(line)).toBe(false);
+    expect(trustedCas([line])).toEqual([]);
   });
 });

@@ -17,6 +17,7 @@ function path(): string {
 describe('Journal.doneFor', () => {
   const unscoped = editKey({ scoped: false, principals: 'root' });
   const scoped = editKey({ scoped: true, principals: 'device-a,fleet-b,break-glass' });
+  const d1 = { name: 'd1', host: 'h' };
 
   it('keys differ by scope, principals and removals', () => {
     expect(new Set([unscoped, scoped, editKey({ scoped: false, principals: 'admin' }), editKey({ scoped: false, principals: 'root', removeFingerprints: ['SHA256:x'] })]).size).toBe(4);
@@ -29,16 +30,39 @@ describe('Journal.doneFor', () => {
     j.record({ device: 'd1', host: 'h', status: 'changed', edit: unscoped });
     j.close();
     const again = new Journal(p, 'SHA256:ca');
-    expect(again.doneFor('d1', unscoped, false)).toMatchObject({ status: 'changed' });
-    expect(again.doneFor('d1', scoped, true)).toBeUndefined();
-    expect(new Journal(p, 'SHA256:other').doneFor('d1', unscoped, false)).toBeUndefined();
+    expect(again.doneFor(d1, unscoped)).toMatchObject({ status: 'changed' });
+    expect(again.doneFor(d1, scoped)).toBeUndefined();
+    expect(new Journal(p, 'SHA256:other').doneFor(d1, unscoped)).toBeUndefined();
   });
 
   it('entries from before the field count for unscoped runs only', () => {
     const p = path();
     writeFileSync(p, JSON.stringify({ device: 'd1', host: 'h', status: 'changed', caFingerprint: 'SHA256:ca', at: 'x' }) + '\n');
     const j = new Journal(p, 'SHA256:ca');
-    expect(j.doneFor('d1', unscoped, false)).toBeDefined();
-    expect(j.doneFor('d1', scoped, true)).toBeUndefined();
+    expect(j.doneFor(d1, unscoped)).toBeDefined();
+    expect(j.doneFor(d1, scoped)).toBeUndefined();
+  });
+
+  it('review #14b: entries from before the field count only for the plain default edit (root, nothing removed)', () => {
+    const p = path();
+    writeFileSync(p, JSON.stringify({ device: 'd1', host: 'h', status: 'changed', caFingerprint: 'SHA256:ca', at: 'x' }) + '\n');
+    const j = new Journal(p, 'SHA256:ca');
+    expect(j.doneFor(d1, editKey({ scoped: false, principals: 'root' }))).toBeDefined();
+    expect(j.doneFor(d1, editKey({ scoped: false, principals: 'root', removeFingerprints: ['SHA256:old'] }))).toBeUndefined();
+    expect(j.doneFor(d1, editKey({ scoped: false, principals: 'operator' }))).toBeUndefined();
+  });
+
+  it('review #14b: an entry is the same device only with the same host, and the same uuid when both know it', () => {
+    const p = path();
+    const j = new Journal(p, 'SHA256:ca');
+    j.record({ device: 'd1', host: '10.9.9.9', status: 'changed', edit: unscoped });
+    j.record({ device: 'd2', host: 'h', status: 'changed', edit: unscoped, uuid: 'a'.repeat(32) });
+    j.close();
+    const again = new Journal(p, 'SHA256:ca');
+    expect(again.doneFor({ name: 'd1', host: '10.9.9.9' }, unscoped)).toBeDefined();
+    expect(again.doneFor({ name: 'd1', host: '10.0.0.1' }, unscoped)).toBeUndefined();
+    expect(again.doneFor({ name: 'd2', host: 'h', uuid: 'A'.repeat(32) }, unscoped)).toBeDefined();
+    expect(again.doneFor({ name: 'd2', host: 'h' }, unscoped)).toBeDefined();
+    expect(again.doneFor({ name: 'd2', host: 'h', uuid: 'b'.repeat(32) }, unscoped)).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 // ca status: is a device's line of the current CA scoped (its own principals only) or unscoped?
 import { describe, expect, it } from 'vitest';
-import { classifyCaScope, classifyDeviceScope, requireScopedTargets, scopedPrincipalsFor } from '../../../src/ca/scoped.js';
+import { classifyCaScope, classifyDeviceScope, refuseScopedPrincipals, requireScopedTargets, scopedPrincipalsFor } from '../../../src/ca/scoped.js';
 
 const U = '0123456789abcdef0123456789abcdef';
 const t = { fleet: 'acme/a', uuid: U };
@@ -62,5 +62,14 @@ describe('classifyDeviceScope (review #14 R7)', () => {
     expect(classifyDeviceScope([cur, { fingerprint: 'SHA256:old', principals: mine }], 'SHA256:cur', t)).toEqual({ scope: 'scoped' });
     expect(classifyDeviceScope([{ fingerprint: 'SHA256:old', principals: 'root' }], 'SHA256:cur', t)).toEqual({});
     expect(classifyDeviceScope([{ fingerprint: 'SHA256:cur', principals: 'root' }], 'SHA256:cur', t).scope).toBe('unscoped');
+  });
+});
+
+describe('refuseScopedPrincipals (review #14b)', () => {
+  it('refuses device-, fleet- and break-glass names in --principals, pointing to --scoped; plain users pass', () => {
+    for (const p of [`device-${U}`, 'fleet-acme.b', 'break-glass']) {
+      expect(() => refuseScopedPrincipals(['root', p], 'ca rollout')).toThrow(new RegExp(`^ca rollout --principals ${p} refused: .*nothing was changed$`));
+    }
+    expect(() => refuseScopedPrincipals(['root', 'admin', 'devicex'], 'ca rollout')).not.toThrow();
   });
 });
