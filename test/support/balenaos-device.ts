@@ -45,6 +45,13 @@ export interface BalenaOsDeviceOptions {
   triggerLimit?: { intervalMs: number; burst: number; recoverAfterMs: number };
   /** libfaketime offset for sshd, e.g. '-10m'. */
   clockSkew?: string;
+  /**
+   * How often os-sshkeys looks at config.json (default 100 ms). The fleet lab (fleet-lab.ts) runs
+   * hundreds of devices in one process and polls less often; a device then reacts up to this much later.
+   */
+  sshKeysPollMs?: number;
+  /** Copy this host key instead of generating one (the fleet lab: 1,000 ssh-keygen runs cost more than the devices). */
+  hostKeyFrom?: string;
 }
 
 export interface BalenaOsDevice {
@@ -100,6 +107,10 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const hostKey = join(o.dir, 'ssh_host_ed25519_key');
+  if (!existsSync(hostKey) && o.hostKeyFrom) {
+    writeFileSync(hostKey, readFileSync(o.hostKeyFrom), { mode: 0o600 });
+    writeFileSync(hostKey + '.pub', readFileSync(o.hostKeyFrom + '.pub'));
+  }
   if (!existsSync(hostKey)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', o.name, '-f', hostKey]);
   const hostPublicKey = readFileSync(hostKey + '.pub', 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
   const configPath = join(o.dir, 'boot', 'config.json');
@@ -157,7 +168,7 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
     lastStat = s;
     if (pending) clearTimeout(pending);
     pending = setTimeout(applyKeys, o.sshKeysDelayMs ?? 300);
-  }, 100);
+  }, o.sshKeysPollMs ?? 100);
 
   if (!o.supervisorStopped) execFileSync(join(BIN, 'systemctl'), ['start', 'balena-supervisor'], { env: deviceEnv });
 
