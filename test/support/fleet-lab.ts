@@ -8,6 +8,9 @@
 // - the supervisor writes config.json back every `supervisorIntervalSeconds` (default 20 s, not
 //   2 s): each write-back forks ~10 processes; what a write-back does is unchanged;
 // - os-sshkeys polls every 250 ms instead of 100 ms (a device applies new keys a bit later);
+// - root's home is the device's own (nss-ato's FV_DEVICE_HOME), not this machine's /root, whose
+//   .bashrc (pyenv and the like) bash sources for every ssh command: a lab artefact worth ~85 ms
+//   of CPU per command, which no device pays;
 // - above 200 devices they share one host key (ssh-keygen per device costs more than the device);
 //   pins are per device name anyway.
 // Supervisor stop/start through systemctl, fatrw and the nss-ato shim are what every device has.
@@ -98,6 +101,7 @@ export async function startFleetLab(o: FleetLabOptions): Promise<FleetLab> {
           dir: join(dir, `d${i}`), name, host: address(77, i), config,
           supervisorIntervalSeconds: o.supervisorIntervalSeconds ?? 20,
           sshKeysPollMs: o.sshKeysPollMs ?? 250,
+          ownHome: true,
           ...(shared ? { hostKeyFrom: hostKey } : {}),
           ...o.device?.(i),
         });
@@ -114,6 +118,7 @@ export async function startFleetLab(o: FleetLabOptions): Promise<FleetLab> {
     const knownHosts = join(dir, 'known_hosts');
     writeFileSync(knownHosts, devices.flatMap((d) => [`[${d.host}]:${d.port} ${d.device.hostPublicKey}`, `${d.name} ${d.device.hostPublicKey}`]).join('\n') + '\n');
     const tp = toxiproxy;
+    const interval = o.supervisorIntervalSeconds ?? 20;
     return {
       dir, devices, opKey, opPub, devicesFile, knownHosts, toxiproxy: tp,
       shape: (link, only) => tp.shapeAll(link, only),
@@ -122,6 +127,8 @@ export async function startFleetLab(o: FleetLabOptions): Promise<FleetLab> {
           d.device.stopSupervisor();
           d.device.writeConfig(initial[i]!);
           rmSync(`${d.configPath}.fleetvault.bak`, { force: true });
+          // Restarted together, supervisors would write back in lockstep: a random first wait.
+          writeFileSync(join(d.device.dir, 'supervisor-phase'), (Math.random() * interval).toFixed(2));
           d.device.startSupervisor();
         }
       },
