@@ -120,16 +120,17 @@ async function compare(ctx) {
   writeFileSync(sampleFile, readFileSync(lab.devicesFile, 'utf8').split('\n').slice(0, LOOP_SAMPLE).join('\n') + '\n');
   const step = join(dir, 'step.sh');
   writeFileSync(step, STEP, { mode: 0o755 });
-  // Idle device background (supervisor write-backs, os-sshkeys polls), subtracted from each window.
-  const idle0 = groups?.seconds('devices');
-  await sleep(10_000);
-  const idleRate = groups ? (groups.seconds('devices') - idle0) / 10 : 0;
   for (const rtt of RTTS) {
     await lab.shape({ rttMs: rtt, resetPercent: RESET });
     const r = (results[rtt] = { concurrency: CONCURRENCY[rtt], load: [], candidates: {} });
     for (const name of ['fleetvault', 'pipeline', 'loop']) {
       lab.resetConfigs();
+      // Idle device background (supervisor write-backs, os-sshkeys polls, the lab's own event loop),
+      // measured just before each candidate and subtracted from its window.
       await sleep(1000);
+      const idle0 = groups?.seconds('devices');
+      await sleep(5000);
+      const idleRate = groups ? (groups.seconds('devices') - idle0) / 5 : 0;
       const devices = name === 'loop' ? sample : lab.devices;
       const work = mkdtempSync(join(dir, `${name}-${rtt}-`));
       const kh = join(work, 'known_hosts');
@@ -177,7 +178,7 @@ async function compare(ctx) {
         clientCpuRusagePerDeviceS: (res.user + res.sys) / devices.length,
         deviceCpuPerDeviceS: cpu ? cpu.devices / devices.length : null,
         linkCpuPerDeviceS: cpu ? cpu.links / devices.length : null,
-        peakRssMiB: res.rssMiB, noWriteBackSeen: rev.noWriteBackSeen,
+        peakRssMiB: res.rssMiB, noWriteBackSeen: rev.noWriteBackSeen, idleDeviceCpuPerS: idleRate,
       };
       rmSync(work, { recursive: true, force: true });
       console.log(`  ${rtt} ms ${name}: ${JSON.stringify(r.candidates[name])}`);

@@ -138,6 +138,9 @@ export function describeSshFailure(r: ExecResult, o: { maxBytes?: number } = {})
     const own = /^fleetvault: (.+)$/m.exec(e)?.[1]?.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
     return own && r.code !== 91 && r.code !== 92 && !known.startsWith(own) ? `${known}: ${own}` : known;
   }
+  // A master connection (ControlPersist) that dies after it forked leaves the client no message at
+  // all: a reset by the network, or the device closing it. Say so instead of a bare exit code.
+  if (r.code === 255 && !e.trim()) return 'the connection dropped (reset by the network or closed by the device; ssh gave no message)';
   // Anything else from the device is untrusted text: one printable line, short.
   const last = (e.trim().split('\n').pop() ?? '').replace(/[^\x20-\x7e]/g, '?');
   return last ? last.slice(0, 200) : `ssh exited ${r.code}`;
