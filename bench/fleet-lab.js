@@ -248,7 +248,10 @@ async function main() {
     console.log(`fleet lab: ${N} devices up in ${((Date.now() - t0) / 1000).toFixed(0)} s, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     const ca = await getCaPublicKey({ client: s.root, mount: 'ssh-client-signer' });
     const line = authorizedKeyLine({ ...ca });
-    const env = { ...s.env, FLEETVAULT_SIGNING_CACHE: '0' };
+    // TMPDIR inside the bench dir: a SIGKILLed rollout (resume mode) cannot remove its verification
+    // key dir or control sockets itself; the bench's cleanup does.
+    mkdirSync(join(dir, 'tmp'));
+    const env = { ...s.env, FLEETVAULT_SIGNING_CACHE: '0', TMPDIR: join(dir, 'tmp') };
     const ctx = { lab, groups, env, line, dir };
     const loadBefore = loadavg();
     const results = MODE === 'resume' ? await resume(ctx) : await compare(ctx);

@@ -3,7 +3,8 @@
 // failed with its own reason, a re-run finishes the rest, a run killed mid-fleet resumes from its
 // journal, and the lab leaves no process and no file behind.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect } from '../../support/context.js';
 import { CLI, runCli } from '../../support/cli.js';
@@ -27,6 +28,7 @@ test('rollout over lossy, slow links: each device changed and verified or failed
   await lab.shape({ rttMs: 150, resetPercent: 100 }, ['lab4']);
   const supervisorPids = () => lab.devices.map((d) => Number(readFileSync(join(d.device.dir, 'supervisor.pid'), 'utf8')));
   let stopped = false;
+  let killedTmp: string | undefined;
   try {
     const kh = knownHostsCopy(lab, 'fleetvault');
     const journal = join(tmp, 'journal.jsonl');
@@ -60,9 +62,15 @@ test('rollout over lossy, slow links: each device changed and verified or failed
     await lab.shape({ rttMs: 300, resetPercent: 0 });
     const kh2 = knownHostsCopy(lab, 'resume');
     const journal2 = join(tmp, 'journal2.jsonl');
+    // Short (control socket paths must fit sun_path, else fleetvault falls back to /tmp) and ours to remove.
+    killedTmp = mkdtempSync(join(tmpdir(), 'k-'));
     const lines = () => (existsSync(journal2) ? readFileSync(journal2, 'utf8').split('\n').filter(Boolean).length : 0);
     const child = spawn(process.execPath, [CLI, 'ca', 'rollout', '--devices', lab.devicesFile, '--identity', lab.opKey, '--user-known-hosts-file', kh2,
-      '--journal', journal2, '--json', '--concurrency', '1'], { env: { ...vault.env, FLEETVAULT_SIGNING_CACHE: '0' }, stdio: 'ignore' });
+      '--journal', journal2, '--json', '--concurrency', '1'], {
+      // Its own TMPDIR: a SIGKILLed run cannot remove its verification key dir or control sockets
+      // (nothing runs on SIGKILL); the finally below does.
+      env: { ...vault.env, PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', TMPDIR: killedTmp, FLEETVAULT_SIGNING_CACHE: '0' }, stdio: 'ignore',
+    });
     const exited = new Promise((r) => child.once('exit', r));
     const deadline = Date.now() + 40_000;
     while (lines() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -86,6 +94,7 @@ test('rollout over lossy, slow links: each device changed and verified or failed
     for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
     expect(lab.devices.every((d) => d.device.liveSessions() === 0)).toBe(true);
   } finally {
+    if (killedTmp) rmSync(killedTmp, { recursive: true, force: true });
     if (!stopped) await lab.stop();
   }
 });
