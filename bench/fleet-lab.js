@@ -35,7 +35,7 @@ const RESET = Number(process.env.BENCH_RESET_PERCENT ?? 1);
 const LOOP_SAMPLE = Math.min(N, Number(process.env.BENCH_LOOP_SAMPLE ?? 10));
 const SUPERVISOR_INTERVAL = Number(process.env.BENCH_SUPERVISOR_INTERVAL ?? (MODE === 'resume' ? 600 : 20));
 // fleetvault's concurrency per RTT: the longer a device takes, the more of them in flight.
-const CONCURRENCY = Object.fromEntries(RTTS.map((r) => [r, Number(process.env[`BENCH_CONCURRENCY_${r}`] ?? process.env.BENCH_CONCURRENCY ?? (r >= 400 ? 64 : 32))]));
+const CONCURRENCY = Object.fromEntries(RTTS.map((r) => [r, Number(process.env[`BENCH_CONCURRENCY_${r}`] ?? process.env.BENCH_CONCURRENCY ?? (r >= 400 ? 100 : 32))]));
 
 /** The lab is TypeScript test support; bundle it once (its paths resolve from test/support). */
 async function loadLab(dir) {

@@ -128,6 +128,9 @@ export function describeSshFailure(r: ExecResult, o: { maxBytes?: number } = {})
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/.test(e)) return 'host key changed or not pinned (refusing: possible impersonation)';
   if (/Connection refused/.test(e)) return 'unreachable (connection refused)';
   if (/timed out|No route to host/.test(e)) return 'unreachable (timeout)';
+  // A TCP reset is the network's or the device's doing, whichever handshake step it cut (on a
+  // cellular link it is routine): not evidence that the other end is no SSH server.
+  if (/Connection reset by peer/.test(e) && r.code === 255) return 'the connection was reset (by the network or the device)';
   if (/kex_exchange_identification|ssh_exchange_identification|Bad packet length|invalid format|protocol identification/i.test(e)) return 'not an SSH server (bad answer to the SSH handshake)';
   if (/Connection closed by|Connection reset/.test(e) && r.code === 255) return 'the device closed the connection';
   if (/Permission denied/.test(e)) return 'access denied (operator key not accepted)';
