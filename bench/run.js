@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const only = process.argv.slice(2);
+// The fleet lab (fleet-lab: ~15 min, 100 devices) runs on its own: npm run bench:lab, or name it here.
 const all = ['startup', 'cert-sign', 'engineer-path', 'provision-unseal', 'provision-rewrap', 'rollout', 'audit-summary', 'load', 'tunnel'];
 let failed = 0;
 for (const name of only.length ? only : all) {

@@ -7,6 +7,7 @@
 #   FLEETVAULT_SKIP_NODE_MATRIX=1 ...   skip the Node 22 and 24 binaries .ci/run tests with
 #   FLEETVAULT_SKIP_APT=1 scripts/...   never run apt-get (install the Debian packages yourself)
 #   FLEETVAULT_WITH_VAULT=1 scripts/... also build HashiCorp Vault (scripts/install-vault.sh)
+#   FLEETVAULT_SKIP_TOXIPROXY=1 ...     skip Toxiproxy (the fleet lab's links; scripts/install-toxiproxy.sh)
 #
 # System changes are announced before they happen: apt-get (through sudo when not root) installs
 # the Debian packages listed below, and never starts their services (no system sshd is left running).
@@ -139,6 +140,8 @@ install_node_matrix
 if [[ "${FLEETVAULT_SKIP_TOFU:-}" != 1 && -f "$ROOT/scripts/install-tofu.sh" ]]; then
   bash "$ROOT/scripts/install-tofu.sh"
 fi
+# The fleet lab's lossy, slow links (test/support/fleet-lab.ts): Toxiproxy, from the Go module proxy.
+if [[ "${FLEETVAULT_SKIP_TOXIPROXY:-}" != 1 ]]; then bash "$ROOT/scripts/install-toxiproxy.sh"; fi
 # Opt-in (10-15 min cold build): HashiCorp Vault for the compatibility tests, docs/compat.md.
 if [[ "${FLEETVAULT_WITH_VAULT:-}" == 1 ]]; then bash "$ROOT/scripts/install-vault.sh"; fi
 say "done"

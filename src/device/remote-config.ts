@@ -129,6 +129,9 @@ export function describeSshFailure(r: ExecResult, o: { maxBytes?: number; creden
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/.test(e)) return 'host key changed or not pinned (refusing: possible impersonation)';
   if (/Connection refused/.test(e)) return 'unreachable (connection refused)';
   if (/timed out|No route to host/.test(e)) return 'unreachable (timeout)';
+  // A TCP reset is the network's or the device's doing, whichever handshake step it cut (on a
+  // cellular link it is routine): not evidence that the other end is no SSH server.
+  if (/Connection reset by peer/.test(e) && r.code === 255) return 'the connection was reset (by the network or the device)';
   if (/kex_exchange_identification|ssh_exchange_identification|Bad packet length|invalid format|protocol identification/i.test(e)) return 'not an SSH server (bad answer to the SSH handshake)';
   if (/Connection closed by|Connection reset/.test(e) && r.code === 255) return 'the device closed the connection';
   if (/Permission denied/.test(e)) return `access denied (${o.credential ?? 'operator key'} not accepted)`;
@@ -139,6 +142,9 @@ export function describeSshFailure(r: ExecResult, o: { maxBytes?: number; creden
     const own = /^fleetvault: (.+)$/m.exec(e)?.[1]?.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
     return own && r.code !== 91 && r.code !== 92 && !known.startsWith(own) ? `${known}: ${own}` : known;
   }
+  // A master connection (ControlPersist) that dies after it forked leaves the client no message at
+  // all: a reset by the network, or the device closing it. Say so instead of a bare exit code.
+  if (r.code === 255 && !e.trim()) return 'the connection dropped (reset by the network or closed by the device; ssh gave no message)';
   // Anything else from the device is untrusted text: one printable line, short.
   const last = (e.trim().split('\n').pop() ?? '').replace(/[^\x20-\x7e]/g, '?');
   return last ? last.slice(0, 200) : `ssh exited ${r.code}`;

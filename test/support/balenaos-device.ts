@@ -45,6 +45,18 @@ export interface BalenaOsDeviceOptions {
   triggerLimit?: { intervalMs: number; burst: number; recoverAfterMs: number };
   /** libfaketime offset for sshd, e.g. '-10m'. */
   clockSkew?: string;
+  /**
+   * How often os-sshkeys looks at config.json (default 100 ms). The fleet lab (fleet-lab.ts) runs
+   * hundreds of devices in one process and polls less often; a device then reacts up to this much later.
+   */
+  sshKeysPollMs?: number;
+  /**
+   * root's home is <dir>/home, not the test machine's /root (whose .bashrc bash would source for
+   * every ssh command: ~85 ms of CPU each here). The fleet lab sets it; a balenaOS root's home is its own.
+   */
+  ownHome?: boolean;
+  /** Copy this host key instead of generating one (the fleet lab: 1,000 ssh-keygen runs cost more than the devices). */
+  hostKeyFrom?: string;
 }
 
 export interface BalenaOsDevice {
@@ -100,6 +112,10 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const hostKey = join(o.dir, 'ssh_host_ed25519_key');
+  if (!existsSync(hostKey) && o.hostKeyFrom) {
+    writeFileSync(hostKey, readFileSync(o.hostKeyFrom), { mode: 0o600 });
+    writeFileSync(hostKey + '.pub', readFileSync(o.hostKeyFrom + '.pub'));
+  }
   if (!existsSync(hostKey)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', o.name, '-f', hostKey]);
   const hostPublicKey = readFileSync(hostKey + '.pub', 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
   const configPath = join(o.dir, 'boot', 'config.json');
@@ -129,7 +145,12 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
     '',
   ].join('\n'));
   const preload = [nssAtoShim(dirname(o.dir)), ...(o.clockSkew ? [FAKETIME] : [])].join(':');
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', LD_PRELOAD: preload, ...(o.clockSkew ? { FAKETIME: o.clockSkew } : {}) };
+  const home = join(o.dir, 'home');
+  if (o.ownHome) mkdirSync(home, { recursive: true, mode: 0o700 });
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin', LD_PRELOAD: preload,
+    ...(o.clockSkew ? { FAKETIME: o.clockSkew } : {}), ...(o.ownHome ? { FV_DEVICE_HOME: home } : {}),
+  };
   const deviceEnv = { ...env, PATH: path, FV_DEVICE_DIR: o.dir };
   delete (deviceEnv as Record<string, string>).LD_PRELOAD;
 
@@ -157,7 +178,7 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
     lastStat = s;
     if (pending) clearTimeout(pending);
     pending = setTimeout(applyKeys, o.sshKeysDelayMs ?? 300);
-  }, 100);
+  }, o.sshKeysPollMs ?? 100);
 
   if (!o.supervisorStopped) execFileSync(join(BIN, 'systemctl'), ['start', 'balena-supervisor'], { env: deviceEnv });
 
