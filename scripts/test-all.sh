@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 NODES="${FLEETVAULT_CI_NODES-22 24}"
 HEAVY=(
-  'test/integration/faults/**' test/integration/ca/rollout-faults.test.ts test/integration/ca/rollout.test.ts
+  'test/integration/faults/**' test/integration/ca/rollout-faults.test.ts test/integration/ca/rollout.test.ts test/integration/ca/rollout-lab.test.ts
   'test/integration/ca/rotate*.test.ts' 'test/integration/device/balenaos-*.test.ts'
   test/integration/device/first-contact.test.ts test/integration/device/device-edges.test.ts
   test/integration/device/tunnel-fleet.test.ts test/integration/terraform/apply.test.ts
