@@ -3,7 +3,7 @@
 // device keeps its config.json at the same path, as on balenaOS: every sshd runs in its own mount
 // namespace with its directory bound onto <tmp>/boot.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect, nextLoopbackHost } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
@@ -27,9 +27,11 @@ async function tunnelFleet(tmp: string, n: number): Promise<TunnelFleet> {
     for (let i = 0; i < n; i++) {
       const dir = join(tmp, `d${i}`);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      // sshd in its own mount namespace, its own dir bound onto the shared config path.
+      // sshd in its own mount namespace, its own dir bound onto the shared config path. Inside
+      // sh -c, $0 is the dir and $1 the boot path: one shift leaves exactly sshd's own arguments
+      // (-D first: in the foreground, so stop() reaches it; a daemonized sshd outlived the test).
       const wrapper = join(tmp, `sshd-d${i}.sh`);
-      writeFileSync(wrapper, `#!/bin/sh\nexec unshare -m --propagation private sh -c 'mount --bind "$0" "$1" && shift && shift && exec ${findSshd()} "$@"' '${dir}' '${boot}' "$@"\n`, { mode: 0o755 });
+      writeFileSync(wrapper, `#!/bin/sh\nexec unshare -m --propagation private sh -c 'mount --bind "$0" "$1" && shift && exec ${findSshd()} "$@"' '${dir}' '${boot}' "$@"\n`, { mode: 0o755 });
       const config = defaultDeviceConfig(`d${i}`);
       (config.os as { sshKeys: string[] }).sshKeys = [opPub];
       devices.push(await startDevice({ dir, name: `d${i}`, host: nextLoopbackHost(), config, sshdBin: wrapper }));
@@ -42,7 +44,12 @@ async function tunnelFleet(tmp: string, n: number): Promise<TunnelFleet> {
   const members = devices.map((d) => fleet.add(d));
   return {
     fleet, devices, members, opKey, boot, kh: fleet.knownHosts(members.map((m, i) => [m, devices[i]!])),
-    stop: async () => { await Promise.all(devices.map((d) => d.stop())); await fleet.stop(); },
+    stop: async () => {
+      await Promise.all(devices.map((d) => d.stop()));
+      await fleet.stop();
+      // Every sshd of this fleet ran in the foreground under its wrapper: none may outlive the test.
+      expect(processesMentioning(tmp)).toEqual([]);
+    },
   };
 }
 
@@ -104,3 +111,10 @@ test(`ca rotate --fleet rotates ${N} devices through the tunnel`, { timeout: 300
     await f.stop();
   }
 });
+
+/** pids whose command line names this path (a device process left running). */
+function processesMentioning(path: string): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(path); } catch { return false; }
+  }).map(Number);
+}
