@@ -18,7 +18,9 @@ function fakeServer(host: string, port: number, onConn: (s: import('node:net').S
 /** Run the CLI and record its peak RSS (VmHWM) while it runs. */
 function runCliWithRss(args: string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string; peakRssMb: number }> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8', ...env } });
+    // The run's private TMPDIR (global setup), so a CLI killed on timeout leaves nothing in /tmp.
+    const tmpEnv = process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {};
+    const c = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8', ...tmpEnv, ...env } });
     let stdout = '', stderr = '', peak = 0;
     c.stdout.on('data', (d) => (stdout += d));
     c.stderr.on('data', (d) => (stderr += d));

@@ -3,7 +3,7 @@
 // Every device ends with the CA line exactly once and was written exactly once: its backup
 // (.fleetvault.bak, taken by each write) still holds the original bytes.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect, slugFor, testLayout, layoutEnv } from '../../support/context.js';
 import { startPersistentOpenBao } from '../../support/persistent-openbao.js';
@@ -49,8 +49,11 @@ test('OpenBao restarted mid rollout of 50 devices: resume from the journal, ever
       '--user-known-hosts-file', kh, '--strict-host-key-checking', 'yes', '--concurrency', '4', '--json'];
 
     // Run 1: kill OpenBao after 10 devices, the rollout process itself after 25.
+    // A SIGKILLed rollout cannot remove its verification key dir: give it a TMPDIR the test removes.
+    const killedTmp = join(tmp, 'tmpdir');
+    mkdirSync(killedTmp, { mode: 0o700 });
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env, TMPDIR: killedTmp }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr1 = '';
     child.stderr.on('data', (d) => (stderr1 += d));
