@@ -15,7 +15,9 @@ async function vaultState(root: VaultClient, mount: string): Promise<string> {
   const issuers = await root.read(`${mount}/issuers`, {}).catch(() => null);
   const list = await root.list(`${mount}/issuers`);
   const def = await root.readOptional(`${mount}/config/issuers`).catch(() => null);
-  const mounts = Object.keys((await root.read<Record<string, unknown>>('sys/mounts')).data).sort();
+  // Only this test's mounts (a rotation's new mount is named after it): other test files create and
+  // delete their own mounts on the shared server meanwhile.
+  const mounts = Object.keys((await root.read<Record<string, unknown>>('sys/mounts')).data).filter((m) => m.startsWith(mount)).sort();
   const role = (await root.read(`${mount}/roles/engineer`)).data;
   return JSON.stringify({ issuers: issuers?.data ?? null, list, def: def?.data ?? null, mounts, role });
 }
