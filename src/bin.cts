@@ -10,7 +10,8 @@
 // this user owns that nobody else can write, is read without following symlinks, written
 // temp + rename (0600), and keyed by Node version, architecture and the bundle's size and mtime.
 // V8 itself rejects a cache that does not match the source; any cache problem just means a
-// normal compile. Nothing here may make the CLI fail.
+// normal compile. Nothing here may make the CLI fail. It runs before the bundle is loaded, so it
+// uses node: built-ins only (not src/fs/atomic.ts, which lives inside the bundle).
 import * as nodeModule from 'node:module';
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

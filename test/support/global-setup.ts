@@ -54,7 +54,7 @@ export async function teardown(): Promise<void> {
   }
 }
 
-/** fleetvault's and the tests' own temp dirs (fv-*, fleetvault-*); other tools' files are not ours to judge. */
+/** fleetvault's and the tests' own temp dirs (fv-*, fvc-* control sockets, fleetvault-*); other tools' files are not ours to judge. */
 export function leftTempDirs(root: string): string[] {
-  return readdirSync(root).filter((n) => /^(fv-|fv\.|fleetvault-)/.test(n)).sort();
+  return readdirSync(root).filter((n) => /^(fv-|fvc-|fv\.|fleetvault-)/.test(n)).sort();
 }

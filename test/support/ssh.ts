@@ -21,8 +21,13 @@ export function sshLogin(o: { device: Device; key: string; cert?: string; user?:
     ...(o.extra ?? []),
     `${o.user ?? 'root'}@${o.device.host}`, o.command ?? 'true',
   ];
+  return runSsh(args);
+}
+
+/** The system ssh with these arguments (and environment, e.g. SSH_AUTH_SOCK); stdout trimmed by callers. */
+export function runSsh(args: string[], env?: NodeJS.ProcessEnv): Promise<SshResult> {
   return new Promise((resolve) => {
-    const c = spawn('ssh', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn('ssh', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
     c.stdout.on('data', (d) => (stdout += d));
     c.stderr.on('data', (d) => (stderr += d));

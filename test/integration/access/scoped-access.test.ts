@@ -3,33 +3,19 @@
 // certificate that opens A's devices and not B's, is refused a fleet-B certificate by Vault, a
 // device grant opens exactly one device, and break-glass (with a reason) opens all.
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
+import { deviceUuid, groupMember } from '../../support/access.js';
 import { test, expect, type VaultFixture } from '../../support/context.js';
 import { runCli, type CliResult } from '../../support/cli.js';
 import { knownHostsFor, sshLogin } from '../../support/ssh.js';
 import { defaultDeviceConfig, type Device } from '../../../src/dev/device.js';
 import { policyName } from '../../../src/vault/layout.js';
 
-const uuid = () => randomBytes(16).toString('hex');
+const uuid = deviceUuid;
 const readKey = (key: string) => readFileSync(`${key}.pub`, 'utf8');
 
-/** A person: a userpass user whose login makes a Vault entity, member of an internal group. */
-async function member(vault: VaultFixture, slug: string, group: string): Promise<{ token: string; entityId: string }> {
-  const mount = `userpass-${slug}`;
-  await vault.root.write(`sys/auth/${mount}`, { type: 'userpass' });
-  await vault.root.write(`auth/${mount}/users/alice`, { password: 'alice-pw-123', token_policies: [] });
-  const login = await vault.root.write(`auth/${mount}/login/alice`, { password: 'alice-pw-123' }, { anonymous: true });
-  const entityId = login.auth!.entity_id as string;
-  onTestFinished(async () => {
-    await vault.root.delete(`identity/entity/id/${entityId}`).catch(() => {});
-    await vault.root.delete(`sys/auth/${mount}`).catch(() => {});
-  });
-  await vault.root.write(`identity/group/name/${group}`, { type: 'internal', member_entity_ids: [entityId] });
-  return { token: login.auth!.client_token, entityId };
-}
 
 /** Identity groups outlive the test's mounts on the shared server: remove the test's own. */
 function cleanGroups(vault: VaultFixture, group: string): void {
@@ -52,7 +38,7 @@ function oneLine(r: CliResult): void {
 test('a fleet grant opens that fleet\'s devices only; device grants open one device; break-glass opens all', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
   cleanGroups(vault, group);
-  const alice = await member(vault, slug, group);
+  const alice = await groupMember(vault, slug, group);
   const admin = { ...vault.env, VAULT_TOKEN: await adminToken(vault) };
   const asAlice = { ...vault.env, VAULT_TOKEN: alice.token };
   const A = 'acme/fleet-a';
@@ -199,7 +185,7 @@ test('bad grants: exit 1 or 2, one line, nothing changed in Vault', async ({ vau
 test('source addresses: a grant binds certificates to CIDRs the client cannot widen; --from narrows an unbound scope', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
   cleanGroups(vault, group);
-  const alice = await member(vault, slug, group);
+  const alice = await groupMember(vault, slug, group);
   const admin = { ...vault.env, VAULT_TOKEN: await adminToken(vault) };
   const asAlice = { ...vault.env, VAULT_TOKEN: alice.token };
   const id = uuid();

@@ -6,65 +6,31 @@
 // keeps at most the new scoped certificate plus the most recent other one, and never touches the
 // user's own keys.
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { test, expect, type VaultFixture } from '../../support/context.js';
+import { groupMember, startScopedDevice } from '../../support/access.js';
+import { test, expect } from '../../support/context.js';
+import { runSsh } from '../../support/ssh.js';
 import { runCli } from '../../support/cli.js';
 import { startBalenaApi } from '../../support/balena-api.js';
-import { defaultDeviceConfig, type Device } from '../../../src/dev/device.js';
+import type { Device } from '../../../src/dev/device.js';
 import { agentCertificates } from '../../../src/ssh/agent.js';
 import { policyName } from '../../../src/vault/layout.js';
 
-const uuid = () => randomBytes(16).toString('hex');
+/** Plain ssh as a user runs it; stdout trimmed. */
+const ssh = async (args: string[], env: Record<string, string>) => { const r = await runSsh(args, env); return { ...r, stdout: r.stdout.trim() }; };
 
-async function member(vault: VaultFixture, slug: string, group: string): Promise<string> {
-  const mount = `userpass-${slug}`;
-  await vault.root.write(`sys/auth/${mount}`, { type: 'userpass' });
-  await vault.root.write(`auth/${mount}/users/alice`, { password: 'alice-pw-123', token_policies: [] });
-  const login = await vault.root.write(`auth/${mount}/login/alice`, { password: 'alice-pw-123' }, { anonymous: true });
-  const entityId = login.auth!.entity_id as string;
-  onTestFinished(async () => {
-    await vault.root.delete(`identity/entity/id/${entityId}`).catch(() => {});
-    await vault.root.delete(`sys/auth/${mount}`).catch(() => {});
-    for (const n of await vault.root.list('identity/group/name')) {
-      if (n === group || n.startsWith(`${vault.layout.policyPrefix}-`)) await vault.root.delete(`identity/group/name/${n}`).catch(() => {});
-    }
-  });
-  await vault.root.write(`identity/group/name/${group}`, { type: 'internal', member_entity_ids: [entityId] });
-  return login.auth!.client_token;
-}
 
-interface SshRun { code: number; stdout: string; stderr: string }
-
-function ssh(args: string[], env: Record<string, string>): Promise<SshRun> {
-  return new Promise((resolve) => {
-    const c = spawn('ssh', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    c.stdout.on('data', (d) => (stdout += d));
-    c.stderr.on('data', (d) => (stderr += d));
-    c.on('close', (code) => resolve({ code: code ?? -1, stdout: stdout.trim(), stderr }));
-  });
-}
 
 test('ssh-config and ssh --agent with --scope device: logins to five devices in a row all succeed with two of the user\'s own keys in the agent (MaxAuthTries 6)', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
-  const aliceToken = await member(vault, slug, group);
+  const aliceToken = (await groupMember(vault, slug, group)).token;
   const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
   const F = 'acme/fleet-m';
   const api = await startBalenaApi({ fleetSlug: F });
   onTestFinished(() => api.stop());
-  const start = async (): Promise<Device & { uuid: string }> => {
-    const id = uuid();
-    const line = await runCli(['ca', 'authorized-key', '--device', id, '--fleet', F], { env: vault.env });
-    expect(line.code, line.stderr).toBe(0);
-    const config = defaultDeviceConfig(id);
-    (config.os as { sshKeys: string[] }).sshKeys = [line.stdout.trim()];
-    const d = await devices.start({ config, name: id.slice(0, 8) });
-    api.addDevice({ uuid: id, ip_address: d.host, is_online: true });
-    return Object.assign(d, { uuid: id });
-  };
+  const start = () => startScopedDevice(vault, devices, api, F);
   const all = await Promise.all([start(), start(), start(), start(), start()]);
   // The simulated devices leave MaxAuthTries at sshd's default (6), as balenaOS does.
   for (const d of all) expect(readFileSync(join(d.dir, 'sshd_config'), 'utf8')).not.toMatch(/MaxAuthTries/i);

@@ -1,36 +1,20 @@
 // `fleetvault ssh --scope device|fleet | --break-glass | --from` on a real OpenBao and real sshd
 // devices in two fleets whose cert-authority lines are scoped: the session's certificate opens only
 // what its scope names, refusals end before ssh runs, and --agent reuses only a same-scope certificate.
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { test, expect, type VaultFixture } from '../../support/context.js';
+import { deviceUuid, groupMember } from '../../support/access.js';
+import { test, expect } from '../../support/context.js';
 import { runCli, type CliResult } from '../../support/cli.js';
 import { knownHostsFor } from '../../support/ssh.js';
 import { startBalenaApi } from '../../support/balena-api.js';
 import { defaultDeviceConfig, type Device } from '../../../src/dev/device.js';
 import { policyName } from '../../../src/vault/layout.js';
 
-const uuid = () => randomBytes(16).toString('hex');
+const uuid = deviceUuid;
 
-async function member(vault: VaultFixture, slug: string, group: string): Promise<string> {
-  const mount = `userpass-${slug}`;
-  await vault.root.write(`sys/auth/${mount}`, { type: 'userpass' });
-  await vault.root.write(`auth/${mount}/users/alice`, { password: 'alice-pw-123', token_policies: [] });
-  const login = await vault.root.write(`auth/${mount}/login/alice`, { password: 'alice-pw-123' }, { anonymous: true });
-  const entityId = login.auth!.entity_id as string;
-  onTestFinished(async () => {
-    await vault.root.delete(`identity/entity/id/${entityId}`).catch(() => {});
-    await vault.root.delete(`sys/auth/${mount}`).catch(() => {});
-    for (const n of await vault.root.list('identity/group/name')) {
-      if (n === group || n.startsWith(`${vault.layout.policyPrefix}-`)) await vault.root.delete(`identity/group/name/${n}`).catch(() => {});
-    }
-  });
-  await vault.root.write(`identity/group/name/${group}`, { type: 'internal', member_entity_ids: [entityId] });
-  return login.auth!.client_token;
-}
 
 function oneLine(r: CliResult): void {
   expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
@@ -41,7 +25,7 @@ const lastJson = (stderr: string) => JSON.parse(stderr.trim().split('\n').pop()!
 
 test('ssh --scope fleet|device|--break-glass: each certificate opens only what its scope names', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
-  const aliceToken = await member(vault, slug, group);
+  const aliceToken = (await groupMember(vault, slug, group)).token;
   const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
   const A = 'acme/fleet-a';
   const B = 'acme/fleet-b';
@@ -147,7 +131,7 @@ test('ssh scope flags: bad combinations are exit 1, one line, before balena or V
 
 test('ssh <short uuid> --scope device|fleet: uuid and fleet come from the balena lookup', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
-  const aliceToken = await member(vault, slug, group);
+  const aliceToken = (await groupMember(vault, slug, group)).token;
   const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
   const api = await startBalenaApi({ fleetSlug: 'acme/Sensors' });
   onTestFinished(() => api.stop());

@@ -3,8 +3,10 @@
 // Every device ends with the CA line exactly once and was written exactly once: its backup
 // (.fleetvault.bak, taken by each write) still holds the original bytes.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 import { test, expect, slugFor, testLayout, layoutEnv } from '../../support/context.js';
 import { startPersistentOpenBao } from '../../support/persistent-openbao.js';
 import { pool } from '../../support/faults.js';
@@ -49,9 +51,11 @@ test('OpenBao restarted mid rollout of 50 devices: resume from the journal, ever
       '--user-known-hosts-file', kh, '--strict-host-key-checking', 'yes', '--concurrency', '4', '--json'];
 
     // Run 1: kill OpenBao after 10 devices, the rollout process itself after 25.
-    // A SIGKILLed rollout cannot remove its verification key dir: give it a TMPDIR the test removes.
-    const killedTmp = join(tmp, 'tmpdir');
-    mkdirSync(killedTmp, { mode: 0o700 });
+    // A SIGKILLed rollout cannot remove its verification key dir or control sockets: give it a
+    // TMPDIR the test removes, short enough that the sockets stay in it (sun_path; a long TMPDIR
+    // makes fleetvault fall back to /tmp).
+    const killedTmp = mkdtempSync(join(tmpdir(), 'fv-k-'));
+    onTestFinished(() => rmSync(killedTmp, { recursive: true, force: true }));
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env, TMPDIR: killedTmp }, stdio: ['ignore', 'ignore', 'pipe'],
     });

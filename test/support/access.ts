@@ -1,0 +1,49 @@
+// Scoped-access fixtures shared by the access tests: a person in a Vault group, and devices whose
+// cert-authority line is scoped to their own uuid and fleet.
+import { randomBytes } from 'node:crypto';
+import { onTestFinished, expect } from 'vitest';
+import type { VaultFixture } from './context.js';
+import { runCli } from './cli.js';
+import type { BalenaApi } from './balena-api.js';
+import { defaultDeviceConfig, type Device } from '../../src/dev/device.js';
+
+/** A fresh balena-style device uuid (32 hex). */
+export const deviceUuid = (): string => randomBytes(16).toString('hex');
+
+/**
+ * A person: a userpass user whose login makes a Vault entity, member of an internal group. At the
+ * end of the test the entity, the auth mount, the group and the grant groups of this test go.
+ */
+export async function groupMember(vault: VaultFixture, slug: string, group: string): Promise<{ token: string; entityId: string }> {
+  const mount = `userpass-${slug}`;
+  await vault.root.write(`sys/auth/${mount}`, { type: 'userpass' });
+  await vault.root.write(`auth/${mount}/users/alice`, { password: 'alice-pw-123', token_policies: [] });
+  const login = await vault.root.write(`auth/${mount}/login/alice`, { password: 'alice-pw-123' }, { anonymous: true });
+  const entityId = login.auth!.entity_id as string;
+  onTestFinished(async () => {
+    await vault.root.delete(`identity/entity/id/${entityId}`).catch(() => {});
+    await vault.root.delete(`sys/auth/${mount}`).catch(() => {});
+    for (const n of await vault.root.list('identity/group/name').catch(() => [] as string[])) {
+      if (n === group || n.startsWith(`${vault.layout.policyPrefix}-`)) await vault.root.delete(`identity/group/name/${n}`).catch(() => {});
+    }
+  });
+  await vault.root.write(`identity/group/name/${group}`, { type: 'internal', member_entity_ids: [entityId] });
+  return { token: login.auth!.client_token, entityId };
+}
+
+/** A device of `fleet` trusting the CA for its own scoped principals, listed in the balena stand-in. */
+export async function startScopedDevice(
+  vault: VaultFixture,
+  devices: { start(o: { config: Record<string, unknown>; name: string }): Promise<Device> },
+  api: BalenaApi,
+  fleet: string,
+): Promise<Device & { uuid: string }> {
+  const id = deviceUuid();
+  const line = await runCli(['ca', 'authorized-key', '--device', id, '--fleet', fleet], { env: vault.env });
+  expect(line.code, line.stderr).toBe(0);
+  const config = defaultDeviceConfig(id);
+  (config.os as { sshKeys: string[] }).sshKeys = [line.stdout.trim()];
+  const d = await devices.start({ config, name: id.slice(0, 8) });
+  api.addDevice({ uuid: id, ip_address: d.host, is_online: true });
+  return Object.assign(d, { uuid: id });
+}
