@@ -11,7 +11,8 @@ import { UsageError } from './errors.js';
 import { tokenServerOf } from './token-servers.js';
 
 /** One named Vault in the config file (staging, prod, …): where it is and how to log in. */
-export interface ContextSettings {
+/** A context may pin any part of the Vault layout (mount names, role, policy prefix). */
+export interface ContextSettings extends Partial<LayoutSettings> {
   address: string;
   namespace?: string;
   caCert?: string;
@@ -22,14 +23,6 @@ export interface ContextSettings {
   authPath?: string;
   /** Where this context's token lives; default <config dir>/tokens/<name>. */
   tokenFile?: string;
-  sshMount?: string;
-  sshRole?: string;
-  transitMount?: string;
-  transitKey?: string;
-  approleMount?: string;
-  approleRole?: string;
-  kvMount?: string;
-  policyPrefix?: string;
 }
 
 /** $XDG_CONFIG_HOME/fleetvault/config.json (mode 0600): the contexts and which one is current. */
@@ -126,7 +119,7 @@ export interface FleetvaultConfig extends VaultSettings, LayoutSettings {
 }
 
 /** Flags as the CLI parsed them (camelCase); every field optional. */
-export interface ConfigFlags {
+export interface ConfigFlags extends Partial<LayoutSettings> {
   context?: string;
   address?: string;
   namespace?: string;
@@ -135,14 +128,6 @@ export interface ConfigFlags {
   clientKey?: string;
   tlsSkipVerify?: boolean;
   timeout?: string | number;
-  sshMount?: string;
-  sshRole?: string;
-  transitMount?: string;
-  transitKey?: string;
-  approleMount?: string;
-  approleRole?: string;
-  kvMount?: string;
-  policyPrefix?: string;
 }
 
 export const DEFAULT_LAYOUT: LayoutSettings = {
