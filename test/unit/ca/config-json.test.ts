@@ -3,13 +3,14 @@
 // until the scoped line is proven; phase 2 (removeFingerprints of the same CA) drops the old one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sshpk from 'sshpk';
 import { editSshKeys, keyFingerprint, trustedCas } from '../../../src/ca/config-json.js';
 import { authorizedKeyLine } from '../../../src/ca/authorized-key.js';
+import { freePort, waitForPort } from '../../../src/dev/free-port.js';
 
 function ca() {
   const pem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
@@ -178,21 +179,32 @@ describe('authorized_keys lines read as sshd reads them (review #14b)', () => {
 // what opens for a root certificate is exactly what fleetvault reads as root trust.
 const sshdRoot = process.getuid?.() === 0 && spawnSync('test', ['-x', '/usr/sbin/sshd']).status === 0;
 describe.runIf(sshdRoot)('real sshd agrees with the parser (review #14b)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fv-ak-'));
+  // Made in beforeAll, not at collection, and sshd runs in the foreground (-D) as our child: a
+  // daemonized sshd's pid file could be read half-written, and a failed kill skipped the cleanup (CI
+  // once found this dir left behind).
+  let dir = '';
   const gen = (n: string) => { execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, n)]); return readFileSync(join(dir, `${n}.pub`), 'utf8').trim().split(' ').slice(0, 2).join(' '); };
-  let pid = 0;
+  let sshd: ChildProcess | undefined;
   let caKey = '';
   let decoy = '';
-  const port = 23000 + Math.floor(Math.random() * 1000);
+  let port = 0;
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fv-ak-'));
     caKey = gen('ca'); decoy = gen('decoy'); gen('user'); gen('host');
     execFileSync('ssh-keygen', ['-q', '-s', join(dir, 'ca'), '-I', 't', '-n', 'root', '-V', '+1h', join(dir, 'user.pub')]);
-    writeFileSync(join(dir, 'sshd_config'), [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/host`, `AuthorizedKeysFile ${dir}/ak`, 'StrictModes no', `PidFile ${dir}/sshd.pid`, 'UsePAM no', 'PasswordAuthentication no'].join('\n') + '\n');
-    execFileSync('/usr/sbin/sshd', ['-f', join(dir, 'sshd_config')]);
-    for (let i = 0; i < 50 && !existsSync(join(dir, 'sshd.pid')); i++) await new Promise((r) => setTimeout(r, 100));
-    pid = Number(readFileSync(join(dir, 'sshd.pid'), 'utf8'));
+    port = await freePort();
+    writeFileSync(join(dir, 'sshd_config'), [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/host`, `AuthorizedKeysFile ${dir}/ak`, 'StrictModes no', 'PidFile none', 'UsePAM no', 'PasswordAuthentication no'].join('\n') + '\n');
+    const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: 'ignore' });
+    sshd = child;
+    await waitForPort('127.0.0.1', port, 5000, () => child.exitCode === null);
   });
-  afterAll(() => { if (pid) process.kill(pid); rmSync(dir, { recursive: true, force: true }); });
+  afterAll(async () => {
+    const child = sshd;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); });
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
   const opens = (line: string) => {
     writeFileSync(join(dir, 'ak'), line + '\n');
     const r = spawnSync('ssh', ['-p', String(port), '-i', join(dir, 'user'), '-o', `CertificateFile=${dir}/user-cert.pub`, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'IdentitiesOnly=yes', 'root@127.0.0.1', 'echo', 'OPENED'], { timeout: 10000 });
