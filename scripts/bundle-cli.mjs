@@ -7,6 +7,7 @@
 import { build } from 'esbuild';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { ONE_COLUMN } from './one-column.mjs';
 
 // cliui's ESM entry (what yargs' ESM build imports) wraps help text at exactly the column width,
 // mid-word ("idempoten t", "ba\nlenaOS"); its CommonJS build wraps at word boundaries with
@@ -47,6 +48,28 @@ const yargsAssertShim = {
   },
 };
 
+// cliui measures every word of the help text with string-width, which builds emoji-regex's
+// ~10 kB pattern anew for each call, and strips ANSI codes with a regex also built per call: most
+// of `--help`'s 12 ms. Help text is mostly printable ASCII, whose width is its length and which holds no
+// escape codes; anything else still takes the libraries' own path. The class also admits the
+// Latin and punctuation ranges fleetvault's help uses ("·", "…", "→"); see scripts/one-column.mjs.
+const asciiFastPaths = {
+  name: 'ascii-fast-paths',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/](string-width|strip-ansi)[\\/]index\.js$/ }, ({ path }) => {
+      const text = readFileSync(path, 'utf8');
+      const isWidth = /string-width[\\/]index\.js$/.test(path);
+      const exported = isWidth ? 'module.exports = stringWidth;' : "module.exports = string => typeof string === 'string' ? string.replace(ansiRegex(), '') : string;";
+      if (!text.includes(exported)) throw new Error(`${path} changed: "${exported}" not found; re-check the ASCII fast path`);
+      const slow = isWidth ? 'stringWidth' : "(string => typeof string === 'string' ? string.replace(ansiRegex(), '') : string)";
+      const fast = isWidth
+        ? `module.exports = (s) => (typeof s === 'string' && ${ONE_COLUMN}.test(s) ? s.length : __slow(s));`
+        : `module.exports = (s) => (typeof s === 'string' && !/[\\x1b\\x9b]/.test(s) ? s : __slow(s));`;
+      return { contents: text.replace(exported, `const __slow = ${slow};\n${fast}`).replace('module.exports.default = stringWidth;', 'module.exports.default = module.exports;'), loader: 'js' };
+    });
+  },
+};
+
 rmSync('dist/chunks', { recursive: true, force: true });
 await build({
   entryPoints: { cli: 'src/cli.ts' },
@@ -70,7 +93,7 @@ await build({
   minifyWhitespace: true,
   sourcemap: 'linked',
   logLevel: 'warning',
-  plugins: [cliuiWordWrap, yargsAssertShim],
+  plugins: [cliuiWordWrap, yargsAssertShim, asciiFastPaths],
 });
 writeFileSync('dist/cli.js', '#!/usr/bin/env node\n// `node dist/cli.js` = the fleetvault executable (dist/bin.cjs, see src/bin.cts).\nimport { createRequire } from "node:module";\ncreateRequire(import.meta.url)("./bin.cjs");\n');
 rmSync('dist/cli.d.ts', { force: true });
