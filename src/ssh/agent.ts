@@ -115,11 +115,11 @@ async function removeFromAgent(keyLines: string[], env: NodeJS.ProcessEnv): Prom
 
 /**
  * Scoped certificates fleetvault keeps in the agent besides the one it has just added. ssh offers
- * every agent identity in turn, each fleetvault key is two (key, then certificate) and ssh-agent
- * appends new keys at the end; sshd disconnects at its MaxAuthTries'th failure (default 6). With
- * two of the user's own keys ahead of them, 2 (user) + 2 (the other kept certificate) + 1 (the new
- * plain key) = 5 failures, and the new certificate is the 6th offer: accepted. Keeping one other
- * lets an engineer go back and forth between two devices without a new signature each time.
+ * every agent identity in turn, each fleetvault entry is one (the certificate: addToAgent drops the
+ * plain key) and ssh-agent appends new keys at the end; sshd disconnects at its MaxAuthTries'th
+ * failure (default 6). With up to four of the user's own keys ahead of them, 4 (user) + 1 (the other
+ * kept certificate) = 5 failures, and the new certificate is the 6th offer: accepted. Keeping one
+ * other lets an engineer go back and forth between two devices without a new signature each time.
  */
 export const KEEP_OTHER_SCOPED_CERTIFICATES = 1;
 
@@ -177,10 +177,19 @@ export function pickReusable(certs: CertificateInfo[], o: { user: string; caFing
     Date.parse(c.validBefore) - now >= (o.minValidSeconds ?? 60) * 1000);
 }
 
-/** Add a private key (and the <key>-cert.pub beside it) for `lifetimeSeconds`. */
-export async function addToAgent(keyPath: string, lifetimeSeconds: number, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+/**
+ * Add a private key (and the <key>-cert.pub beside it) for `lifetimeSeconds`. With
+ * `certificateOnly` (fleetvault's own throwaway keys) the plain key is removed again right after
+ * (`ssh-add -k -d`: plain key only; the agent keeps the certificate with its own copy of the
+ * private key). ssh offers agent identities one by one and the plain key of a certificate-only
+ * device is always refused: each one cost a failed offer on every login (a round trip and one
+ * AuthorizedKeysCommand run on the device) and one of sshd's MaxAuthTries. ssh-add 9.2 has no
+ * "certificates only" flag for adding (-C came later), hence two calls.
+ */
+export async function addToAgent(keyPath: string, lifetimeSeconds: number, env: NodeJS.ProcessEnv = process.env, o: { certificateOnly?: boolean } = {}): Promise<void> {
   try {
     await run('ssh-add', ['-q', '-t', String(Math.max(1, Math.floor(lifetimeSeconds))), keyPath], { env });
+    if (o.certificateOnly) await run('ssh-add', ['-q', '-k', '-d', keyPath], { env });
   } catch (e) {
     const err = e as { stderr?: string };
     throw new UsageError(`failed to add the certificate to ssh-agent: ${(err.stderr ?? String(e)).trim().split('\n')[0]}`);

@@ -50,7 +50,7 @@ export async function ensureAgentCertificate(o: EnsureAgentCertificateOptions): 
   try {
     writeFileSync(join(dir, 'id_ed25519'), pair.privateKey, { mode: 0o600 });
     writeFileSync(join(dir, 'id_ed25519-cert.pub'), signed.certificate, { mode: 0o600 });
-    await addToAgent(join(dir, 'id_ed25519'), (Date.parse(signed.info.validBefore) - Date.now()) / 1000);
+    await addToAgent(join(dir, 'id_ed25519'), (Date.parse(signed.info.validBefore) - Date.now()) / 1000, process.env, { certificateOnly: true });
     cleanup(); // the agent holds it now
     // One certificate per device (or fleet) would pile up until sshd's MaxAuthTries refuses the
     // next device before its certificate is offered: keep this one and the most recent other.

@@ -148,7 +148,7 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
       writeFileSync(keyPath, pair.privateKey, { mode: 0o600 });
       writeFileSync(`${keyPath}-cert.pub`, signed.certificate, { mode: 0o600 });
       if (o.agent) {
-        await guarded(addToAgent(keyPath, (Date.parse(signed.info.validBefore) - Date.now()) / 1000, env));
+        await guarded(addToAgent(keyPath, (Date.parse(signed.info.validBefore) - Date.now()) / 1000, env, { certificateOnly: true }));
         cleanup(); // the agent holds it now
         // As the ssh-config ProxyCommand does: bound fleetvault's scoped certificates in the agent
         // (this one plus the most recent other) so later devices stay within sshd's MaxAuthTries.

@@ -1,6 +1,7 @@
 // `fleetvault ssh-config --scope device` across many devices, on a real OpenBao and real sshd
 // devices with sshd's default MaxAuthTries (6). Each device needs its own certificate, and ssh
-// offers every agent identity in turn (each fleetvault key is two: the key and its certificate).
+// offers every agent identity in turn (each fleetvault entry is one: its certificate; the plain key
+// is dropped right after ssh-add, and the user's own keys come first).
 // Without a bound, the agent fills with earlier devices' certificates and the next device refuses
 // the login ("Too many authentication failures") before its own certificate is offered. fleetvault
 // keeps at most the new scoped certificate plus the most recent other one, and never touches the
@@ -23,7 +24,7 @@ const ssh = async (args: string[], env: Record<string, string>) => { const r = a
 
 
 
-test('ssh-config and ssh --agent with --scope device: logins to five devices in a row all succeed with two of the user\'s own keys in the agent (MaxAuthTries 6)', async ({ vault, devices, tmp, slug }) => {
+test('ssh-config and ssh --agent with --scope device: logins to five devices in a row all succeed with four of the user\'s own keys in the agent (MaxAuthTries 6)', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
   const aliceToken = (await groupMember(vault, slug, group)).token;
   const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
@@ -44,13 +45,13 @@ test('ssh-config and ssh --agent with --scope device: logins to five devices in 
   const agentEnv = { PATH: process.env.PATH!, SSH_AUTH_SOCK: sock };
 
   // The engineer's own keys, already in the agent (ssh offers them first): devices refuse them.
-  for (const n of ['id_ed25519', 'id_work']) {
+  for (const n of ['id_ed25519', 'id_work', 'id_old', 'id_ci']) {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `alice-${n}`, '-f', join(tmp, n)]);
     execFileSync('ssh-add', ['-q', join(tmp, n)], { env: agentEnv });
   }
   const own = () => execFileSync('ssh-add', ['-L'], { env: agentEnv }).toString().split('\n').filter((l) => / alice-id_/.test(l)).sort();
   const ownBefore = own();
-  expect(ownBefore).toHaveLength(2);
+  expect(ownBefore).toHaveLength(4);
 
   for (const d of all) expect((await runCli(['access', 'grant', '--device', d.uuid, '--group', group], { env: admin })).code).toBe(0);
   const snippet = await runCli(['ssh-config', '--scope', 'device'], { env: vault.env });
@@ -80,11 +81,13 @@ test('ssh-config and ssh --agent with --scope device: logins to five devices in 
   }
   expect(results).toEqual(all.map((_, i) => `device ${i + 1}: ok`));
   for (const [i, d] of all.entries()) {
-    // At most the certificate just added plus the most recent other one (each is key + certificate).
+    // At most the certificate just added plus the most recent other one, and no plain fleetvault key:
+    // 4 own + 1 kept = 5 refused offers, the new certificate is the 6th.
     expect(held[i]!.length, `after device ${i + 1}: ${held[i]!.join(' ')}`).toBeLessThanOrEqual(2);
     expect(held[i]).toContain(`device-${d.uuid}`);
     if (i > 0) expect(held[i]).toContain(`device-${all[i - 1]!.uuid}`);
-    expect(identities[i]).toBeLessThanOrEqual(4);
+    expect(identities[i]).toBeLessThanOrEqual(2);
+    expect(identities[i]).toBe(held[i]!.length);
     expect(owns[i]).toEqual(ownBefore);
   }
 
