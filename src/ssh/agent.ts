@@ -189,9 +189,10 @@ export function pickReusable(certs: CertificateInfo[], o: { user: string; caFing
 export async function addToAgent(keyPath: string, lifetimeSeconds: number, env: NodeJS.ProcessEnv = process.env, o: { certificateOnly?: boolean } = {}): Promise<void> {
   try {
     await run('ssh-add', ['-q', '-t', String(Math.max(1, Math.floor(lifetimeSeconds))), keyPath], { env });
-    if (o.certificateOnly) await run('ssh-add', ['-q', '-k', '-d', keyPath], { env });
   } catch (e) {
     const err = e as { stderr?: string };
     throw new UsageError(`failed to add the certificate to ssh-agent: ${(err.stderr ?? String(e)).trim().split('\n')[0]}`);
   }
+  // Best effort: an agent that keeps the plain key (one that refuses removal) costs an offer, not the login.
+  if (o.certificateOnly) await run('ssh-add', ['-q', '-k', '-d', keyPath], { env }).catch(() => undefined);
 }
