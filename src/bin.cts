@@ -88,9 +88,16 @@ function runWithCodeCache(): void {
   m.loaded = true;
 }
 
-const enable = (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache;
+const enable = (nodeModule as { enableCompileCache?: (dir?: string) => unknown }).enableCompileCache;
 if (enable) {
-  enable();
+  // Node's own default ($TMPDIR/node-compile-cache/<version-arch-hash-uid>) is shared by every
+  // user of /tmp and Node checks neither owner nor mode: whoever creates those directories first
+  // can swap an entry for bytecode of any same-length source (V8 checks only the length), which
+  // would then run as us. Only the directory cacheDir() vouches for is handed to Node; Node
+  // creates its tag directory inside it, where nobody else can write. (With NODE_COMPILE_CACHE set,
+  // Node enabled it at start-up already: the user's choice, and this call is a no-op.)
+  const dir = process.env.NODE_COMPILE_CACHE ? undefined : cacheDir();
+  if (dir) enable(dir);
   require(CLI);
 } else {
   runWithCodeCache();
