@@ -121,7 +121,9 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
   let ttlSeconds = o.ttlSeconds ?? (role?.ttl || 1800);
   // Without --ttl and with a cached role, send no ttl: Vault applies the role's ttl as it is now,
   // so a default lowered since the cache was written is never widened by it.
-  const sendTtl = o.ttlSeconds !== undefined || !fromCache;
+  // A role without a ttl of its own (or one we may not read) is not predicted by the cache: Vault
+  // would fall back to the mount's default (up to max_ttl), so ask for the same 1800s as uncached.
+  const sendTtl = o.ttlSeconds !== undefined || !fromCache || !role?.ttl;
   const extensions: Record<string, string> = {
     ...(o.permitPty ? { 'permit-pty': '' } : {}),
     ...(o.permitPortForwarding ? { 'permit-port-forwarding': '' } : {}),
