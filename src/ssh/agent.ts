@@ -78,13 +78,16 @@ const OURS = /^fleetvault-/;
  * side by side; no Vault write, no key generation, no temp file. When the current CA cannot be
  * read nothing is reused: the caller signs, and that request reports the real problem.
  */
-export async function reusableAgentCertificate(o: { client: VaultClient; mount: string; user: string; minValidSeconds?: number; env?: NodeJS.ProcessEnv }): Promise<CertificateInfo | undefined> {
+export async function reusableAgentCertificate(o: { client: VaultClient; mount: string; user: string; minValidSeconds?: number; extensions?: string[]; env?: NodeJS.ProcessEnv }): Promise<CertificateInfo | undefined> {
   const env = o.env ?? process.env;
   const [certs, ca] = await Promise.all([listAgentCertificates(env), currentCaFingerprint(o.client, o.mount).catch(() => undefined)]);
   if (!ca) return undefined;
-  const reusable = pickReusable(certs.map((c) => c.info), { user: o.user, caFingerprint: ca, minValidSeconds: o.minValidSeconds });
+  const reusable = pickReusable(certs.map((c) => c.info), { user: o.user, caFingerprint: ca, minValidSeconds: o.minValidSeconds, extensions: o.extensions });
   if (reusable) return reusable;
-  const stale = certs.filter((c) => OURS.test(c.comment) && c.info.principals.includes(o.user) && c.info.signingKeyFingerprint !== ca);
+  // Also fleetvault's certificates for `user` that lack an extension this login needs: ssh offers
+  // them before the new one, sshd accepts the first that authenticates, and its limits then apply.
+  const lacks = (c: AgentCertificate) => !(o.extensions ?? []).every((e) => c.info.extensions.includes(e));
+  const stale = certs.filter((c) => OURS.test(c.comment) && c.info.principals.includes(o.user) && (c.info.signingKeyFingerprint !== ca || lacks(c)));
   if (stale.length) await removeFromAgent(stale.flatMap((c) => [c.line, c.subjectKeyLine]), env);
   return undefined;
 }
@@ -167,12 +170,15 @@ export async function pruneScopedAgentCertificates(o: { addedPublicKey: string; 
 
 /**
  * Valid for `minValidSeconds` more, for exactly `user` (its only principal: a certificate that also
- * names a fleet or break-glass opens more than was asked for), signed by exactly this CA.
+ * names a fleet or break-glass opens more than was asked for), signed by exactly this CA, and
+ * carrying every extension in `extensions` (an interactive login needs permit-pty: a certificate
+ * signed for a command has none, and the device would refuse the terminal).
  */
-export function pickReusable(certs: CertificateInfo[], o: { user: string; caFingerprint: string; minValidSeconds?: number }): CertificateInfo | undefined {
+export function pickReusable(certs: CertificateInfo[], o: { user: string; caFingerprint: string; minValidSeconds?: number; extensions?: string[] }): CertificateInfo | undefined {
   const now = Date.now();
   return certs.find((c) => c.type === 'user' && c.principals.length === 1 && c.principals[0] === o.user &&
     c.signingKeyFingerprint === o.caFingerprint &&
+    (o.extensions ?? []).every((e) => c.extensions.includes(e)) &&
     Date.parse(c.validAfter) <= now + 30_000 &&
     Date.parse(c.validBefore) - now >= (o.minValidSeconds ?? 60) * 1000);
 }
