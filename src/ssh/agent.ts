@@ -78,11 +78,11 @@ const OURS = /^fleetvault-/;
  * side by side; no Vault write, no key generation, no temp file. When the current CA cannot be
  * read nothing is reused: the caller signs, and that request reports the real problem.
  */
-export async function reusableAgentCertificate(o: { client: VaultClient; mount: string; user: string; minValidSeconds?: number; extensions?: string[]; env?: NodeJS.ProcessEnv }): Promise<CertificateInfo | undefined> {
+export async function reusableAgentCertificate(o: { client: VaultClient; mount: string; user: string; minValidSeconds?: number; extensions?: string[]; noCriticalOptions?: boolean; env?: NodeJS.ProcessEnv }): Promise<CertificateInfo | undefined> {
   const env = o.env ?? process.env;
   const [certs, ca] = await Promise.all([listAgentCertificates(env), currentCaFingerprint(o.client, o.mount).catch(() => undefined)]);
   if (!ca) return undefined;
-  const reusable = pickReusable(certs.map((c) => c.info), { user: o.user, caFingerprint: ca, minValidSeconds: o.minValidSeconds, extensions: o.extensions });
+  const reusable = pickReusable(certs.map((c) => c.info), { user: o.user, caFingerprint: ca, minValidSeconds: o.minValidSeconds, extensions: o.extensions, noCriticalOptions: o.noCriticalOptions });
   if (reusable) return reusable;
   // Also fleetvault's certificates for `user` that lack an extension this login needs: ssh offers
   // them before the new one, sshd accepts the first that authenticates, and its limits then apply.
@@ -174,10 +174,13 @@ export async function pruneScopedAgentCertificates(o: { addedPublicKey: string; 
  * carrying every extension in `extensions` (an interactive login needs permit-pty: a certificate
  * signed for a command has none, and the device would refuse the terminal).
  */
-export function pickReusable(certs: CertificateInfo[], o: { user: string; caFingerprint: string; minValidSeconds?: number; extensions?: string[] }): CertificateInfo | undefined {
+export function pickReusable(certs: CertificateInfo[], o: { user: string; caFingerprint: string; minValidSeconds?: number; extensions?: string[]; noCriticalOptions?: boolean }): CertificateInfo | undefined {
   const now = Date.now();
   return certs.find((c) => c.type === 'user' && c.principals.length === 1 && c.principals[0] === o.user &&
     c.signingKeyFingerprint === o.caFingerprint &&
+    // A login without --from never reuses one bound to source addresses (`ssh --agent --from` left
+    // it there): from anywhere else the device refuses it and nothing new would be signed.
+    (!o.noCriticalOptions || Object.keys(c.criticalOptions).length === 0) &&
     (o.extensions ?? []).every((e) => c.extensions.includes(e)) &&
     Date.parse(c.validAfter) <= now + 30_000 &&
     Date.parse(c.validBefore) - now >= (o.minValidSeconds ?? 60) * 1000);

@@ -33,7 +33,7 @@ export async function ensureAgentCertificate(o: EnsureAgentCertificateOptions): 
   // Reuse needs exactly this connection's principal from the CA that signs now: device A's
   // certificate never stands in for device B's, nor a fleet's for a device's (pickReusable).
   const principal = o.scope ? scopePrincipal(o.scope) : user;
-  if (await reusableAgentCertificate({ client: o.client, mount: o.mount, user: principal, extensions: ['permit-pty'] })) return false;
+  if (await reusableAgentCertificate({ client: o.client, mount: o.mount, user: principal, extensions: ['permit-pty'], noCriticalOptions: !o.scope })) return false;
   // The comment names the principal: the agent may hold several fleetvault certificates at once
   // (one per device or fleet), and `ssh-add -l` tells them apart.
   const pair = generateEd25519KeyPair(`fleetvault-${principal}`);

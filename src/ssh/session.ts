@@ -128,7 +128,7 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
     // could carry another source address.
     const principal = o.scope ? scopePrincipal(o.scope) : user;
     const mayReuse = o.agent && !forwarding && o.scope?.kind !== 'break-glass' && !o.sourceAddress;
-    const reusable = mayReuse ? await guarded(reusableAgentCertificate({ client: o.client, mount: o.mount, user: principal, extensions: interactive ? ['permit-pty'] : [], env })) : undefined;
+    const reusable = mayReuse ? await guarded(reusableAgentCertificate({ client: o.client, mount: o.mount, user: principal, extensions: interactive ? ['permit-pty'] : [], noCriticalOptions: !o.scope, env })) : undefined;
     if (reusable) {
       reused = true;
       validFrom = reusable.validAfter;
