@@ -8,7 +8,8 @@
 // The cache is V8 bytecode of fleetvault's own source, nothing the user typed: it sits where Node
 // 22+ keeps its compile cache ($NODE_COMPILE_CACHE or $TMPDIR/node-compile-cache), in a directory
 // this user owns that nobody else can write, is read without following symlinks, written
-// temp + rename (0600), and keyed by Node version, architecture and the bundle's size and mtime.
+// temp + rename (0600), and keyed by Node version, architecture and the bundle's size, mtime,
+// device, inode and ctime.
 // V8 itself rejects a cache that does not match the source; any cache problem just means a
 // normal compile. Nothing here may make the CLI fail. It runs before the bundle is loaded, so it
 // uses node: built-ins only (not src/fs/atomic.ts, which lives inside the bundle).
@@ -66,7 +67,10 @@ function writeCache(file: string, data: Buffer): void {
 function runWithCodeCache(): void {
   const st = statSync(CLI);
   const dir = cacheDir();
-  const file = dir && join(dir, `fleetvault-${process.version}-${process.arch}-${st.size}-${Math.floor(st.mtimeMs)}.v8`);
+  // V8 checks only the source's length: the key must tell apart two bundles of the same size and
+  // mtime (Nix stores every file with mtime 1, reproducible builds clamp mtimes, two installs side
+  // by side). Device, inode and ctime name this file as written: no packager sets a ctime.
+  const file = dir && join(dir, `fleetvault-${process.version}-${process.arch}-${st.size}-${Math.floor(st.mtimeMs)}-${st.dev}-${st.ino}-${Math.floor(st.ctimeMs)}.v8`);
   const cachedData = file ? readCache(file) : undefined;
   // The shebang line is not JavaScript inside a function wrapper; keep the line count for stacks.
   const source = readFileSync(CLI, 'utf8').replace(/^#!.*/, '');

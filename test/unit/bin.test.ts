@@ -7,7 +7,8 @@
 // CRC of the source is copied from the genuine entry): the victim then runs the attacker's code.
 // Here one uid plays both parts: the attacker's directories are simply world-writable.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import * as nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,4 +70,34 @@ describe.skipIf(!nodes.length)('bin.cjs with Node\'s own compile cache', () => {
       expect(existsSync(marker), 'the attacker\'s bytecode ran inside fleetvault').toBe(false);
     });
   }
+});
+
+// The Node 20 loader keys its V8 cache by Node version, arch and the bundle's size and mtime — not its
+// path or content — and V8 itself checks only the source's length. Two installs whose bundles have
+// the same size and mtime (Nix sets every mtime to 1, reproducible builds clamp them, an upgrade
+// whose fix changed `<` to `>`) share one entry: the second runs the first one's bytecode.
+const node20 = typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache !== 'function';
+describe.skipIf(!node20)('bin.cjs on Node 20', () => {
+  it('a different bundle of the same size and mtime never runs the other one\'s cached bytecode', () => {
+    const cc = join(work, 'n20-cc');
+    const dirs = ['a', 'b'].map((n) => join(work, `n20-${n}`));
+    const marker = 'start a local OpenBao dev server';
+    for (const [i, d] of dirs.entries()) {
+      mkdirSync(join(d, 'dist'), { recursive: true });
+      writeFileSync(join(d, 'package.json'), readFileSync(join(root, 'package.json')));
+      symlinkSync(join(root, 'node_modules'), join(d, 'node_modules'));
+      writeFileSync(join(d, 'dist', 'bin.cjs'), readFileSync(BIN));
+      const src = readFileSync(CLI_CJS, 'utf8');
+      expect(src).toContain(marker);
+      // Same length, different text: what a one-character fix looks like.
+      writeFileSync(join(d, 'dist', 'cli.cjs'), i === 0 ? src : src.replace(marker, marker.replace('local', 'LOCAL')));
+      utimesSync(join(d, 'dist', 'cli.cjs'), 1, 1);
+    }
+    const help = (d: string) => execFileSync(process.execPath, [join(d, 'dist', 'bin.cjs'), '--help'], {
+      env: { PATH: process.env.PATH ?? '', HOME: work, NODE_COMPILE_CACHE: cc, COLUMNS: '100' }, encoding: 'utf8',
+    });
+    expect(help(dirs[0]!)).toContain('start a local OpenBao');
+    expect(help(dirs[1]!)).toContain('start a LOCAL OpenBao');
+    expect(help(dirs[0]!)).toContain('start a local OpenBao');
+  });
 });
