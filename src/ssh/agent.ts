@@ -68,8 +68,19 @@ export async function currentCaFingerprint(client: VaultClient, mount: string): 
   return typeof body === 'string' && /^ssh-/.test(body.trim()) ? sshKeyFingerprint(body) : undefined;
 }
 
-/** fleetvault names every key pair it puts into the agent fleetvault-<user>[@host]. */
+/** fleetvault names every key pair it puts into the agent fleetvault-<user>[@host][~<server tag>]. */
 const OURS = /^fleetvault-/;
+
+/**
+ * Which server and mount signed an agent entry, as a comment suffix: `~` + 8 hex digits of
+ * sha256(address, mount). Only the signing server's own entries are its to call stale — another
+ * server's certificate (`--context staging` beside prod) is from "another CA" too, but not a
+ * rotation's leftover.
+ */
+export function agentKeyTag(client: VaultClient, mount: string): string {
+  return '~' + createHash('sha256').update(`${client.address.replace(/\/+$/, '')}\0${mount}`).digest('hex').slice(0, 8);
+}
+const tagOf = (comment: string) => /(~[0-9a-f]{8})$/.exec(comment)?.[1];
 
 /**
  * The agent's certificate for `user` if the server still signs with its CA, else undefined after
@@ -87,7 +98,10 @@ export async function reusableAgentCertificate(o: { client: VaultClient; mount: 
   // Also fleetvault's certificates for `user` that lack an extension this login needs: ssh offers
   // them before the new one, sshd accepts the first that authenticates, and its limits then apply.
   const lacks = (c: AgentCertificate) => !(o.extensions ?? []).every((e) => c.info.extensions.includes(e));
-  const stale = certs.filter((c) => OURS.test(c.comment) && c.info.principals.includes(o.user) && (c.info.signingKeyFingerprint !== ca || lacks(c)));
+  // Untagged entries (older fleetvault) count as this server's, as before.
+  const tag = agentKeyTag(o.client, o.mount);
+  const thisServer = (c: AgentCertificate) => { const t = tagOf(c.comment); return t === undefined || t === tag; };
+  const stale = certs.filter((c) => OURS.test(c.comment) && thisServer(c) && c.info.principals.includes(o.user) && (c.info.signingKeyFingerprint !== ca || lacks(c)));
   if (stale.length) await removeFromAgent(stale.flatMap((c) => [c.line, c.subjectKeyLine]), env);
   return undefined;
 }
