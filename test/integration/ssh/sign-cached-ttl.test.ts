@@ -24,3 +24,21 @@ test('a role with no ttl of its own: the second (cached) cert sign works like th
   const valid = (s: string) => Date.parse(JSON.parse(s).validBefore) - Date.now();
   expect(valid(second.stdout)).toBeLessThanOrEqual(1800_000 + 5_000);
 });
+
+// The same file's other prediction from the cache: a role that allowed user key ids gets `key_id`
+// with --reason. Once the operator turns allow_user_key_ids off, Vault refuses that request
+// ("setting key_id is not allowed by role"): the cache is dropped, but the login fails although a
+// fresh read would have sent an acceptable request.
+test('a refusal caused by the cached role is retried once on the role as it is now', { timeout: 60_000 }, async ({ vault, tmp }) => {
+  const env = { ...vault.env, HOME: tmp, FLEETVAULT_SIGNING_CACHE: '1' };
+  const m = vault.layout.sshMount;
+  await vault.root.write(`${m}/roles/kid`, { ...sshRoleSettings(), allow_user_key_ids: true });
+  const key = join(tmp, 'id');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+  const sign = () => runCli(['cert', 'sign', '--public-key', `${key}.pub`, '--ssh-role', 'kid', '--reason', 'INC-7', '--json'], { env });
+  const first = await sign();
+  expect(first.code, first.stderr).toBe(0);
+  await vault.root.write(`${m}/roles/kid`, { ...sshRoleSettings(), allow_user_key_ids: false });
+  const second = await sign();
+  expect(second.code, second.stderr).toBe(0);
+});
