@@ -16,7 +16,7 @@
 import * as nodeModule from 'node:module';
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Script, constants as vmConstants } from 'node:vm';
 
 const CLI = join(__dirname, 'cli.cjs');
@@ -34,6 +34,13 @@ function cacheDir(): string | undefined {
     const st = lstatSync(dir);
     const uid = process.getuid?.();
     if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;
+    // Every directory above it: ours or root's, and not writable by others unless sticky (/tmp).
+    // Else whoever may write there can move our directory away and put theirs in its place.
+    for (let d = dirname(resolve(dir)), prev = ''; d !== prev; prev = d, d = dirname(d)) {
+      const a = statSync(d);
+      if (uid !== undefined && a.uid !== uid && a.uid !== 0) return undefined;
+      if ((a.mode & 0o022) !== 0 && (a.mode & 0o1000) === 0) return undefined;
+    }
     return dir;
   } catch {
     return undefined;

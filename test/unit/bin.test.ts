@@ -6,7 +6,7 @@
 // entry for bytecode compiled from any source of the same length (V8 checks only the length; Node's
 // CRC of the source is copied from the genuine entry): the victim then runs the attacker's code.
 // Here one uid plays both parts: the attacker's directories are simply world-writable.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
@@ -68,6 +68,15 @@ describe.skipIf(!nodes.length)('bin.cjs with Node\'s own compile cache', () => {
       // 4. The victim runs fleetvault.
       expect(run(node, { TMPDIR: shared })).toBe(version);
       expect(existsSync(marker), 'the attacker\'s bytecode ran inside fleetvault').toBe(false);
+      // …and nothing else it loads later (dist/vendor/node-vault.cjs on any Vault command; the
+      // bundle itself calls enableCompileCache too) goes through that directory either.
+      const key = join(work, `${name}-id`);
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+      const signed = spawnSync(node, [BIN, 'cert', 'sign', '--public-key', `${key}.pub`], {
+        env: { PATH: process.env.PATH ?? '', HOME: work, TMPDIR: shared, VAULT_ADDR: 'http://127.0.0.1:1', VAULT_TOKEN: 'x', FLEETVAULT_SIGNING_CACHE: '0' }, encoding: 'utf8',
+      });
+      expect(signed.stderr).toMatch(/cannot reach Vault/); // node-vault was loaded
+      expect(readdirSync(planted).sort()).toEqual([entry!]);
     });
   }
 });
@@ -101,3 +110,19 @@ describe.skipIf(!node20)('bin.cjs on Node 20', () => {
     expect(help(dirs[0]!)).toContain('start a local OpenBao');
   });
 });
+
+describe('bin.cjs compile cache directory', () => {
+  const all = [...nodes, ['node', process.execPath] as const];
+  for (const [name, node] of all) {
+    it(`${name}: no cache under a TMPDIR others can write without the sticky bit (they could swap the cache dir)`, () => {
+      const open = join(work, `${name}-open`);
+      mkdirSync(open);
+      chmodSync(open, 0o777);
+      expect(run(node, { TMPDIR: open })).toBe(version);
+      const cc = join(open, 'node-compile-cache');
+      const used = existsSync(cc) && readdirSync(cc).length > 0;
+      expect(used, 'a cache was written below a world-writable, non-sticky directory').toBe(false);
+    });
+  }
+});
+
