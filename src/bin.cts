@@ -8,14 +8,15 @@
 // The cache is V8 bytecode of fleetvault's own source, nothing the user typed: it sits where Node
 // 22+ keeps its compile cache ($NODE_COMPILE_CACHE or $TMPDIR/node-compile-cache), in a directory
 // this user owns that nobody else can write, is read without following symlinks, written
-// temp + rename (0600), and keyed by Node version, architecture and the bundle's size and mtime.
+// temp + rename (0600), and keyed by Node version, architecture and the bundle's size, mtime,
+// device, inode and ctime.
 // V8 itself rejects a cache that does not match the source; any cache problem just means a
 // normal compile. Nothing here may make the CLI fail. It runs before the bundle is loaded, so it
 // uses node: built-ins only (not src/fs/atomic.ts, which lives inside the bundle).
 import * as nodeModule from 'node:module';
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Script, constants as vmConstants } from 'node:vm';
 
 const CLI = join(__dirname, 'cli.cjs');
@@ -33,6 +34,13 @@ function cacheDir(): string | undefined {
     const st = lstatSync(dir);
     const uid = process.getuid?.();
     if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;
+    // Every directory above it: ours or root's, and not writable by others unless sticky (/tmp).
+    // Else whoever may write there can move our directory away and put theirs in its place.
+    for (let d = dirname(resolve(dir)), prev = ''; d !== prev; prev = d, d = dirname(d)) {
+      const a = statSync(d);
+      if (uid !== undefined && a.uid !== uid && a.uid !== 0) return undefined;
+      if ((a.mode & 0o022) !== 0 && (a.mode & 0o1000) === 0) return undefined;
+    }
     return dir;
   } catch {
     return undefined;
@@ -66,7 +74,10 @@ function writeCache(file: string, data: Buffer): void {
 function runWithCodeCache(): void {
   const st = statSync(CLI);
   const dir = cacheDir();
-  const file = dir && join(dir, `fleetvault-${process.version}-${process.arch}-${st.size}-${Math.floor(st.mtimeMs)}.v8`);
+  // V8 checks only the source's length: the key must tell apart two bundles of the same size and
+  // mtime (Nix stores every file with mtime 1, reproducible builds clamp mtimes, two installs side
+  // by side). Device, inode and ctime name this file as written: no packager sets a ctime.
+  const file = dir && join(dir, `fleetvault-${process.version}-${process.arch}-${st.size}-${Math.floor(st.mtimeMs)}-${st.dev}-${st.ino}-${Math.floor(st.ctimeMs)}.v8`);
   const cachedData = file ? readCache(file) : undefined;
   // The shebang line is not JavaScript inside a function wrapper; keep the line count for stacks.
   const source = readFileSync(CLI, 'utf8').replace(/^#!.*/, '');
@@ -88,9 +99,16 @@ function runWithCodeCache(): void {
   m.loaded = true;
 }
 
-const enable = (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache;
+const enable = (nodeModule as { enableCompileCache?: (dir?: string) => unknown }).enableCompileCache;
 if (enable) {
-  enable();
+  // Node's own default ($TMPDIR/node-compile-cache/<version-arch-hash-uid>) is shared by every
+  // user of /tmp and Node checks neither owner nor mode: whoever creates those directories first
+  // can swap an entry for bytecode of any same-length source (V8 checks only the length), which
+  // would then run as us. Only the directory cacheDir() vouches for is handed to Node; Node
+  // creates its tag directory inside it, where nobody else can write. (With NODE_COMPILE_CACHE set,
+  // Node enabled it at start-up already: the user's choice, and this call is a no-op.)
+  const dir = process.env.NODE_COMPILE_CACHE ? undefined : cacheDir();
+  if (dir) enable(dir);
   require(CLI);
 } else {
   runWithCodeCache();

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The fleetvault CLI: parse, dispatch, and the one place that exits. Commands are thin; their
 // domain modules load lazily inside handlers so `fleetvault --help` stays close to `node -e 0`.
-import * as nodeModule from 'node:module';
 import yargs from 'yargs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,10 +26,11 @@ import { factoryCommand } from './commands/factory/index.js';
 import { tunnelCommand } from './commands/tunnel/index.js';
 import { splitAttachedSshFlags } from './ssh/pass-through.js';
 import { accessCommand } from './commands/access/index.js';
+import { enablePrivateCompileCache } from './compile-cache.js';
 
 // Node ≥ 22.1 can cache compiled code between runs; start-up is most of a short command's time.
-// (Absent on Node 20, where this is a no-op.)
-(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+// Only in a directory private to this user (src/compile-cache.ts); a no-op on Node 20.
+enablePrivateCompileCache();
 
 const debug = process.env.FLEETVAULT_DEBUG === '1';
 

@@ -68,8 +68,19 @@ export async function currentCaFingerprint(client: VaultClient, mount: string): 
   return typeof body === 'string' && /^ssh-/.test(body.trim()) ? sshKeyFingerprint(body) : undefined;
 }
 
-/** fleetvault names every key pair it puts into the agent fleetvault-<user>[@host]. */
+/** fleetvault names every key pair it puts into the agent fleetvault-<user>[@host][~<server tag>]. */
 const OURS = /^fleetvault-/;
+
+/**
+ * Which server and mount signed an agent entry, as a comment suffix: `~` + 8 hex digits of
+ * sha256(address, mount). Only the signing server's own entries are its to call stale — another
+ * server's certificate (`--context staging` beside prod) is from "another CA" too, but not a
+ * rotation's leftover.
+ */
+export function agentKeyTag(client: VaultClient, mount: string): string {
+  return '~' + createHash('sha256').update(`${client.address.replace(/\/+$/, '')}\0${mount}`).digest('hex').slice(0, 8);
+}
+const tagOf = (comment: string) => /(~[0-9a-f]{8})$/.exec(comment)?.[1];
 
 /**
  * The agent's certificate for `user` if the server still signs with its CA, else undefined after
@@ -78,13 +89,19 @@ const OURS = /^fleetvault-/;
  * side by side; no Vault write, no key generation, no temp file. When the current CA cannot be
  * read nothing is reused: the caller signs, and that request reports the real problem.
  */
-export async function reusableAgentCertificate(o: { client: VaultClient; mount: string; user: string; minValidSeconds?: number; env?: NodeJS.ProcessEnv }): Promise<CertificateInfo | undefined> {
+export async function reusableAgentCertificate(o: { client: VaultClient; mount: string; user: string; minValidSeconds?: number; extensions?: string[]; noCriticalOptions?: boolean; env?: NodeJS.ProcessEnv }): Promise<CertificateInfo | undefined> {
   const env = o.env ?? process.env;
   const [certs, ca] = await Promise.all([listAgentCertificates(env), currentCaFingerprint(o.client, o.mount).catch(() => undefined)]);
   if (!ca) return undefined;
-  const reusable = pickReusable(certs.map((c) => c.info), { user: o.user, caFingerprint: ca, minValidSeconds: o.minValidSeconds });
+  const reusable = pickReusable(certs.map((c) => c.info), { user: o.user, caFingerprint: ca, minValidSeconds: o.minValidSeconds, extensions: o.extensions, noCriticalOptions: o.noCriticalOptions });
   if (reusable) return reusable;
-  const stale = certs.filter((c) => OURS.test(c.comment) && c.info.principals.includes(o.user) && c.info.signingKeyFingerprint !== ca);
+  // Also fleetvault's certificates for `user` that lack an extension this login needs: ssh offers
+  // them before the new one, sshd accepts the first that authenticates, and its limits then apply.
+  const lacks = (c: AgentCertificate) => !(o.extensions ?? []).every((e) => c.info.extensions.includes(e));
+  // Untagged entries (older fleetvault) count as this server's, as before.
+  const tag = agentKeyTag(o.client, o.mount);
+  const thisServer = (c: AgentCertificate) => { const t = tagOf(c.comment); return t === undefined || t === tag; };
+  const stale = certs.filter((c) => OURS.test(c.comment) && thisServer(c) && c.info.principals.includes(o.user) && (c.info.signingKeyFingerprint !== ca || lacks(c)));
   if (stale.length) await removeFromAgent(stale.flatMap((c) => [c.line, c.subjectKeyLine]), env);
   return undefined;
 }
@@ -167,12 +184,18 @@ export async function pruneScopedAgentCertificates(o: { addedPublicKey: string; 
 
 /**
  * Valid for `minValidSeconds` more, for exactly `user` (its only principal: a certificate that also
- * names a fleet or break-glass opens more than was asked for), signed by exactly this CA.
+ * names a fleet or break-glass opens more than was asked for), signed by exactly this CA, and
+ * carrying every extension in `extensions` (an interactive login needs permit-pty: a certificate
+ * signed for a command has none, and the device would refuse the terminal).
  */
-export function pickReusable(certs: CertificateInfo[], o: { user: string; caFingerprint: string; minValidSeconds?: number }): CertificateInfo | undefined {
+export function pickReusable(certs: CertificateInfo[], o: { user: string; caFingerprint: string; minValidSeconds?: number; extensions?: string[]; noCriticalOptions?: boolean }): CertificateInfo | undefined {
   const now = Date.now();
   return certs.find((c) => c.type === 'user' && c.principals.length === 1 && c.principals[0] === o.user &&
     c.signingKeyFingerprint === o.caFingerprint &&
+    // A login without --from never reuses one bound to source addresses (`ssh --agent --from` left
+    // it there): from anywhere else the device refuses it and nothing new would be signed.
+    (!o.noCriticalOptions || Object.keys(c.criticalOptions).length === 0) &&
+    (o.extensions ?? []).every((e) => c.extensions.includes(e)) &&
     Date.parse(c.validAfter) <= now + 30_000 &&
     Date.parse(c.validBefore) - now >= (o.minValidSeconds ?? 60) * 1000);
 }

@@ -10,7 +10,7 @@ import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from './keys.js';
 import { signUserKey } from './sign.js';
 import { validatePrincipal } from './principals.js';
-import { addToAgent, pruneScopedAgentCertificates, requireAgent, reusableAgentCertificate } from './agent.js';
+import { addToAgent, agentKeyTag, pruneScopedAgentCertificates, requireAgent, reusableAgentCertificate } from './agent.js';
 import { diagnoseLogin } from './diagnose.js';
 import { scopePrincipal, type Scope } from '../access/principals.js';
 import { signScoped } from '../access/sign.js';
@@ -128,7 +128,7 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
     // could carry another source address.
     const principal = o.scope ? scopePrincipal(o.scope) : user;
     const mayReuse = o.agent && !forwarding && o.scope?.kind !== 'break-glass' && !o.sourceAddress;
-    const reusable = mayReuse ? await guarded(reusableAgentCertificate({ client: o.client, mount: o.mount, user: principal, env })) : undefined;
+    const reusable = mayReuse ? await guarded(reusableAgentCertificate({ client: o.client, mount: o.mount, user: principal, extensions: interactive ? ['permit-pty'] : [], noCriticalOptions: !o.scope, env })) : undefined;
     if (reusable) {
       reused = true;
       validFrom = reusable.validAfter;
@@ -136,7 +136,7 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
     } else {
       dir = mkdtempSync(join(tmpdir(), 'fleetvault-ssh-'));
       o.onTempDir?.(dir);
-      const pair = generateEd25519KeyPair(`fleetvault-${principal}@${host}`);
+      const pair = generateEd25519KeyPair(`fleetvault-${principal}@${host}${o.agent ? agentKeyTag(o.client, o.mount) : ''}`);
       const request = { client: o.client, mount: o.mount, publicKey: pair.publicKey, ttlSeconds: o.ttlSeconds, permitPty: interactive, permitPortForwarding: forwarding, reason: o.reason, sourceAddress: o.sourceAddress };
       const signed = await guarded(o.scope
         ? signScoped({ ...request, scope: o.scope })

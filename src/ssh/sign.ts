@@ -90,7 +90,7 @@ function signingCacheFor(o: SignUserKeyOptions): SigningCache | undefined {
   return new SigningCache({ address: o.client.address, namespace: o.client.namespace, mount: o.mount, role: o.role }, token, { dir });
 }
 
-export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertificate> {
+export async function signUserKey(o: SignUserKeyOptions, noCache = false): Promise<SignedCertificate> {
   const principals = validatePrincipals(o.principals);
   checkUserPublicKey(o.publicKey);
   if (o.reason !== undefined && /[\u0000-\u001f\u007f]/.test(o.reason)) throw new UsageError('--reason must not contain control characters');
@@ -99,7 +99,7 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
   // Role and CA come from the signing cache when the client has one (connect() gives the CLI's
   // one); a cached entry is only a shortcut: any doubt below re-reads them from Vault.
   const cache = signingCacheFor(o);
-  let limits = cache?.read();
+  let limits = noCache ? undefined : cache?.read();
   let fromCache = limits !== undefined;
   const refresh = async (): Promise<SigningCacheEntry> => {
     cache?.invalidate();
@@ -121,7 +121,9 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
   let ttlSeconds = o.ttlSeconds ?? (role?.ttl || 1800);
   // Without --ttl and with a cached role, send no ttl: Vault applies the role's ttl as it is now,
   // so a default lowered since the cache was written is never widened by it.
-  const sendTtl = o.ttlSeconds !== undefined || !fromCache;
+  // A role without a ttl of its own (or one we may not read) is not predicted by the cache: Vault
+  // would fall back to the mount's default (up to max_ttl), so ask for the same 1800s as uncached.
+  const sendTtl = o.ttlSeconds !== undefined || !fromCache || !role?.ttl;
   const extensions: Record<string, string> = {
     ...(o.permitPty ? { 'permit-pty': '' } : {}),
     ...(o.permitPortForwarding ? { 'permit-port-forwarding': '' } : {}),
@@ -151,7 +153,11 @@ export async function signUserKey(o: SignUserKeyOptions): Promise<SignedCertific
   } catch (e) {
     // A refusal may come from what changed since the cache was written: drop it.
     cache?.invalidate();
-    if (e instanceof VaultError && e.status === 400 && /ttl is larger/i.test(e.errors.join(' '))) {
+    const ttlRefused = e instanceof VaultError && e.status === 400 && /ttl is larger/i.test(e.errors.join(' '));
+    // Any other 400 to a request built from the cached role (key_id where the role no longer
+    // allows it, …): build it once more from the role as Vault has it now.
+    if (fromCache && !noCache && !ttlRefused && e instanceof VaultError && e.status === 400) return signUserKey(o, true);
+    if (ttlRefused) {
       // The cached role had a higher max_ttl than the server now has: say the current one.
       if (fromCache) {
         const fresh = await refresh().catch(() => undefined);

@@ -12,7 +12,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync, constants } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
 
 export interface CachedSshRole {
@@ -44,7 +44,10 @@ export const DEFAULT_SIGNING_CACHE_TTL_SECONDS = 300;
 const MAX_BYTES = 64 * 1024;
 
 export function signingCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'fleetvault', 'signing');
+  // A relative XDG_CACHE_HOME is invalid (XDG base directory spec: ignore it); taken as it is, it
+  // would put the cache in whatever directory the command runs in.
+  const xdg = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : undefined;
+  return join(xdg ?? join(env.HOME || homedir(), '.cache'), 'fleetvault', 'signing');
 }
 
 function canonicalKey(k: SigningCacheKey): string {

@@ -24,7 +24,7 @@ test('a fresh cache is 0600 in a 0700 dir, then reused; a corrupt one is replace
   await fv(dir);
   expect(statSync(dir).mode & 0o777).toBe(0o700);
   const [file] = ours(dir);
-  expect(file).toMatch(/^fleetvault-v20\.[\d.]+-x64-\d+-\d+\.v8$/);
+  expect(file).toMatch(/^fleetvault-v20\.[\d.]+-x64(-\d+){5}\.v8$/);
   expect(statSync(join(dir, file!)).mode & 0o777).toBe(0o600);
   const bytes = readFileSync(join(dir, file!));
   await fv(dir);

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SigningCache } from '../../../src/vault/signing-cache.js';
+import { SigningCache, signingCacheDir } from '../../../src/vault/signing-cache.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fv-sigcache-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,5 +58,10 @@ describe('SigningCache', () => {
     c.invalidate();
     writeFileSync(c.path, 'not json', { mode: 0o600 });
     expect(c.read()).toBeUndefined();
+  });
+
+  it('ignores a relative XDG_CACHE_HOME (the spec says so; it would put the cache in the current directory)', () => {
+    expect(signingCacheDir({ XDG_CACHE_HOME: 'cache', HOME: '/home/u' })).toBe('/home/u/.cache/fleetvault/signing');
+    expect(signingCacheDir({ XDG_CACHE_HOME: '/x/c', HOME: '/home/u' })).toBe('/x/c/fleetvault/signing');
   });
 });
