@@ -12,6 +12,7 @@ import { BREAK_GLASS_PRINCIPAL, DEVICE_PREFIX, FLEET_PREFIX } from '../access/pr
 import type { VaultClient } from '../vault/client.js';
 import { describeCertificate, type CertificateInfo } from './certificate.js';
 import { parseCertificateLine } from './openssh-wire.js';
+import { certificatesInFlight } from './agent-in-flight.js';
 
 const run = promisify(execFile);
 
@@ -101,7 +102,9 @@ export async function reusableAgentCertificate(o: { client: VaultClient; mount: 
   // Untagged entries (older fleetvault) count as this server's, as before.
   const tag = agentKeyTag(o.client, o.mount);
   const thisServer = (c: AgentCertificate) => { const t = tagOf(c.comment); return t === undefined || t === tag; };
-  const stale = certs.filter((c) => OURS.test(c.comment) && thisServer(c) && c.info.principals.includes(o.user) && (c.info.signingKeyFingerprint !== ca || lacks(c)));
+  // Never one a concurrent login is presenting right now (agent-in-flight.ts).
+  const inFlight = certificatesInFlight(env);
+  const stale = certs.filter((c) => OURS.test(c.comment) && thisServer(c) && c.info.principals.includes(o.user) && (c.info.signingKeyFingerprint !== ca || lacks(c)) && !inFlight.has(c.info.publicKeyFingerprint));
   if (stale.length) await removeFromAgent(stale.flatMap((c) => [c.line, c.subjectKeyLine]), env);
   return undefined;
 }
@@ -152,12 +155,15 @@ const keyBlob = (line: string) => line.trim().split(/\s+/)[1] ?? '';
  * the scoped key `addedPublicKey`: fleetvault's (comment fleetvault-…) scoped certificates other
  * than the new one that are expired or from the current CA — all expired ones, and all but the
  * `keep` most recently added current ones. A certificate of another CA that has not expired
- * (mid-rotation) and anything not fleetvault's — the user's own keys and certificates — stay.
+ * (mid-rotation), one a concurrent login is presenting (`inFlight`) and anything not fleetvault's —
+ * the user's own keys and certificates — stay.
  */
-export function scopedCertificatesToPrune(certs: AgentCertificate[], o: { addedPublicKey: string; caFingerprint: string; keep?: number; now?: number }): AgentCertificate[] {
+export function scopedCertificatesToPrune(certs: AgentCertificate[], o: { addedPublicKey: string; caFingerprint: string; keep?: number; now?: number; inFlight?: Set<string> }): AgentCertificate[] {
   const now = o.now ?? Date.now();
   const added = keyBlob(o.addedPublicKey);
-  const ours = certs.filter((c) => OURS.test(c.comment) && isScoped(c.info.principals) && keyBlob(c.subjectKeyLine) !== added);
+  // What concurrent logins are presenting right now stays (agent-in-flight.ts); it counts
+  // towards nothing, so the bound is back once they have authenticated.
+  const ours = certs.filter((c) => OURS.test(c.comment) && isScoped(c.info.principals) && keyBlob(c.subjectKeyLine) !== added && !o.inFlight?.has(c.info.publicKeyFingerprint));
   const expired = ours.filter((c) => Date.parse(c.info.validBefore) <= now);
   const current = ours.filter((c) => Date.parse(c.info.validBefore) > now && c.info.signingKeyFingerprint === o.caFingerprint);
   const keep = Math.max(0, o.keep ?? KEEP_OTHER_SCOPED_CERTIFICATES);
@@ -174,7 +180,7 @@ export function scopedCertificatesToPrune(certs: AgentCertificate[], o: { addedP
 export async function pruneScopedAgentCertificates(o: { addedPublicKey: string; caFingerprint: string; keep?: number; env?: NodeJS.ProcessEnv }): Promise<number> {
   const env = o.env ?? process.env;
   try {
-    const prune = scopedCertificatesToPrune(await listAgentCertificates(env), o);
+    const prune = scopedCertificatesToPrune(await listAgentCertificates(env), { ...o, inFlight: certificatesInFlight(env) });
     await removeFromAgent(prune.flatMap((c) => [c.line, c.subjectKeyLine]), env);
     return prune.length;
   } catch {

@@ -5,7 +5,8 @@
 import { connect } from 'node:net';
 import { DeviceError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
-import { addToAgent, agentKeyTag, pruneScopedAgentCertificates, requireAgent, reusableAgentCertificate } from './agent.js';
+import { addToAgent, agentKeyTag, pruneScopedAgentCertificates, requireAgent, reusableAgentCertificate, sshKeyFingerprint } from './agent.js';
+import { markInFlight } from './agent-in-flight.js';
 import { generateEd25519KeyPair } from './keys.js';
 import { signUserKey } from './sign.js';
 import { validatePrincipal } from './principals.js';
@@ -33,10 +34,15 @@ export async function ensureAgentCertificate(o: EnsureAgentCertificateOptions): 
   // Reuse needs exactly this connection's principal from the CA that signs now: device A's
   // certificate never stands in for device B's, nor a fleet's for a device's (pickReusable).
   const principal = o.scope ? scopePrincipal(o.scope) : user;
-  if (await reusableAgentCertificate({ client: o.client, mount: o.mount, user: principal, extensions: ['permit-pty'], noCriticalOptions: !o.scope })) return false;
+  // The certificate this connection will present is marked in flight (agent-in-flight.ts) until
+  // this process — the relay, which lives as long as the connection — exits: a login running in
+  // parallel must not prune it before ssh has authenticated with it.
+  const reusable = await reusableAgentCertificate({ client: o.client, mount: o.mount, user: principal, extensions: ['permit-pty'], noCriticalOptions: !o.scope });
+  if (reusable) { markInFlight(reusable.publicKeyFingerprint); return false; }
   // The comment names the principal: the agent may hold several fleetvault certificates at once
   // (one per device or fleet), and `ssh-add -l` tells them apart.
   const pair = generateEd25519KeyPair(`fleetvault-${principal}${agentKeyTag(o.client, o.mount)}`);
+  markInFlight(sshKeyFingerprint(pair.publicKey));
   // ssh-config logins may be interactive: ask for permit-pty (the role's only allowed extension).
   const request = { client: o.client, mount: o.mount, publicKey: pair.publicKey, ttlSeconds: o.ttlSeconds, permitPty: true, reason: o.reason };
   // Scoped: the same signing `fleetvault ssh --scope` uses, so a refusal names the missing grant.

@@ -10,7 +10,8 @@ import type { VaultClient } from '../vault/client.js';
 import { generateEd25519KeyPair } from './keys.js';
 import { signUserKey } from './sign.js';
 import { validatePrincipal } from './principals.js';
-import { addToAgent, agentKeyTag, pruneScopedAgentCertificates, requireAgent, reusableAgentCertificate } from './agent.js';
+import { addToAgent, agentKeyTag, pruneScopedAgentCertificates, requireAgent, reusableAgentCertificate, sshKeyFingerprint } from './agent.js';
+import { markInFlight } from './agent-in-flight.js';
 import { diagnoseLogin } from './diagnose.js';
 import { scopePrincipal, type Scope } from '../access/principals.js';
 import { signScoped } from '../access/sign.js';
@@ -118,6 +119,7 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
   let validFrom: string | undefined;
   let validUntil: string | undefined;
   let reused = false;
+  let releaseInFlight = () => {};
   try {
     // Only a certificate from the CA the server signs with now: after a rotation the agent's old-CA
     // certificate is refused by every device that retired that CA. An agent certificate may also
@@ -129,7 +131,10 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
     const principal = o.scope ? scopePrincipal(o.scope) : user;
     const mayReuse = o.agent && !forwarding && o.scope?.kind !== 'break-glass' && !o.sourceAddress;
     const reusable = mayReuse ? await guarded(reusableAgentCertificate({ client: o.client, mount: o.mount, user: principal, extensions: interactive ? ['permit-pty'] : [], noCriticalOptions: !o.scope, env })) : undefined;
+    // The agent certificate ssh will present is marked in flight until ssh is done (this process
+    // exits): a concurrent login's agent cleanup leaves it alone (agent-in-flight.ts).
     if (reusable) {
+      releaseInFlight = markInFlight(reusable.publicKeyFingerprint, env);
       reused = true;
       validFrom = reusable.validAfter;
       validUntil = reusable.validBefore;
@@ -137,6 +142,7 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
       dir = mkdtempSync(join(tmpdir(), 'fleetvault-ssh-'));
       o.onTempDir?.(dir);
       const pair = generateEd25519KeyPair(`fleetvault-${principal}@${host}${o.agent ? agentKeyTag(o.client, o.mount) : ''}`);
+      if (o.agent) releaseInFlight = markInFlight(sshKeyFingerprint(pair.publicKey), env);
       const request = { client: o.client, mount: o.mount, publicKey: pair.publicKey, ttlSeconds: o.ttlSeconds, permitPty: interactive, permitPortForwarding: forwarding, reason: o.reason, sourceAddress: o.sourceAddress };
       const signed = await guarded(o.scope
         ? signScoped({ ...request, scope: o.scope })
@@ -181,6 +187,7 @@ export async function runSshSession(o: SshSessionOptions): Promise<SshSessionRes
     });
     return { exitCode: r.signal ? (SIGNAL_EXIT[r.signal] ?? 1) : r.exitCode, diagnosis, reusedAgentCertificate: reused, serial, signal: r.signal };
   } finally {
+    releaseInFlight();
     cleanup();
     process.removeListener('exit', cleanup);
     for (const [s, h] of guards) process.removeListener(s, h);

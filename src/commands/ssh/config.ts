@@ -44,6 +44,9 @@ export const sshProxyCommand: Command = {
     .option('scope', { type: 'string', choices: SCOPE_FLAGS })
     .option('fleet', { type: 'string' }),
   handler: async (argv: ProxyArgs) => {
+    // ssh ends its ProxyCommand with SIGHUP: exit normally, so what this process marked in
+    // ssh-agent as in flight (src/ssh/agent-in-flight.ts) is released with it.
+    for (const [sig, code] of [['SIGHUP', 129], ['SIGTERM', 143]] as const) process.once(sig, () => process.exit(code));
     const { durationToSeconds } = await import('../../config.js');
     const { vaultFrom } = await import('../common.js');
     const { ensureAgentCertificate, relay } = await import('../../ssh/proxy.js');
