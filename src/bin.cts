@@ -28,9 +28,13 @@ type ModuleCtor = typeof nodeModule.Module & {
 
 /** A cache directory only this user can write, or undefined (then no cache is used). */
 function cacheDir(): string | undefined {
-  const dir = process.env.NODE_COMPILE_CACHE || join(tmpdir(), 'node-compile-cache');
+  const explicit = process.env.NODE_COMPILE_CACHE;
+  const dir = explicit || join(tmpdir(), 'node-compile-cache');
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Only the cache directory itself: a TMPDIR that does not exist means no cache, never a
+    // directory tree made where TMPDIR pointed (as root, anywhere). NODE_COMPILE_CACHE is the
+    // user's explicit choice and is created whole, as Node does.
+    try { mkdirSync(dir, { recursive: Boolean(explicit), mode: 0o700 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
     const st = lstatSync(dir);
     const uid = process.getuid?.();
     if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;

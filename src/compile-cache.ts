@@ -10,9 +10,13 @@ import { dirname, join, resolve } from 'node:path';
 
 /** $NODE_COMPILE_CACHE or $TMPDIR/node-compile-cache if it is private to this user, else undefined. */
 export function privateCompileCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const dir = env.NODE_COMPILE_CACHE || join(tmpdir(), 'node-compile-cache');
+  const explicit = env.NODE_COMPILE_CACHE;
+  const dir = explicit || join(tmpdir(), 'node-compile-cache');
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Only the cache directory itself: a TMPDIR that does not exist means no cache, never a
+    // directory tree made where TMPDIR pointed (as root, anywhere). NODE_COMPILE_CACHE is the
+    // user's explicit choice and is created whole, as Node does.
+    try { mkdirSync(dir, { recursive: Boolean(explicit), mode: 0o700 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
     const st = lstatSync(dir);
     const uid = process.getuid?.();
     if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;

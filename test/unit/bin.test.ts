@@ -113,7 +113,15 @@ describe.skipIf(!node20)('bin.cjs on Node 20', () => {
 
 describe('bin.cjs compile cache directory', () => {
   const all = [...nodes, ['node', process.execPath] as const];
+  it.runIf(process.env.CI === 'true')('CI has Node 22 and 24 (.tools/node-22, .tools/node-24: bash scripts/install-tools.sh)', () => {
+    expect(nodes.map(([n]) => n)).toEqual(['node-22', 'node-24']);
+  });
   for (const [name, node] of all) {
+    it(`${name}: a TMPDIR that does not exist gets no cache and no directory made for it`, () => {
+      const missing = join(work, `${name}-missing`, 'deeper');
+      expect(run(node, { TMPDIR: missing })).toBe(version);
+      expect(existsSync(join(work, `${name}-missing`))).toBe(false);
+    });
     it(`${name}: no cache under a TMPDIR others can write without the sticky bit (they could swap the cache dir)`, () => {
       const open = join(work, `${name}-open`);
       mkdirSync(open);
