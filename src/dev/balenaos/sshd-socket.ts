@@ -3,7 +3,7 @@
 // `intervalMs`, until balenaOS' recover-sshd-socket starts it again (`recoverAfterMs`).
 // Here a Node listener plays systemd: it passes the accepted socket as the session's stdin/stdout.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 
 export interface TriggerLimit { intervalMs: number; burst: number; recoverAfterMs: number }
@@ -54,11 +54,40 @@ export async function startSshdSocket(o: {
     stop: async () => {
       stopped = true;
       await new Promise<void>((r) => (server?.listening ? server.close(() => r()) : r()));
-      await Promise.all([...sessions].map((c) => new Promise<void>((r) => {
+      // A session's command runs in a session of its own below `sshd -i` and would outlive it
+      // (sshd does not signal a command without a pty): kill what each session started, too.
+      const running = [...sessions].filter((c) => c.exitCode === null && c.signalCode === null);
+      const below = descendants(running.map((c) => c.pid!));
+      for (const pid of below) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      await Promise.all(running.map((c) => new Promise<void>((r) => {
         if (c.exitCode !== null || c.signalCode !== null) return r();
         c.once('exit', () => r());
         c.kill('SIGKILL');
       })));
     },
   };
+}
+
+/** Every process below these (Linux /proc; elsewhere none are found and only the sessions are killed). */
+export function descendants(roots: number[]): number[] {
+  if (roots.length === 0) return [];
+  const children = new Map<number, number[]>();
+  let entries: string[] = [];
+  try { entries = readdirSync('/proc'); } catch { return []; }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat: string;
+    try { stat = readFileSync(`/proc/${e}/stat`, 'utf8'); } catch { continue; }
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(e));
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const queue = [...roots];
+  while (queue.length) {
+    for (const c of children.get(queue.shift()!) ?? []) { out.push(c); queue.push(c); }
+  }
+  return out;
 }
