@@ -3,7 +3,7 @@
 // any login name → root; `ca rollout` against it survives the supervisor; `dev stop` leaves no
 // process (device host, supervisor, sshd sessions and what they run) and no directory behind.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
@@ -121,4 +121,25 @@ test('dev --with-device --device-kind plain: the plain device (one sshd, no supe
   const stop = await runCli(['dev', 'stop'], { env });
   expect(stop.code, stop.stderr).toBe(0);
   expect(processAlive(devicePid)).toBe(false);
+});
+
+test('no gcc on PATH: the balenaOS device logs in only the invoking user, and dev says so in one line', { timeout: 60_000 }, async () => {
+  requireTools(['sshd', 'ssh', 'jq']);
+  dir = mkdtempSync(join(tmpdir(), 'fv-dev-nogcc-'));
+  // PATH as it is, minus every compiler: a farm of links to the rest of /usr/bin.
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  for (const n of readdirSync('/usr/bin')) if (!/^(gcc|cc|c\+\+|g\+\+|x86_64-linux-gnu-gcc|aarch64-linux-gnu-gcc)/.test(n)) symlinkSync(join('/usr/bin', n), join(bin, n));
+  const path = [bin, ...(process.env.PATH ?? '').split(':').filter((d) => d && !['/usr/bin', '/bin'].includes(d) && !existsSync(join(d, 'gcc')))].join(':');
+  const env = { FLEETVAULT_DEV_DIR: join(dir, 'state'), PATH: path };
+  const up = await runCli(['dev', '--detach', '--with-device'], { env });
+  expect(up.code, up.stderr).toBe(0);
+  const root = process.geteuid?.() === 0;
+  const notes = up.stdout.split('\n').filter((l) => l.startsWith('# ('));
+  expect(notes).toEqual([root
+    ? '# (no gcc to build the libnss-ato shim: the device logs in only root, not any login name as balenaOS does)'
+    : expect.stringMatching(/^# \(not run as root: the device's sshd runs as \S+ and logs in only \S+;/)]);
+  expect(existsSync(join(dir, 'state', 'nss-ato.so'))).toBe(false);
+  const stop = await runCli(['dev', 'stop'], { env });
+  expect(stop.code, stop.stderr).toBe(0);
 });
