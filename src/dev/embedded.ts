@@ -31,7 +31,6 @@ export interface EmbeddedOptions {
 }
 
 export type DeviceKind = 'balenaos' | 'plain';
-export const DEVICE_KINDS: readonly DeviceKind[] = ['balenaos', 'plain'];
 
 /** What stops the device and which process `fleetvault dev stop` signals for it. */
 interface DeviceHandle {
