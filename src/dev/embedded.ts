@@ -3,7 +3,7 @@
 // The device is the faithful balenaOS one by default (src/dev/balenaos/: supervisor, systemctl,
 // fatrw, os-sshkeys, socket-activated sshd, any login name → root), run by a process of its own
 // so that it outlives `dev --detach`; `device: 'plain'` is one sshd trusting config.json directly.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_LAYOUT, type LayoutSettings } from '../config.js';
 import { UsageError } from '../errors.js';
@@ -13,7 +13,7 @@ import { getCaPublicKey } from '../ca/public-key.js';
 import { authorizedKeyLine } from '../ca/authorized-key.js';
 import { startDevServer, type DevServer } from './openbao.js';
 import { startDevice, defaultDeviceConfig } from './device.js';
-import { launchDeviceHost, stopHost } from './balenaos/launch.js';
+import { spawnDeviceHost, stopHost } from './balenaos/launch.js';
 import { probeDeviceLogin } from './login-probe.js';
 import { clearDevState, devStateDir, processAlive, readDevState, writeDevState } from './state.js';
 import { preferPort } from './free-port.js';
@@ -74,7 +74,18 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
   }
   clearDevState(dir);
   const layout = o.layout ?? DEFAULT_LAYOUT;
-  const server = await startDevServer({ dir, port: o.port, detached: o.detach });
+  const kind = o.device ?? 'balenaos';
+  // The balenaOS device's process starts now and gets ready while OpenBao starts (it needs the CA line later).
+  const pending = o.withDevice && kind === 'balenaos' ? spawnDeviceHost(join(dir, 'device')) : undefined;
+  let server: DevServer;
+  try {
+    server = await startDevServer({ dir, port: o.port, detached: o.detach });
+  } catch (e) {
+    // The server's own files stay (its log says why); the device's go with its process.
+    await pending?.cancel();
+    rmSync(join(dir, 'device'), { recursive: true, force: true });
+    throw e;
+  }
   let deviceHandle: DeviceHandle | undefined;
   try {
     const client = new VaultClient({ address: server.address, token: server.rootToken });
@@ -88,10 +99,9 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
       const port = await preferPort('127.0.0.1', 22222);
       const config = defaultDeviceConfig(name);
       (config.os as { sshKeys: string[] }).sshKeys = [caLine];
-      const kind = o.device ?? 'balenaos';
-      deviceHandle = kind === 'plain'
+      deviceHandle = !pending
         ? await startPlain(join(dir, 'device'), name, port, config, !!o.detach)
-        : await launchDeviceHost({
+        : await pending.start({
           dir: join(dir, 'device'), shimDir: dir, name, host: '127.0.0.1', port, config, configMode: 0o600, nssAto: 'auto',
           supervisorIntervalSeconds: o.supervisorIntervalSeconds ?? 5,
         });
@@ -127,7 +137,7 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
     };
   } catch (e) {
     // Nothing half-started stays behind: the caller sees the error and no running processes.
-    await deviceHandle?.stop();
+    if (deviceHandle) await deviceHandle.stop(); else await pending?.cancel();
     await server.stop();
     clearDevState(dir);
     throw e;
