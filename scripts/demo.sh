@@ -2,14 +2,15 @@
 # README command 1: the embedded default, end to end, on a fresh clone.
 #  1. installs OpenBao + sshd (not the slow OpenTofu build) and builds fleetvault;
 #  2. starts a local OpenBao bootstrapped like `fleetvault init`/terraform, plus a simulated
-#     balenaOS device that trusts the CA through its config.json os.sshKeys (`dev` itself checks
-#     that a login works before it reports success);
+#     balenaOS device that trusts the CA through its config.json os.sshKeys, with what balenaOS
+#     has around it: balena-supervisor writing its copy of config.json back, systemctl, fatrw,
+#     os-sshkeys (`dev` itself checks that a login works before it reports success);
 #  3. logs into the device with `fleetvault ssh` (fresh key, 30-minute certificate);
 #  4. shows the audit log entry of that certificate.
 # Everything keeps running afterwards; `node dist/cli.js dev stop` stops it. On any failure the
 # script stops what it started itself.
-# As root the device logs in root, as on balenaOS. As another user the device's sshd runs as that
-# user and can only log that user in: the certificate's principal is still root.
+# As root the device logs in any login name as root, as on balenaOS. As another user the device's
+# sshd runs as that user and can only log that user in: the certificate's principal is still root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLEETVAULT_SKIP_TOFU=1 bash scripts/install-tools.sh
@@ -38,7 +39,7 @@ echo "   $(jq -r .caLine <<<"$state")"
 echo
 echo "== fleetvault ssh dev-device --host $host --port $port ${as_user[*]} -- …"
 fv ssh dev-device --host "$host" --port "$port" --user-known-hosts-file "$kh" "${as_user[@]}" --reason "demo" -- \
-  'echo "   logged in to $(hostname) as $(id -un) with a Vault-signed certificate"'
+  'echo "   logged in to $(hostname) as $(id -un) with a Vault-signed certificate"; echo "   balena-supervisor on the device: $(systemctl is-active balena-supervisor)"'
 echo
 echo "== fleetvault audit --kind ssh (who got which certificate)"
 fv audit --kind ssh --log "$(jq -r .auditLog <<<"$state")" 2>/dev/null | tail -n 3

@@ -1,6 +1,9 @@
 // `fleetvault dev`: a local OpenBao bootstrapped exactly like `fleetvault init` / terraform do,
 // optionally with a simulated device that trusts its CA. Returns data; the command prints it.
-import { writeFileSync } from 'node:fs';
+// The device is the faithful balenaOS one by default (src/dev/balenaos/: supervisor, systemctl,
+// fatrw, os-sshkeys, socket-activated sshd, any login name → root), run by a process of its own
+// so that it outlives `dev --detach`; `device: 'plain'` is one sshd trusting config.json directly.
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_LAYOUT, type LayoutSettings } from '../config.js';
 import { UsageError } from '../errors.js';
@@ -9,7 +12,8 @@ import { bootstrapVault } from '../vault/bootstrap.js';
 import { getCaPublicKey } from '../ca/public-key.js';
 import { authorizedKeyLine } from '../ca/authorized-key.js';
 import { startDevServer, type DevServer } from './openbao.js';
-import { startDevice, defaultDeviceConfig, type Device } from './device.js';
+import { startDevice, defaultDeviceConfig } from './device.js';
+import { spawnDeviceHost, stopHost } from './balenaos/launch.js';
 import { probeDeviceLogin } from './login-probe.js';
 import { clearDevState, devStateDir, processAlive, readDevState, writeDevState } from './state.js';
 import { preferPort } from './free-port.js';
@@ -18,8 +22,21 @@ export interface EmbeddedOptions {
   port?: number;
   detach?: boolean;
   withDevice?: boolean;
+  /** Which simulated device (default balenaos). */
+  device?: DeviceKind;
+  /** Seconds between the balenaOS device's supervisor write-backs of config.json (default 5; 0: never). */
+  supervisorIntervalSeconds?: number;
   dir?: string;
   layout?: LayoutSettings;
+}
+
+export type DeviceKind = 'balenaos' | 'plain';
+
+/** What stops the device and which process `fleetvault dev stop` signals for it. */
+interface DeviceHandle {
+  host: string; port: number; configPath: string; knownHostsLine: string; user: string; log: string;
+  anyUser: boolean; anyUserMissing?: string; pid: number;
+  stop(): Promise<void>;
 }
 
 export interface EmbeddedDefault {
@@ -37,9 +54,13 @@ export interface EmbeddedDefault {
     user: string;
     /** The device's sshd log: where a refused login is explained. */
     log: string;
+    kind: DeviceKind;
+    /** Every login name is root (balenaOS' libnss-ato); false: only `user` logs in. */
+    anyUser: boolean;
+    /** Why not every login name is root, when it is not (one line). */
+    anyUserMissing?: string;
   };
   server: DevServer;
-  deviceHandle?: Device;
   stop(): Promise<void>;
 }
 
@@ -53,8 +74,19 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
   }
   clearDevState(dir);
   const layout = o.layout ?? DEFAULT_LAYOUT;
-  const server = await startDevServer({ dir, port: o.port, detached: o.detach });
-  let deviceHandle: Device | undefined;
+  const kind = o.device ?? 'balenaos';
+  // The balenaOS device's process starts now and gets ready while OpenBao starts (it needs the CA line later).
+  const pending = o.withDevice && kind === 'balenaos' ? spawnDeviceHost(join(dir, 'device')) : undefined;
+  let server: DevServer;
+  try {
+    server = await startDevServer({ dir, port: o.port, detached: o.detach });
+  } catch (e) {
+    // The server's own files stay (its log says why); the device's go with its process.
+    await pending?.cancel();
+    rmSync(join(dir, 'device'), { recursive: true, force: true });
+    throw e;
+  }
+  let deviceHandle: DeviceHandle | undefined;
   try {
     const client = new VaultClient({ address: server.address, token: server.rootToken });
     const { changes } = await bootstrapVault({ client, layout, factoryCidrs: ['127.0.0.0/8'] });
@@ -67,8 +99,12 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
       const port = await preferPort('127.0.0.1', 22222);
       const config = defaultDeviceConfig(name);
       (config.os as { sshKeys: string[] }).sshKeys = [caLine];
-      deviceHandle = await startDevice({ dir: join(dir, 'device'), name, host: '127.0.0.1', port, config });
-      if (o.detach) deviceHandle.child.unref();
+      deviceHandle = !pending
+        ? await startPlain(join(dir, 'device'), name, port, config, !!o.detach)
+        : await pending.start({
+          dir: join(dir, 'device'), shimDir: dir, name, host: '127.0.0.1', port, config, configMode: 0o600, nssAto: 'auto',
+          supervisorIntervalSeconds: o.supervisorIntervalSeconds ?? 5,
+        });
       const knownHostsFile = join(dir, 'known_hosts');
       writeFileSync(knownHostsFile, deviceHandle.knownHostsLine + '\n', { mode: 0o600 });
       // Unprivileged, the device can only log in its own user: the root-principal certificate
@@ -77,7 +113,7 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
       device = {
         name, host: deviceHandle.host, port: deviceHandle.port, configPath: deviceHandle.configPath, knownHostsFile,
         sshCommand: `fleetvault ssh ${name} --host ${deviceHandle.host} --port ${deviceHandle.port} --user-known-hosts-file ${knownHostsFile}${asUser}`,
-        user: deviceHandle.user, log: deviceHandle.log,
+        user: deviceHandle.user, log: deviceHandle.log, kind, anyUser: deviceHandle.anyUser, anyUserMissing: deviceHandle.anyUserMissing,
       };
       // Success means a login works, not that sshd listens.
       await probeDeviceLogin({
@@ -86,7 +122,7 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
       });
     }
     writeDevState(dir, {
-      address: server.address, rootToken: server.rootToken, serverPid: server.pid, devicePid: deviceHandle?.child.pid,
+      address: server.address, rootToken: server.rootToken, serverPid: server.pid, devicePid: deviceHandle?.pid,
       device: device && { host: device.host, port: device.port, log: device.log, user: device.user },
       auditLog: server.auditLog, dir, startedAt: new Date().toISOString(),
     });
@@ -97,15 +133,25 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
     };
     return {
       address: server.address, rootToken: server.rootToken, version: server.version, auditLog: server.auditLog,
-      caLine, caFingerprint: ca.fingerprint, changes: changes.length, dir, device, server, deviceHandle, stop,
+      caLine, caFingerprint: ca.fingerprint, changes: changes.length, dir, device, server, stop,
     };
   } catch (e) {
     // Nothing half-started stays behind: the caller sees the error and no running processes.
-    await deviceHandle?.stop();
+    if (deviceHandle) await deviceHandle.stop(); else await pending?.cancel();
     await server.stop();
     clearDevState(dir);
     throw e;
   }
+}
+
+/** The plain device: one `sshd -D` child whose AuthorizedKeysCommand prints os.sshKeys. */
+async function startPlain(dir: string, name: string, port: number, config: Record<string, unknown>, detach: boolean): Promise<DeviceHandle> {
+  const d = await startDevice({ dir, name, host: '127.0.0.1', port, config });
+  if (detach) d.child.unref();
+  return {
+    host: d.host, port: d.port, configPath: d.configPath, knownHostsLine: d.knownHostsLine, user: d.user, log: d.log,
+    anyUser: false, anyUserMissing: 'the plain device', pid: d.child.pid!, stop: () => d.stop(),
+  };
 }
 
 /** `fleetvault dev stop`: stop what a detached `fleetvault dev` started. */
@@ -114,8 +160,11 @@ export async function stopEmbedded(o: { dir?: string } = {}): Promise<{ stopped:
   const state = readDevState(dir);
   if (!state) throw new UsageError('no fleetvault dev server is recorded as running', { hint: 'start one with fleetvault dev --detach' });
   const stopped: number[] = [];
-  for (const pid of [state.devicePid, state.serverPid]) {
-    if (!pid || !processAlive(pid)) continue;
+  // The device first (its host stops the listener, supervisor and sessions), then the server.
+  if (state.devicePid && processAlive(state.devicePid)) stopped.push(state.devicePid);
+  await stopHost(state.devicePid ?? 0, join(dir, 'device'));
+  const pid = state.serverPid;
+  if (pid && processAlive(pid)) {
     process.kill(pid, 'SIGTERM');
     for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
     if (processAlive(pid)) process.kill(pid, 'SIGKILL');

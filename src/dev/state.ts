@@ -41,7 +41,10 @@ export function clearDevState(dir: string): void {
 
 export function processAlive(pid: number | undefined): boolean {
   if (!pid) return false;
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try { process.kill(pid, 0); } catch { return false; }
+  // A zombie has exited: a detached process that stopped waits for whoever reaps orphans (PID 1
+  // in a container may take seconds), and must not count as still running meanwhile.
+  try { return !/^\d+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; }
 }
 
 /**

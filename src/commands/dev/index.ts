@@ -1,7 +1,7 @@
 import { render, note, type GlobalArgs, type Command } from '../common.js';
 import { devStopCommand } from './stop.js';
 
-interface DevArgs extends GlobalArgs { port?: number; detach?: boolean; withDevice?: boolean }
+interface DevArgs extends GlobalArgs { port?: number; detach?: boolean; withDevice?: boolean; deviceKind?: 'balenaos' | 'plain'; supervisorInterval?: number }
 
 export const devCommand: Command = {
   command: 'dev',
@@ -9,13 +9,22 @@ export const devCommand: Command = {
   builder: (y) => y
     .option('port', { type: 'number', describe: 'listen port on 127.0.0.1 (default: a free port)' })
     .option('detach', { type: 'boolean', describe: 'leave it running in the background; stop with `fleetvault dev stop`' })
-    .option('with-device', { type: 'boolean', describe: 'also start a simulated balenaOS device (sshd) trusting the CA, and check a login works' })
+    .option('with-device', { type: 'boolean', describe: 'also start a simulated balenaOS device trusting the CA, and check a login works' })
+    .option('device-kind', { choices: ['balenaos', 'plain'] as const, describe: 'balenaos: supervisor writing config.json back, systemctl, fatrw, os-sshkeys, any login name → root; plain: one sshd reading os.sshKeys', defaultDescription: 'balenaos' })
+    .option('supervisor-interval', { type: 'number', describe: 'seconds between the balenaos device\'s supervisor write-backs of config.json (0: never)', defaultDescription: '5' })
     .command(devStopCommand)
     .example('$0 dev --with-device', 'start OpenBao and a device; prints env and the ssh command')
+    .example('$0 dev --detach --with-device --device-kind plain', 'the plain device: sshd only')
     .example('$0 dev stop', 'stop a detached server'),
   handler: async (argv: DevArgs) => {
     const { startEmbedded } = await import('../../dev/embedded.js');
-    const d = await startEmbedded({ port: argv.port, detach: argv.detach, withDevice: argv.withDevice });
+    if (argv.supervisorInterval !== undefined && !(Number.isInteger(argv.supervisorInterval) && argv.supervisorInterval >= 0)) {
+      const { UsageError } = await import('../../errors.js');
+      throw new UsageError(`--supervisor-interval must be a whole number of seconds ≥ 0, not ${argv.supervisorInterval}`);
+    }
+    const d = await startEmbedded({
+      port: argv.port, detach: argv.detach, withDevice: argv.withDevice, device: argv.deviceKind, supervisorIntervalSeconds: argv.supervisorInterval,
+    });
     const data = {
       address: d.address, version: d.version, auditLog: d.auditLog, caLine: d.caLine, caFingerprint: d.caFingerprint,
       env: { VAULT_ADDR: d.address, VAULT_TOKEN: d.rootToken }, device: d.device,
@@ -27,9 +36,12 @@ export const devCommand: Command = {
       `# devices trust this CA through config.json os.sshKeys:`,
       `# ${d.caLine}`,
       ...(d.device ? [
-        `# simulated device ${d.device.name} on ${d.device.host}:${d.device.port} (config.json ${d.device.configPath}); log in with:`,
+        d.device.kind === 'balenaos'
+          ? `# simulated balenaOS device ${d.device.name} on ${d.device.host}:${d.device.port} (config.json ${d.device.configPath}, kept and written back by its balena-supervisor; systemctl, fatrw on its PATH); log in with:`
+          : `# simulated device ${d.device.name} on ${d.device.host}:${d.device.port} (config.json ${d.device.configPath}); log in with:`,
         `#   ${d.device.sshCommand}`,
-        ...(d.device.user !== 'root' ? [`# (not run as root: the device's sshd runs as ${d.device.user} and logs in only ${d.device.user}; the certificate is the same, principal root)`] : []),
+        ...(d.device.user !== 'root' ? [`# (not run as root: the device's sshd runs as ${d.device.user} and logs in only ${d.device.user}; the certificate is the same, principal root)`]
+          : d.device.kind === 'balenaos' && !d.device.anyUser ? [`# (${d.device.anyUserMissing}: the device logs in only root, not any login name as balenaOS does)`] : []),
       ] : []),
     ].join('\n'));
     if (argv.detach) {

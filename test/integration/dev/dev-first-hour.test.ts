@@ -44,7 +44,7 @@ test('a device that cannot start: one line, exit 1, and the server it started is
   const dir = join(home, 'with space');
   const up = await runCli(['dev', '--detach', '--with-device'], { env: { HOME: home, FLEETVAULT_DEV_DIR: dir } });
   expect(up.code).toBe(1);
-  expect(up.stderr).toMatch(/^fleetvault: cannot start the simulated device: its config path ".*with space\/device\/config\.json" has a quote, backslash, space or %, and sshd cannot pass it to the AuthorizedKeysCommand \(set FLEETVAULT_DEV_DIR to a plain path; see fleetvault dev --help\)\n$/);
+  expect(up.stderr).toMatch(/^fleetvault: cannot start the simulated device: its directory ".*with space\/device" has a quote, backslash, space or %, which sshd_config cannot hold \(set FLEETVAULT_DEV_DIR to a plain path; see fleetvault dev --help\)\n$/);
   expect(existsSync(dir)).toBe(false);
   // No OpenBao (or anything else) still runs with its config in that dir.
   expect(spawnSync('pgrep', ['-f', dir]).status).toBe(1);

@@ -1,4 +1,4 @@
-/* What libnss-ato does on balenaOS, as an LD_PRELOAD shim for the test device's sshd: a login
+/* What libnss-ato does on balenaOS, as an LD_PRELOAD shim for the simulated device's sshd: a login
  * name that is not in /etc/passwd resolves to root's entry (uid 0, root's home and shell) under
  * the name asked for. Only the device's sshd loads it; the machine's own lookups are untouched.
  * With FV_DEVICE_HOME set (the fleet lab), every entry's home is that directory: a device's root
