@@ -15,7 +15,7 @@ import { startDevServer, type DevServer } from './openbao.js';
 import { startDevice, defaultDeviceConfig } from './device.js';
 import { spawnDeviceHost, stopHost } from './balenaos/launch.js';
 import { probeDeviceLogin } from './login-probe.js';
-import { clearDevState, devStateDir, processAlive, readDevState, writeDevState } from './state.js';
+import { clearDevState, devStateDir, processAlive, processIsOurs, readDevState, writeDevState } from './state.js';
 import { preferPort } from './free-port.js';
 
 export interface EmbeddedOptions {
@@ -67,7 +67,7 @@ export interface EmbeddedDefault {
 export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDefault> {
   const dir = o.dir ?? devStateDir();
   const previous = readDevState(dir);
-  if (previous && processAlive(previous.serverPid)) {
+  if (previous && processIsOurs(previous.serverPid, join(dir, 'server.hcl'))) {
     throw new UsageError(`a fleetvault dev server is already running at ${previous.address} (pid ${previous.serverPid})`, {
       hint: 'stop it with fleetvault dev stop',
     });
@@ -161,10 +161,12 @@ export async function stopEmbedded(o: { dir?: string } = {}): Promise<{ stopped:
   if (!state) throw new UsageError('no fleetvault dev server is recorded as running', { hint: 'start one with fleetvault dev --detach' });
   const stopped: number[] = [];
   // The device first (its host stops the listener, supervisor and sessions), then the server.
-  if (state.devicePid && processAlive(state.devicePid)) stopped.push(state.devicePid);
-  await stopHost(state.devicePid ?? 0, join(dir, 'device'));
+  // Only processes that are still the ones it started: a recorded pid may now be anybody's.
+  const deviceDir = join(dir, 'device');
+  if (state.devicePid && processIsOurs(state.devicePid, deviceDir)) stopped.push(state.devicePid);
+  await stopHost(state.devicePid ?? 0, deviceDir);
   const pid = state.serverPid;
-  if (pid && processAlive(pid)) {
+  if (pid && processIsOurs(pid, join(dir, 'server.hcl'))) {
     process.kill(pid, 'SIGTERM');
     for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
     if (processAlive(pid)) process.kill(pid, 'SIGKILL');

@@ -1,5 +1,5 @@
 // Where `fleetvault dev --detach` remembers what it started, so `fleetvault dev stop` can stop it.
-import { existsSync, mkdirSync, readFileSync, rmSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, chmodSync } from 'node:fs';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -35,8 +35,34 @@ export function readDevState(dir: string): DevState | undefined {
   try { return JSON.parse(readFileSync(f, 'utf8')) as DevState; } catch { return undefined; }
 }
 
+/** What `fleetvault dev` writes in its directory (the plain device's and the balenaOS device's files under device/). */
+const OWN_ENTRIES = ['state.json', 'server.hcl', 'server.log', 'audit.log', 'known_hosts', 'nss-ato.so', 'device', '.vault-token'];
+const OWN_TEMPS = /^(\.state\.json\.[0-9a-f]+\.tmp|nss-ato\.so\.\d+\.tmp)$/;
+
+/**
+ * Removes what `fleetvault dev` wrote, and the directory once nothing else is in it. The directory
+ * is the user's to choose (FLEETVAULT_DEV_DIR): a project directory or $HOME must keep their files.
+ */
 export function clearDevState(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const name of names) {
+    if (OWN_ENTRIES.includes(name) || OWN_TEMPS.test(name)) rmSync(join(dir, name), { recursive: true, force: true });
+  }
+  try { rmdirSync(dir); } catch { /* the user's own files stay, and so does their directory */ }
+}
+
+/**
+ * Alive and still the process `fleetvault dev` started: its command line (or, for the supervisor,
+ * whose command line names no directory, its environment) holds `needle`. A recorded pid outlives
+ * its process (SIGKILL, a reboot keeps ~/.local/state) and may now be anybody's. Without /proc
+ * (not Linux) only liveness can be checked.
+ */
+export function processIsOurs(pid: number | undefined, needle: string, where: 'cmdline' | 'environ' = 'cmdline'): boolean {
+  if (!processAlive(pid)) return false;
+  let text: string;
+  try { text = readFileSync(`/proc/${pid}/${where}`, 'utf8'); } catch { return !existsSync('/proc/self'); }
+  return text.split('\0').some((part) => part.includes(needle));
 }
 
 export function processAlive(pid: number | undefined): boolean {
@@ -53,6 +79,6 @@ export function processAlive(pid: number | undefined): boolean {
  */
 export function devDevice(host: string, port: number, env: Record<string, string | undefined> = process.env): { log: string; user?: string } | undefined {
   const s = readDevState(devStateDir(env));
-  if (!s?.device || s.device.host !== host || s.device.port !== port || !processAlive(s.devicePid)) return undefined;
+  if (!s?.device || s.device.host !== host || s.device.port !== port || !processIsOurs(s.devicePid, join(s.dir, 'device'))) return undefined;
   return { log: s.device.log, user: s.device.user };
 }

@@ -5,7 +5,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:f
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { packageRoot } from '../../package-root.js';
-import { processAlive } from '../state.js';
+import { processAlive, processIsOurs } from '../state.js';
 import type { BalenaOsDeviceOptions } from './device.js';
 import type { HostFailed, HostReady } from './host.js';
 
@@ -100,14 +100,14 @@ export function launchDeviceHost(o: BalenaOsDeviceOptions, timeoutMs?: number): 
  * killed, and then its supervisor (a session of its own, pid in the device dir) too.
  */
 export async function stopHost(pid: number, deviceDir: string): Promise<void> {
-  if (processAlive(pid)) {
+  if (processIsOurs(pid, deviceDir)) {
     try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
     for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
     if (processAlive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
   }
   let supervisor = 0;
   try { supervisor = Number(readFileSync(join(deviceDir, 'supervisor.pid'), 'utf8').trim()); } catch { /* none running */ }
-  if (supervisor > 1 && processAlive(supervisor)) {
+  if (supervisor > 1 && processIsOurs(supervisor, `FV_DEVICE_DIR=${deviceDir}`, 'environ')) {
     try { process.kill(-supervisor, 'SIGKILL'); } catch { /* gone */ }
   }
 }
