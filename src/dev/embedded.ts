@@ -13,7 +13,7 @@ import { getCaPublicKey } from '../ca/public-key.js';
 import { authorizedKeyLine } from '../ca/authorized-key.js';
 import { startDevServer, type DevServer } from './openbao.js';
 import { startDevice, defaultDeviceConfig } from './device.js';
-import { spawnDeviceHost, stopHost } from './balenaos/launch.js';
+import { spawnDeviceHost, stopHost, type PendingHost } from './balenaos/launch.js';
 import { probeDeviceLogin } from './login-probe.js';
 import { clearDevState, devStateDir, processAlive, processIsOurs, readDevState, writeDevState } from './state.js';
 import { preferPort } from './free-port.js';
@@ -28,6 +28,12 @@ export interface EmbeddedOptions {
   supervisorIntervalSeconds?: number;
   dir?: string;
   layout?: LayoutSettings;
+  /**
+   * SIGINT/SIGTERM while starting (Ctrl-C): stop what started, then exit (the CLI). The device's
+   * host and a detached OpenBao run in sessions of their own, out of the terminal's reach, and
+   * state.json for `dev stop` is written only once everything is up.
+   */
+  exitOnSignal?: boolean;
 }
 
 export type DeviceKind = 'balenaos' | 'plain';
@@ -64,7 +70,40 @@ export interface EmbeddedDefault {
   stop(): Promise<void>;
 }
 
+/** What has started so far, for a signal during the start. */
+interface Started { pending?: PendingHost; server?: DevServer; device?: DeviceHandle }
+
 export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDefault> {
+  if (!o.exitOnSignal) return startEmbeddedTracked(o, {});
+  const started: Started = {};
+  const dir = o.dir ?? devStateDir();
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      try {
+        if (started.device) await started.device.stop(); else await started.pending?.cancel();
+        await started.server?.stop();
+        if (started.pending || started.server) clearDevState(dir);
+      } finally {
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      }
+    })();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await startEmbeddedTracked(o, started);
+  } finally {
+    if (!stopping) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}
+
+async function startEmbeddedTracked(o: EmbeddedOptions, started: Started): Promise<EmbeddedDefault> {
   const dir = o.dir ?? devStateDir();
   const previous = readDevState(dir);
   if (previous && processIsOurs(previous.serverPid, join(dir, 'server.hcl'))) {
@@ -76,10 +115,10 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
   const layout = o.layout ?? DEFAULT_LAYOUT;
   const kind = o.device ?? 'balenaos';
   // The balenaOS device's process starts now and gets ready while OpenBao starts (it needs the CA line later).
-  const pending = o.withDevice && kind === 'balenaos' ? spawnDeviceHost(join(dir, 'device')) : undefined;
+  const pending = started.pending = o.withDevice && kind === 'balenaos' ? spawnDeviceHost(join(dir, 'device')) : undefined;
   let server: DevServer;
   try {
-    server = await startDevServer({ dir, port: o.port, detached: o.detach });
+    server = started.server = await startDevServer({ dir, port: o.port, detached: o.detach });
   } catch (e) {
     // The server's own files stay (its log says why); the device's go with its process.
     await pending?.cancel();
@@ -99,7 +138,7 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
       const port = await preferPort('127.0.0.1', 22222);
       const config = defaultDeviceConfig(name);
       (config.os as { sshKeys: string[] }).sshKeys = [caLine];
-      deviceHandle = !pending
+      deviceHandle = started.device = !pending
         ? await startPlain(join(dir, 'device'), name, port, config, !!o.detach)
         : await pending.start({
           dir: join(dir, 'device'), shimDir: dir, name, host: '127.0.0.1', port, config, configMode: 0o600, nssAto: 'auto',

@@ -24,6 +24,7 @@ export const devCommand: Command = {
     }
     const d = await startEmbedded({
       port: argv.port, detach: argv.detach, withDevice: argv.withDevice, device: argv.deviceKind, supervisorIntervalSeconds: argv.supervisorInterval,
+      exitOnSignal: true,
     });
     const data = {
       address: d.address, version: d.version, auditLog: d.auditLog, caLine: d.caLine, caFingerprint: d.caFingerprint,
