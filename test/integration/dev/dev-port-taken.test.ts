@@ -18,7 +18,7 @@ afterEach(async () => {
 test('dev --with-device --port <taken>: one line naming the port, exit 1, nothing running', { timeout: 60_000 }, async () => {
   requireTools(['sshd', 'jq']);
   dir = mkdtempSync(join(tmpdir(), 'fv-dev-porttaken-'));
-  const s = createServer();
+  const s = createServer((c) => c.destroy()); // what holds the port answers nothing
   server = s;
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
   const port = (s.address() as { port: number }).port;
