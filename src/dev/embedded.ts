@@ -15,7 +15,7 @@ import { startDevServer, type DevServer } from './openbao.js';
 import { startDevice, defaultDeviceConfig } from './device.js';
 import { spawnDeviceHost, stopHost, type PendingHost } from './balenaos/launch.js';
 import { probeDeviceLogin } from './login-probe.js';
-import { clearDevState, devStateDir, processAlive, processIsOurs, readDevState, writeDevState } from './state.js';
+import { clearDevState, devStateDir, lockDevStart, processAlive, processIsOurs, readDevState, writeDevState } from './state.js';
 import { preferPort } from './free-port.js';
 
 export interface EmbeddedOptions {
@@ -104,6 +104,15 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
 }
 
 async function startEmbeddedTracked(o: EmbeddedOptions, started: Started): Promise<EmbeddedDefault> {
+  const release = lockDevStart(o.dir ?? devStateDir());
+  try {
+    return await startLocked(o, started);
+  } finally {
+    release();
+  }
+}
+
+async function startLocked(o: EmbeddedOptions, started: Started): Promise<EmbeddedDefault> {
   const dir = o.dir ?? devStateDir();
   const previous = readDevState(dir);
   if (previous && processIsOurs(previous.serverPid, join(dir, 'server.hcl'))) {
@@ -111,7 +120,7 @@ async function startEmbeddedTracked(o: EmbeddedOptions, started: Started): Promi
       hint: 'stop it with fleetvault dev stop',
     });
   }
-  clearDevState(dir);
+  clearDevState(dir, ['starting.pid']);
   const layout = o.layout ?? DEFAULT_LAYOUT;
   const kind = o.device ?? 'balenaos';
   // The balenaOS device's process starts now and gets ready while OpenBao starts (it needs the CA line later).
@@ -178,7 +187,7 @@ async function startEmbeddedTracked(o: EmbeddedOptions, started: Started): Promi
     // Nothing half-started stays behind: the caller sees the error and no running processes.
     if (deviceHandle) await deviceHandle.stop(); else await pending?.cancel();
     await server.stop();
-    clearDevState(dir);
+    clearDevState(dir, ['starting.pid']);
     throw e;
   }
 }

@@ -1,5 +1,6 @@
 // Where `fleetvault dev --detach` remembers what it started, so `fleetvault dev stop` can stop it.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -36,17 +37,18 @@ export function readDevState(dir: string): DevState | undefined {
 }
 
 /** What `fleetvault dev` writes in its directory (the plain device's and the balenaOS device's files under device/). */
-const OWN_ENTRIES = ['state.json', 'server.hcl', 'server.log', 'audit.log', 'known_hosts', 'nss-ato.so', 'device', '.vault-token'];
+const OWN_ENTRIES = ['state.json', 'server.hcl', 'server.log', 'audit.log', 'known_hosts', 'nss-ato.so', 'device', '.vault-token', 'starting.pid'];
 const OWN_TEMPS = /^(\.state\.json\.[0-9a-f]+\.tmp|nss-ato\.so\.\d+\.tmp)$/;
 
 /**
  * Removes what `fleetvault dev` wrote, and the directory once nothing else is in it. The directory
  * is the user's to choose (FLEETVAULT_DEV_DIR): a project directory or $HOME must keep their files.
  */
-export function clearDevState(dir: string): void {
+export function clearDevState(dir: string, keep: string[] = []): void {
   let names: string[];
   try { names = readdirSync(dir); } catch { return; }
   for (const name of names) {
+    if (keep.includes(name)) continue;
     if (OWN_ENTRIES.includes(name) || OWN_TEMPS.test(name)) rmSync(join(dir, name), { recursive: true, force: true });
   }
   try { rmdirSync(dir); } catch { /* the user's own files stay, and so does their directory */ }
@@ -81,4 +83,36 @@ export function devDevice(host: string, port: number, env: Record<string, string
   const s = readDevState(devStateDir(env));
   if (!s?.device || s.device.host !== host || s.device.port !== port || !processIsOurs(s.devicePid, join(s.dir, 'device'))) return undefined;
   return { log: s.device.log, user: s.device.user };
+}
+
+/**
+ * One `fleetvault dev` starting per state dir: state.json is written only once everything is up, so
+ * two started at once would clear each other's files. Returns the release (which also removes the
+ * directory when nothing else is left in it).
+ */
+export function lockDevStart(dir: string): () => void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lock = join(dir, 'starting.pid');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let text = '';
+      try { text = readFileSync(lock, 'utf8').trim(); } catch { continue; /* just released: try again */ }
+      const pid = Number(text);
+      // Empty: written this very moment by the one starting.
+      if (attempt > 0 || !text || (pid !== process.pid && processAlive(pid))) {
+        throw new UsageError(`a fleetvault dev server is already starting in ${dir}${pid ? ` (pid ${pid})` : ''}`, {
+          hint: `wait for it (then fleetvault dev stop stops it), or remove ${lock} if no fleetvault dev runs`,
+        });
+      }
+      rmSync(lock, { force: true }); // left by one that was killed while starting
+    }
+  }
+  return () => {
+    try { if (readFileSync(lock, 'utf8').trim() === String(process.pid)) rmSync(lock, { force: true }); } catch { /* gone */ }
+    try { rmdirSync(dir); } catch { /* state or the user's files are in it */ }
+  };
 }
