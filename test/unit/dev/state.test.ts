@@ -5,9 +5,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clearDevState, processAlive } from '../../../src/dev/state.js';
+import { clearDevState, devStateDir, processAlive } from '../../../src/dev/state.js';
 import { stopEmbedded } from '../../../src/dev/embedded.js';
 
 let dir = '';
@@ -36,6 +36,13 @@ describe('dev state directory', () => {
     writeFileSync(join(state, 'state.json'), '{}');
     clearDevState(state);
     expect(existsSync(state)).toBe(false);
+  });
+
+  it('a relative FLEETVAULT_DEV_DIR is taken from the current directory: sshd_config, the device\'s SetEnv and the pids\' command lines need absolute paths', () => {
+    // sshd reads a relative AuthorizedKeysFile from the login's home: the device refused the CA (exit 2, "does not trust the CA").
+    const d = devStateDir({ FLEETVAULT_DEV_DIR: 'relstate' });
+    expect(isAbsolute(d)).toBe(true);
+    expect(d).toBe(resolve('relstate'));
   });
 
   it('dev stop does not signal a process that merely reuses a recorded pid (after a reboot, a SIGKILL)', async () => {
