@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, ch
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface DevState {
   address: string;
@@ -18,7 +18,8 @@ export interface DevState {
 }
 
 export function devStateDir(env: Record<string, string | undefined> = process.env): string {
-  if (env.FLEETVAULT_DEV_DIR) return env.FLEETVAULT_DEV_DIR;
+  // Absolute: sshd_config, the device's SetEnv and the recorded command lines need it whole.
+  if (env.FLEETVAULT_DEV_DIR) return resolve(env.FLEETVAULT_DEV_DIR);
   const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
   return join(base, 'fleetvault', 'dev');
 }
