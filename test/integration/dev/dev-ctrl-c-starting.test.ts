@@ -47,3 +47,27 @@ test('Ctrl-C while dev --with-device starts leaves no device host, supervisor or
   for (const end = Date.now() + 20_000; left.length && Date.now() < end; left = processesWith(state)) await new Promise((r) => setTimeout(r, 200));
   expect(left.map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return String(p); } })).toEqual([]);
 });
+
+// The terminal closed (SIGHUP) on a foreground `dev --with-device` that is up: OpenBao takes SIGHUP
+// as "reload its config" and the device's host is in a session of its own, so both ran on with
+// nobody to stop them but `dev stop` (review #16 finding 11).
+test.each(['SIGINT', 'SIGHUP'] as const)('%s to a foreground dev --with-device that is up stops everything', { timeout: 90_000 }, async (signal) => {
+  requireTools(['sshd', 'ssh', 'ssh-keygen', 'jq']);
+  dir = mkdtempSync(join(tmpdir(), 'fv-dev-fg-'));
+  const state = join(dir, 'state');
+  const cli = spawn(process.execPath, [CLI, 'dev', '--with-device'], {
+    env: { PATH: process.env.PATH ?? '', HOME: dir, LANG: 'C.UTF-8', FLEETVAULT_DEV_DIR: state, FLEETVAULT_SIGNING_CACHE: '0' },
+    stdio: ['ignore', 'ignore', 'pipe'], detached: true,
+  });
+  const exited = new Promise<void>((r) => cli.once('exit', () => r()));
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    cli.stderr!.on('data', (d: Buffer) => { err += d.toString(); if (err.includes('press Ctrl-C')) resolve(); });
+    cli.once('exit', () => reject(new Error(`dev exited before it was up: ${err}`)));
+  });
+  process.kill(-cli.pid!, signal);
+  await exited;
+  let left = processesWith(state);
+  for (const end = Date.now() + 20_000; left.length && Date.now() < end; left = processesWith(state)) await new Promise((r) => setTimeout(r, 200));
+  expect(left.map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return String(p); } })).toEqual([]);
+});
