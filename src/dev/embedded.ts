@@ -87,18 +87,20 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
         await started.server?.stop();
         if (started.pending || started.server) clearDevState(dir);
       } finally {
-        process.exit(signal === 'SIGINT' ? 130 : 143);
+        process.exit(signal === 'SIGINT' ? 130 : signal === 'SIGHUP' ? 129 : 143);
       }
     })();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   try {
     return await startEmbeddedTracked(o, started);
   } finally {
     if (!stopping) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onSignal);
     }
   }
 }

@@ -50,13 +50,20 @@ export const devCommand: Command = {
       return;
     }
     note('fleetvault: dev server running; press Ctrl-C to stop');
-    await new Promise<void>((resolve) => {
-      const done = () => resolve();
-      process.once('SIGINT', done);
-      process.once('SIGTERM', done);
-      d.server.child.once('exit', done);
-    });
-    await d.stop();
+    // Kept (not once) until everything stopped: a second Ctrl-C, or the SIGHUP a closing terminal
+    // sends, must not kill this process halfway through stopping. SIGHUP: OpenBao takes it as
+    // "reload", and the device is in a session of its own, so neither would stop by itself.
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    let done = () => {};
+    const stopping = new Promise<void>((resolve) => { done = resolve; });
+    for (const s of signals) process.on(s, done);
+    d.server.child.once('exit', done);
+    await stopping;
+    try {
+      await d.stop();
+    } finally {
+      for (const s of signals) process.off(s, done);
+    }
     note('fleetvault: dev server stopped');
   },
 };
