@@ -122,6 +122,9 @@ async function startLocked(o: EmbeddedOptions, started: Started): Promise<Embedd
       hint: 'stop it with fleetvault dev stop',
     });
   }
+  // The last dev server died (SIGKILL, OOM) and left its device running: stop that (the device dir
+  // goes next, and with it the device's supervisor pid), so nothing runs out of dev stop's reach.
+  if (previous) await stopHost(previous.devicePid ?? 0, join(dir, 'device'));
   clearDevState(dir, ['starting.pid']);
   const layout = o.layout ?? DEFAULT_LAYOUT;
   const kind = o.device ?? 'balenaos';
