@@ -22,6 +22,16 @@ export const devCommand: Command = {
       const { UsageError } = await import('../../errors.js');
       throw new UsageError(`--supervisor-interval must be a whole number of seconds ≥ 0, not ${argv.supervisorInterval}`);
     }
+    // Flags for a device that would not start, or that has no supervisor: refused, not ignored.
+    const deviceFlag = argv.deviceKind !== undefined ? '--device-kind' : argv.supervisorInterval !== undefined ? '--supervisor-interval' : undefined;
+    if (deviceFlag && !argv.withDevice) {
+      const { UsageError } = await import('../../errors.js');
+      throw new UsageError(`${deviceFlag} is for the simulated device: add --with-device`);
+    }
+    if (argv.supervisorInterval !== undefined && argv.deviceKind === 'plain') {
+      const { UsageError } = await import('../../errors.js');
+      throw new UsageError('--supervisor-interval is for the balenaos device: the plain device has no supervisor', { hint: 'drop it, or use --device-kind balenaos' });
+    }
     // Caught from before the start until everything stopped (not once): a signal in any gap would
     // otherwise kill dev with its default action — right after "press Ctrl-C" is printed, a second
     // Ctrl-C halfway through stopping — and leave OpenBao and the device running. SIGHUP (the
