@@ -26,7 +26,8 @@ test('two dev --with-device at once: one starts, the other is refused in one lin
   dir = mkdtempSync(join(tmpdir(), 'fv-dev-race-'));
   const state = join(dir, 'state');
   const env = { FLEETVAULT_DEV_DIR: state };
-  const [a, b] = await Promise.all([0, 1].map(() => runCli(['dev', '--with-device', '--detach'], { env, timeoutMs: 60_000 })));
+  const start = () => runCli(['dev', '--with-device', '--detach'], { env, timeoutMs: 60_000 });
+  const [a, b] = await Promise.all([start(), start()]);
   const codes = [a.code, b.code].sort();
   expect(codes, `${a.stderr}\n${b.stderr}`).toEqual([0, 1]);
   const loser = a.code === 1 ? a : b;

@@ -40,7 +40,7 @@ test('dev stop after the device host was SIGKILLed ends the sessions still runni
   session = spawn('ssh', ['-i', key, '-o', `CertificateFile=${key}-cert.pub`, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'BatchMode=yes',
     '-o', `UserKnownHostsFile=${out.device.knownHostsFile}`, '-o', 'LogLevel=ERROR', '-p', String(out.device.port),
     `${out.device.user}@${out.device.host}`, 'echo $$ $PPID; exec sleep 300'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  const [shellPid, sshdPid] = await new Promise<number[]>((resolve) => session!.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim().split(' ').map(Number))));
+  const [shellPid = 0, sshdPid = 0] = await new Promise<number[]>((resolve) => session!.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim().split(' ').map(Number))));
   pids.push(shellPid, sshdPid);
   const { devicePid } = JSON.parse(readFileSync(join(state, 'state.json'), 'utf8')) as { devicePid: number };
   process.kill(devicePid, 'SIGKILL');
