@@ -13,9 +13,9 @@ import { getCaPublicKey } from '../ca/public-key.js';
 import { authorizedKeyLine } from '../ca/authorized-key.js';
 import { startDevServer, type DevServer } from './openbao.js';
 import { startDevice, defaultDeviceConfig } from './device.js';
-import { spawnDeviceHost, stopHost } from './balenaos/launch.js';
+import { spawnDeviceHost, stopHost, type PendingHost } from './balenaos/launch.js';
 import { probeDeviceLogin } from './login-probe.js';
-import { clearDevState, devStateDir, processAlive, readDevState, writeDevState } from './state.js';
+import { clearDevState, devStateDir, lockDevStart, processAlive, processIsOurs, readDevState, writeDevState } from './state.js';
 import { preferPort } from './free-port.js';
 
 export interface EmbeddedOptions {
@@ -28,6 +28,12 @@ export interface EmbeddedOptions {
   supervisorIntervalSeconds?: number;
   dir?: string;
   layout?: LayoutSettings;
+  /**
+   * SIGINT/SIGTERM while starting (Ctrl-C): stop what started, then exit (the CLI). The device's
+   * host and a detached OpenBao run in sessions of their own, out of the terminal's reach, and
+   * state.json for `dev stop` is written only once everything is up.
+   */
+  exitOnSignal?: boolean;
 }
 
 export type DeviceKind = 'balenaos' | 'plain';
@@ -64,22 +70,69 @@ export interface EmbeddedDefault {
   stop(): Promise<void>;
 }
 
+/** What has started so far, for a signal during the start. */
+interface Started { pending?: PendingHost; server?: DevServer; device?: DeviceHandle }
+
 export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDefault> {
+  if (!o.exitOnSignal) return startEmbeddedTracked(o, {});
+  const started: Started = {};
+  const dir = o.dir ?? devStateDir();
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      try {
+        if (started.device) await started.device.stop(); else await started.pending?.cancel();
+        await started.server?.stop();
+        if (started.pending || started.server) clearDevState(dir);
+      } finally {
+        process.exit(signal === 'SIGINT' ? 130 : signal === 'SIGHUP' ? 129 : 143);
+      }
+    })();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  try {
+    return await startEmbeddedTracked(o, started);
+  } finally {
+    if (!stopping) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onSignal);
+    }
+  }
+}
+
+async function startEmbeddedTracked(o: EmbeddedOptions, started: Started): Promise<EmbeddedDefault> {
+  const release = lockDevStart(o.dir ?? devStateDir());
+  try {
+    return await startLocked(o, started);
+  } finally {
+    release();
+  }
+}
+
+async function startLocked(o: EmbeddedOptions, started: Started): Promise<EmbeddedDefault> {
   const dir = o.dir ?? devStateDir();
   const previous = readDevState(dir);
-  if (previous && processAlive(previous.serverPid)) {
+  if (previous && processIsOurs(previous.serverPid, join(dir, 'server.hcl'))) {
     throw new UsageError(`a fleetvault dev server is already running at ${previous.address} (pid ${previous.serverPid})`, {
       hint: 'stop it with fleetvault dev stop',
     });
   }
-  clearDevState(dir);
+  // The last dev server died (SIGKILL, OOM) and left its device running: stop that (the device dir
+  // goes next, and with it the device's supervisor pid), so nothing runs out of dev stop's reach.
+  if (previous) await stopHost(previous.devicePid ?? 0, join(dir, 'device'));
+  clearDevState(dir, ['starting.pid']);
   const layout = o.layout ?? DEFAULT_LAYOUT;
   const kind = o.device ?? 'balenaos';
   // The balenaOS device's process starts now and gets ready while OpenBao starts (it needs the CA line later).
-  const pending = o.withDevice && kind === 'balenaos' ? spawnDeviceHost(join(dir, 'device')) : undefined;
+  const pending = started.pending = o.withDevice && kind === 'balenaos' ? spawnDeviceHost(join(dir, 'device')) : undefined;
   let server: DevServer;
   try {
-    server = await startDevServer({ dir, port: o.port, detached: o.detach });
+    server = started.server = await startDevServer({ dir, port: o.port, detached: o.detach });
   } catch (e) {
     // The server's own files stay (its log says why); the device's go with its process.
     await pending?.cancel();
@@ -99,7 +152,7 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
       const port = await preferPort('127.0.0.1', 22222);
       const config = defaultDeviceConfig(name);
       (config.os as { sshKeys: string[] }).sshKeys = [caLine];
-      deviceHandle = !pending
+      deviceHandle = started.device = !pending
         ? await startPlain(join(dir, 'device'), name, port, config, !!o.detach)
         : await pending.start({
           dir: join(dir, 'device'), shimDir: dir, name, host: '127.0.0.1', port, config, configMode: 0o600, nssAto: 'auto',
@@ -139,7 +192,7 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<EmbeddedDe
     // Nothing half-started stays behind: the caller sees the error and no running processes.
     if (deviceHandle) await deviceHandle.stop(); else await pending?.cancel();
     await server.stop();
-    clearDevState(dir);
+    clearDevState(dir, ['starting.pid']);
     throw e;
   }
 }
@@ -161,10 +214,12 @@ export async function stopEmbedded(o: { dir?: string } = {}): Promise<{ stopped:
   if (!state) throw new UsageError('no fleetvault dev server is recorded as running', { hint: 'start one with fleetvault dev --detach' });
   const stopped: number[] = [];
   // The device first (its host stops the listener, supervisor and sessions), then the server.
-  if (state.devicePid && processAlive(state.devicePid)) stopped.push(state.devicePid);
-  await stopHost(state.devicePid ?? 0, join(dir, 'device'));
+  // Only processes that are still the ones it started: a recorded pid may now be anybody's.
+  const deviceDir = join(dir, 'device');
+  if (state.devicePid && processIsOurs(state.devicePid, deviceDir)) stopped.push(state.devicePid);
+  await stopHost(state.devicePid ?? 0, deviceDir);
   const pid = state.serverPid;
-  if (pid && processAlive(pid)) {
+  if (pid && processIsOurs(pid, join(dir, 'server.hcl'))) {
     process.kill(pid, 'SIGTERM');
     for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
     if (processAlive(pid)) process.kill(pid, 'SIGKILL');

@@ -5,7 +5,8 @@
 // device is enabled through the API instead (see serverFlavour below).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, writeFileSync, closeSync, chmodSync } from 'node:fs';
+import { mkdirSync, openSync, writeFileSync, closeSync, chmodSync, readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 import { join } from 'node:path';
 import { requireVaultBinary } from './find-binary.js';
 import { freePort } from './free-port.js';
@@ -124,6 +125,12 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     if (!version) {
       child.kill('SIGKILL');
       if (exited && o.port === undefined && attempt < 3) continue; // port raced away: try another
+      // A port the user chose and something else holds: their mistake to fix, not a bug to report.
+      if (exited && o.port !== undefined && /address already in use/.test(readTail(serverLog))) {
+        throw new UsageError(`port ${port} on ${host} is in use: the dev server cannot listen there`, {
+          hint: 'choose another --port, or leave it out for a free one',
+        });
+      }
       throw new Error(`${flavour === 'vault' ? 'Vault' : 'OpenBao'} dev server did not become ready on ${address}; see ${serverLog}`);
     }
     if (flavour === 'vault') {
@@ -148,4 +155,8 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     });
     return { address, rootToken, auditLog, serverLog, pid: child.pid!, version, flavour, child, stop };
   }
+}
+
+function readTail(file: string): string {
+  try { return readFileSync(file, 'utf8').slice(-4096); } catch { return ''; }
 }

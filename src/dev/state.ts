@@ -1,8 +1,9 @@
 // Where `fleetvault dev --detach` remembers what it started, so `fleetvault dev stop` can stop it.
-import { existsSync, mkdirSync, readFileSync, rmSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface DevState {
   address: string;
@@ -17,7 +18,8 @@ export interface DevState {
 }
 
 export function devStateDir(env: Record<string, string | undefined> = process.env): string {
-  if (env.FLEETVAULT_DEV_DIR) return env.FLEETVAULT_DEV_DIR;
+  // Absolute: sshd_config, the device's SetEnv and the recorded command lines need it whole.
+  if (env.FLEETVAULT_DEV_DIR) return resolve(env.FLEETVAULT_DEV_DIR);
   const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
   return join(base, 'fleetvault', 'dev');
 }
@@ -35,8 +37,35 @@ export function readDevState(dir: string): DevState | undefined {
   try { return JSON.parse(readFileSync(f, 'utf8')) as DevState; } catch { return undefined; }
 }
 
-export function clearDevState(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+/** What `fleetvault dev` writes in its directory (the plain device's and the balenaOS device's files under device/). */
+const OWN_ENTRIES = ['state.json', 'server.hcl', 'server.log', 'audit.log', 'known_hosts', 'nss-ato.so', 'device', '.vault-token', 'starting.pid'];
+const OWN_TEMPS = /^(\.state\.json\.[0-9a-f]+\.tmp|nss-ato\.so\.\d+\.tmp)$/;
+
+/**
+ * Removes what `fleetvault dev` wrote, and the directory once nothing else is in it. The directory
+ * is the user's to choose (FLEETVAULT_DEV_DIR): a project directory or $HOME must keep their files.
+ */
+export function clearDevState(dir: string, keep: string[] = []): void {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const name of names) {
+    if (keep.includes(name)) continue;
+    if (OWN_ENTRIES.includes(name) || OWN_TEMPS.test(name)) rmSync(join(dir, name), { recursive: true, force: true });
+  }
+  try { rmdirSync(dir); } catch { /* the user's own files stay, and so does their directory */ }
+}
+
+/**
+ * Alive and still the process `fleetvault dev` started: its command line (or, for the supervisor,
+ * whose command line names no directory, its environment) holds `needle`. A recorded pid outlives
+ * its process (SIGKILL, a reboot keeps ~/.local/state) and may now be anybody's. Without /proc
+ * (not Linux) only liveness can be checked.
+ */
+export function processIsOurs(pid: number | undefined, needle: string, where: 'cmdline' | 'environ' = 'cmdline'): boolean {
+  if (!processAlive(pid)) return false;
+  let text: string;
+  try { text = readFileSync(`/proc/${pid}/${where}`, 'utf8'); } catch { return !existsSync('/proc/self'); }
+  return text.split('\0').some((part) => part.includes(needle));
 }
 
 export function processAlive(pid: number | undefined): boolean {
@@ -53,6 +82,38 @@ export function processAlive(pid: number | undefined): boolean {
  */
 export function devDevice(host: string, port: number, env: Record<string, string | undefined> = process.env): { log: string; user?: string } | undefined {
   const s = readDevState(devStateDir(env));
-  if (!s?.device || s.device.host !== host || s.device.port !== port || !processAlive(s.devicePid)) return undefined;
+  if (!s?.device || s.device.host !== host || s.device.port !== port || !processIsOurs(s.devicePid, join(s.dir, 'device'))) return undefined;
   return { log: s.device.log, user: s.device.user };
+}
+
+/**
+ * One `fleetvault dev` starting per state dir: state.json is written only once everything is up, so
+ * two started at once would clear each other's files. Returns the release (which also removes the
+ * directory when nothing else is left in it).
+ */
+export function lockDevStart(dir: string): () => void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lock = join(dir, 'starting.pid');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let text = '';
+      try { text = readFileSync(lock, 'utf8').trim(); } catch { continue; /* just released: try again */ }
+      const pid = Number(text);
+      // Empty: written this very moment by the one starting.
+      if (attempt > 0 || !text || (pid !== process.pid && processAlive(pid))) {
+        throw new UsageError(`a fleetvault dev server is already starting in ${dir}${pid ? ` (pid ${pid})` : ''}`, {
+          hint: `wait for it (then fleetvault dev stop stops it), or remove ${lock} if no fleetvault dev runs`,
+        });
+      }
+      rmSync(lock, { force: true }); // left by one that was killed while starting
+    }
+  }
+  return () => {
+    try { if (readFileSync(lock, 'utf8').trim() === String(process.pid)) rmSync(lock, { force: true }); } catch { /* gone */ }
+    try { rmdirSync(dir); } catch { /* state or the user's files are in it */ }
+  };
 }

@@ -22,9 +22,36 @@ export const devCommand: Command = {
       const { UsageError } = await import('../../errors.js');
       throw new UsageError(`--supervisor-interval must be a whole number of seconds ≥ 0, not ${argv.supervisorInterval}`);
     }
-    const d = await startEmbedded({
+    // Flags for a device that would not start, or that has no supervisor: refused, not ignored.
+    const deviceFlag = argv.deviceKind !== undefined ? '--device-kind' : argv.supervisorInterval !== undefined ? '--supervisor-interval' : undefined;
+    if (deviceFlag && !argv.withDevice) {
+      const { UsageError } = await import('../../errors.js');
+      throw new UsageError(`${deviceFlag} is for the simulated device: add --with-device`);
+    }
+    if (argv.supervisorInterval !== undefined && argv.deviceKind === 'plain') {
+      const { UsageError } = await import('../../errors.js');
+      throw new UsageError('--supervisor-interval is for the balenaos device: the plain device has no supervisor', { hint: 'drop it, or use --device-kind balenaos' });
+    }
+    // Caught from before the start until everything stopped (not once): a signal in any gap would
+    // otherwise kill dev with its default action — right after "press Ctrl-C" is printed, a second
+    // Ctrl-C halfway through stopping — and leave OpenBao and the device running. SIGHUP (the
+    // terminal closed): OpenBao takes it as "reload" and the device is in a session of its own.
+    // While starting, startEmbedded's own handlers stop what started and exit.
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    let done = () => {};
+    const stopping = new Promise<void>((resolve) => { done = resolve; });
+    for (const s of signals) process.on(s, done);
+    const release = () => { for (const s of signals) process.off(s, done); };
+    let d: Awaited<ReturnType<typeof startEmbedded>>;
+    try {
+      d = await startEmbedded({
       port: argv.port, detach: argv.detach, withDevice: argv.withDevice, device: argv.deviceKind, supervisorIntervalSeconds: argv.supervisorInterval,
-    });
+      exitOnSignal: true,
+      });
+    } catch (e) {
+      release();
+      throw e;
+    }
     const data = {
       address: d.address, version: d.version, auditLog: d.auditLog, caLine: d.caLine, caFingerprint: d.caFingerprint,
       env: { VAULT_ADDR: d.address, VAULT_TOKEN: d.rootToken }, device: d.device,
@@ -45,17 +72,18 @@ export const devCommand: Command = {
       ] : []),
     ].join('\n'));
     if (argv.detach) {
+      release();
       note('fleetvault: dev server detached; stop it with `fleetvault dev stop`');
       return;
     }
     note('fleetvault: dev server running; press Ctrl-C to stop');
-    await new Promise<void>((resolve) => {
-      const done = () => resolve();
-      process.once('SIGINT', done);
-      process.once('SIGTERM', done);
-      d.server.child.once('exit', done);
-    });
-    await d.stop();
+    d.server.child.once('exit', done);
+    await stopping;
+    try {
+      await d.stop();
+    } finally {
+      release();
+    }
     note('fleetvault: dev server stopped');
   },
 };

@@ -11,7 +11,7 @@
 //   shim. Otherwise sshd logs in only the user it runs as (`user`), like the plain device.
 // - optional clock skew through libfaketime (FAKETIME for sshd only; tests); an optional slow `sync`.
 // The plain device (../device.ts) stays for the simple cases.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../../errors.js';
@@ -102,6 +102,8 @@ function checkPlainDir(dir: string): void {
   }
 }
 
+let jqRuns: boolean | undefined;
+
 export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<BalenaOsDevice> {
   checkPlainDir(o.dir);
   const sshd = findSshd();
@@ -129,6 +131,13 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
   const cfg = join(o.dir, 'sshd_config');
   const path = [files.bin, ...(o.fatrw === false ? [] : [files.fatrw]), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
   checkPlainDir(path);
+  // The supervisor edits config.json with jq (balenaOS ships it, and so do the device's tools):
+  // without it the supervisor would never write back while `dev` says it does.
+  // Asked once per process: the fleet lab starts hundreds of devices.
+  jqRuns ??= spawnSync('jq', ['-n', '1'], { env: { PATH: path }, stdio: 'ignore', timeout: 10_000 }).status === 0;
+  if (!jqRuns) {
+    throw new UsageError('cannot start the simulated balenaOS device: jq is missing (its balena-supervisor edits config.json with it)', { hint: 'apt-get install jq' });
+  }
   writeFileSync(cfg, [
     `HostKey ${hostKey}`,
     `AuthorizedKeysFile ${authorizedKeysFile}`,

@@ -1,12 +1,14 @@
 // Starts the simulated balenaOS device in a process of its own (host.ts), detached, so it keeps
 // running after `fleetvault dev --detach` exits; `fleetvault dev stop` stops it by its pid.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { packageRoot } from '../../package-root.js';
-import { processAlive } from '../state.js';
+import { processAlive, processIsOurs } from '../state.js';
 import type { BalenaOsDeviceOptions } from './device.js';
+import { descendants } from './sshd-socket.js';
 import type { HostFailed, HostReady } from './host.js';
 
 export interface HostedDevice extends Omit<HostReady, 'ok'> {
@@ -100,14 +102,38 @@ export function launchDeviceHost(o: BalenaOsDeviceOptions, timeoutMs?: number): 
  * killed, and then its supervisor (a session of its own, pid in the device dir) too.
  */
 export async function stopHost(pid: number, deviceDir: string): Promise<void> {
-  if (processAlive(pid)) {
+  if (processIsOurs(pid, deviceDir)) {
     try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
     for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
     if (processAlive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
   }
+  // A host that was killed (SIGKILL, the OOM killer) could not end its sessions: `sshd -i`
+  // processes in its session (its pid is their session id, which Linux does not hand out again
+  // while they live), and what they run. Only once no process has that pid, so never a stranger's session.
+  if (pid > 1 && !processAlive(pid)) {
+    const sessions = sessionSshds(pid);
+    for (const p of [...descendants(sessions), ...sessions]) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  }
   let supervisor = 0;
   try { supervisor = Number(readFileSync(join(deviceDir, 'supervisor.pid'), 'utf8').trim()); } catch { /* none running */ }
-  if (supervisor > 1 && processAlive(supervisor)) {
+  if (supervisor > 1 && processIsOurs(supervisor, `FV_DEVICE_DIR=${deviceDir}`, 'environ')) {
     try { process.kill(-supervisor, 'SIGKILL'); } catch { /* gone */ }
   }
+}
+
+/** sshd processes (sshd, sshd-session, sshd-auth) whose session id is `sid` (Linux /proc). */
+function sessionSshds(sid: number): number[] {
+  const out: number[] = [];
+  let entries: string[] = [];
+  try { entries = readdirSync('/proc'); } catch { return out; }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      // "pid (comm) state ppid pgrp session …"
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]) !== sid) continue;
+      if (/^sshd(-session|-auth)?$/.test(basename(readlinkSync(`/proc/${e}/exe`)))) out.push(Number(e));
+    } catch { /* gone, or not ours to read */ }
+  }
+  return out;
 }
