@@ -1,7 +1,8 @@
 // From resolved config to an authenticated client. The one place credentials are chosen:
 // FLEETVAULT_ROLE_ID (+ FLEETVAULT_SECRET_ID) → AppRole login; otherwise the token from config.
 import { DEFAULT_ADDRESS, type FleetvaultConfig, type VaultSettings } from '../config.js';
-import { devStateDir, processAlive, readDevState } from '../dev/state.js';
+import { join } from 'node:path';
+import { devStateDir, processIsOurs, readDevState } from '../dev/state.js';
 import { VaultError, failedTo } from '../errors.js';
 import { VaultClient } from './client.js';
 import { SigningCache, signingCacheDir } from './signing-cache.js';
@@ -29,7 +30,9 @@ export function clientFromSettings(s: VaultSettings, extra: { retries?: number; 
 export function unreachableHint(s: VaultSettings | FleetvaultConfig, env: Record<string, string | undefined> = process.env): string | undefined {
   if ((s as Partial<FleetvaultConfig>).addressSource !== 'default') return undefined;
   const dev = readDevState(devStateDir(env));
-  if (dev && processAlive(dev.serverPid) && dev.address !== s.address) {
+  // The recorded pid must still be that server (its command line names its config): after a reboot
+  // the pid may belong to anything.
+  if (dev && processIsOurs(dev.serverPid, join(dev.dir, 'server.hcl')) && dev.address !== s.address) {
     return `no Vault address is configured; the fleetvault dev server runs at ${dev.address}: export VAULT_ADDR=${dev.address}`;
   }
   return `no Vault address is configured (${DEFAULT_ADDRESS} is the default): set VAULT_ADDR, or fleetvault context use <name>, or fleetvault login`;
