@@ -55,7 +55,10 @@ export function spawnDeviceHost(deviceDir: string): PendingHost {
       if (nl >= 0) resolve(out.slice(0, nl));
     });
     child.once('exit', (code, signal) => {
-      const tail = readFileSync(hostLog, 'utf8').trim().split('\n').slice(-3).join(' | ');
+      // After a cancel the 'exit' event can come once the dev dir is already gone (stopHost saw the
+      // zombie as dead, the caller cleaned up): a missing log is no reason to throw from a listener.
+      let tail = '';
+      try { tail = readFileSync(hostLog, 'utf8').trim().split('\n').slice(-3).join(' | '); } catch { /* removed with the dev dir */ }
       reject(new Error(`the simulated device's host exited (${signal ?? `code ${code}`}) before it was up${tail ? `: ${tail}` : ''}; see ${hostLog}`));
     });
   }).finally(() => {

@@ -27,7 +27,7 @@ test('dev --with-device --port <taken>: one line naming the port, exit 1, nothin
   expect(r.code).toBe(1);
   expect(r.stderr).not.toMatch(/unexpected error/);
   expect(r.stderr).toMatch(new RegExp(`port ${port}\\b.*in use`));
-  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr.trim().split("\n"), r.stderr).toHaveLength(1);
   const left = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
     try { return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(state); } catch { return false; }
   });
