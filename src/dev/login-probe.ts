@@ -25,6 +25,10 @@ export interface LoginProbeOptions {
 
 export async function probeDeviceLogin(o: LoginProbeOptions): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fleetvault-probe-'));
+  // Backstop: Ctrl-C while dev starts ends the process from a signal handler (process.exit), and
+  // `finally` never runs then; the key dir goes with the process anyway.
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', cleanup);
   try {
     const pair = generateEd25519KeyPair('fleetvault-dev-probe');
     const signed = await signUserKey({ client: o.client, mount: o.mount, role: o.role, publicKey: pair.publicKey, principals: ['root'], ttlSeconds: 120, reason: 'fleetvault dev: login check' });
@@ -45,7 +49,8 @@ export async function probeDeviceLogin(o: LoginProbeOptions): Promise<void> {
     }) ?? `ssh exited ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
     throw new DeviceError(`the simulated device did not accept a login with a certificate from the new CA: ${why}`, { device: 'dev-device' });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
+    process.removeListener('exit', cleanup);
   }
 }
 

@@ -54,7 +54,7 @@ test('the table escapes a hostile reason; audit tail prints new events and exits
 
   const log = join(tmp, 'live.log');
   writeFileSync(log, lines.slice(0, 10).join('\n') + '\n');
-  const child = spawn(process.execPath, [CLI, 'audit', 'tail', '--log', log, '--json'], { env: { PATH: process.env.PATH ?? '', HOME: tmp } });
+  const child = spawn(process.execPath, [CLI, 'audit', 'tail', '--log', log, '--json'], { env: { PATH: process.env.PATH ?? '', ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}), HOME: tmp } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

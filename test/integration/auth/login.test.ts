@@ -32,7 +32,7 @@ function processesWithInArgv(needle: string): string[] {
 function runCliTypingSecret(args: string[], env: Record<string, string>, secret: string): Promise<CliResult & { argvHits: string[] }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', LANG: 'C.UTF-8', ...env }, stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}), LANG: 'C.UTF-8', ...env }, stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';

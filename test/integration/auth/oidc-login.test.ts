@@ -39,7 +39,7 @@ async function setupOidc(vault: VaultFixture, slug: string): Promise<OidcSetup> 
 interface Running { child: ChildProcess; stderr(): string; stdout(): string; exited: Promise<number> }
 
 function startLogin(args: string[], env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', LANG: 'C.UTF-8', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}), LANG: 'C.UTF-8', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));

@@ -34,7 +34,7 @@ test('Ctrl-C while dev --with-device starts leaves no device host, supervisor or
   const state = join(dir, 'state');
   // Its own process group, like a shell job: Ctrl-C is SIGINT to the whole group.
   const cli = spawn(process.execPath, [CLI, 'dev', '--with-device'], {
-    env: { PATH: process.env.PATH ?? '', HOME: dir, LANG: 'C.UTF-8', FLEETVAULT_DEV_DIR: state, FLEETVAULT_SIGNING_CACHE: '0' },
+    env: { PATH: process.env.PATH ?? '', ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}), HOME: dir, LANG: 'C.UTF-8', FLEETVAULT_DEV_DIR: state, FLEETVAULT_SIGNING_CACHE: '0' },
     stdio: 'ignore', detached: true,
   });
   const exited = new Promise<void>((r) => cli.once('exit', () => r()));
@@ -56,7 +56,7 @@ test.each(['SIGINT', 'SIGHUP'] as const)('%s to a foreground dev --with-device t
   dir = mkdtempSync(join(tmpdir(), 'fv-dev-fg-'));
   const state = join(dir, 'state');
   const cli = spawn(process.execPath, [CLI, 'dev', '--with-device'], {
-    env: { PATH: process.env.PATH ?? '', HOME: dir, LANG: 'C.UTF-8', FLEETVAULT_DEV_DIR: state, FLEETVAULT_SIGNING_CACHE: '0' },
+    env: { PATH: process.env.PATH ?? '', ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}), HOME: dir, LANG: 'C.UTF-8', FLEETVAULT_DEV_DIR: state, FLEETVAULT_SIGNING_CACHE: '0' },
     stdio: ['ignore', 'ignore', 'pipe'], detached: true,
   });
   const exited = new Promise<void>((r) => cli.once('exit', () => r()));

@@ -29,7 +29,7 @@ test.skipIf(!canHide)('no jq: dev --with-device fails in one line, nothing runni
   const fake = join(dir, 'jq');
   writeFileSync(fake, '#!/bin/sh\necho "sh: 1: jq: not found" >&2\nexit 127\n', { mode: 0o755 });
   const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind "$0" /usr/bin/jq && shift && exec "$@"`, fake, 'x', process.execPath, CLI, 'dev', '--with-device', '--detach'], {
-    encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: dir, FLEETVAULT_DEV_DIR: state, FLEETVAULT_SIGNING_CACHE: '0' }, timeout: 50_000,
+    encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}), HOME: dir, FLEETVAULT_DEV_DIR: state, FLEETVAULT_SIGNING_CACHE: '0' }, timeout: 50_000,
   });
   expect(r.status, r.stdout).toBe(1);
   expect(r.stderr).toMatch(/jq/);

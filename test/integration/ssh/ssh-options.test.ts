@@ -67,7 +67,7 @@ test('-L where the role allows forwarding: a local port reaches a service behind
   const target = (service.address() as AddressInfo).port;
   const local = await freePort('127.0.0.1');
   const child = spawn(process.execPath, [CLI, ...base(d, kh), '-L', `127.0.0.1:${local}:127.0.0.1:${target}`, '--', 'sleep', '20'], {
-    env: { PATH: process.env.PATH!, HOME: process.env.HOME!, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH!, ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}), HOME: process.env.HOME!, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += c));

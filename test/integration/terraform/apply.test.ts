@@ -292,7 +292,7 @@ describe('terraform/', () => {
 
   test('an engineer logs in through OIDC with the terraform role and gets the engineer policy', async () => {
     const child = spawn(process.execPath, [CLI, 'login', '--method', 'oidc', '--path', oidcMount, '--listen', `127.0.0.1:${oidcPort}`, '--no-store', '--json'], {
-      env: { PATH: process.env.PATH ?? '', HOME: dir, LANG: 'C.UTF-8', VAULT_ADDR: v.address, FLEETVAULT_NO_BROWSER: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}), HOME: dir, LANG: 'C.UTF-8', VAULT_ADDR: v.address, FLEETVAULT_NO_BROWSER: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
     let err = '';
