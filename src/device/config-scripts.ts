@@ -176,7 +176,9 @@ set -- $(cat "$lease" 2>/dev/null) x
 [ "$1" = "$token" ] || fail 92 "the hold on $p expired during the write (the supervisor was started again); re-run"
 [ "$(sum "$p")" = "$expect" ] || fail 91 "config.json changed during the write; nothing overwritten"
 if command -v fatrw >/dev/null 2>&1; then
-  fatrw write "$p" -m "$mode" < "$new" 9<&- || fail 96 "fatrw write failed"
+  # fatrw creates its file with -m MODE & ~umask (open(2)); under this script's umask 077 a 0640
+  # config.json would come back 0600, so the umask is cleared for this one call.
+  (umask 000 && exec fatrw write "$p" -m "$mode" < "$new" 9<&-) || fail 96 "fatrw write failed"
   got=$(fatrw read "$p" 9<&- | sha256sum | cut -d' ' -f1)
 else
   chmod "$mode" "$new" || fail 96 "cannot chmod $new"

@@ -3,7 +3,7 @@
 // any login name → root; `ca rollout` against it survives the supervisor; `dev stop` leaves no
 // process (device host, supervisor, sshd sessions and what they run) and no directory behind.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
@@ -71,7 +71,7 @@ test('dev --detach --with-device: a balenaOS device (supervisor writing config.j
   const op = join(dir, 'operator');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', op]);
   const opPub = readFileSync(`${op}.pub`, 'utf8').trim();
-  const set = ssh('root', `systemctl stop balena-supervisor && fatrw read ${cfg} | jq -c --arg k '${opPub}' '.os.sshKeys = [$k]' | fatrw write ${cfg} -m 600 && systemctl start balena-supervisor`);
+  const set = ssh('root', `umask 022 && systemctl stop balena-supervisor && fatrw read ${cfg} | jq -c --arg k '${opPub}' '.os.sshKeys = [$k]' | fatrw write ${cfg} -m 640 && systemctl start balena-supervisor`);
   expect(set.status, set.stderr).toBe(0);
   await until('os-sshkeys to drop the CA line', () => ssh('root', 'true').status === 255);
   const before = writes();
@@ -84,6 +84,8 @@ test('dev --detach --with-device: a balenaOS device (supervisor writing config.j
     '--journal', join(dir, 'journal.jsonl'), '--json'], { env: vault, timeoutMs: 90_000 });
   expect(rollout.code, rollout.stderr).toBe(0);
   expect(JSON.parse(rollout.stdout)).toMatchObject({ changed: 1, failed: 0, skipped: 0 });
+  // The mode is kept through fatrw, whose new file gets -m MODE & ~umask like open(2).
+  expect(statSync(cfg).mode & 0o777).toBe(0o640);
   // The CA line survives the supervisor's next write-backs, and the supervisor runs again.
   const afterRollout = writes();
   await until('two more supervisor write-backs', () => writes() >= afterRollout + 2);

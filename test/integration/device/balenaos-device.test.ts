@@ -1,6 +1,6 @@
 // The faithful balenaOS test device behaves like the real one where fleetvault's writes care.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect } from '../../support/context.js';
 import { knownHostsFor, sshLogin } from '../../support/ssh.js';
@@ -53,8 +53,13 @@ test('any login name is root; fatrw, systemctl and the supervisor are on the PAT
   // systemctl stop/start from a session: stopped is stopped, started again it re-reads the file.
   expect((await sshLogin({ device: d as never, key: op.key, knownHosts: kh, command: 'systemctl stop balena-supervisor' })).code).toBe(0);
   expect(d.supervisorRunning()).toBe(false);
-  expect((await sshLogin({ device: d as never, key: op.key, knownHosts: kh, command: 'systemctl start resin-supervisor' })).code).toBe(0);
+  // Started from a session under umask 077 (fleetvault's write script runs so), the supervisor still
+  // writes with systemd's UMask=0022: its fatrw -m keeps config.json's 0640.
+  expect((await sshLogin({ device: d as never, key: op.key, knownHosts: kh, command: 'umask 077; systemctl start resin-supervisor' })).code).toBe(0);
   expect(d.supervisorRunning()).toBe(true);
+  const started = d.supervisorWrites();
+  await waitFor('a supervisor write', () => d.supervisorWrites() > started);
+  expect(statSync(d.configPath).mode & 0o777).toBe(0o640);
 });
 
 test('os-sshkeys applies a new key only after its delay; the socket stops under a burst and recovers', async ({ balenaos, tmp }) => {
