@@ -1,7 +1,10 @@
 // Rollout journal: one JSON line per finished device, fsync'd as it is written, so a re-run
 // (after a crash, Ctrl-C or unreachable devices) skips what is done and retries the rest.
 // "Done" is per edit: a --scoped run does not skip a device an unscoped run finished.
-import { createHash } from 'node:crypto';
+// The journal also carries the run's hold key (one header line, written before the first hold):
+// a device's hold names its owner, derived from that key, so a re-run of a run that died between
+// a hold and its write can tell its own leftover hold from anyone else's (see config-scripts.ts).
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, readFileSync, writeSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { openAppendLog, writeTarget } from '../fs/atomic.js';
@@ -39,6 +42,7 @@ export class Journal {
   private fd: number | undefined;
   readonly done = new Map<string, JournalEntry & { status: DeviceStatus }>();
   malformedLines = 0;
+  private holdKey: string | undefined;
 
   constructor(readonly path: string, readonly caFingerprint: string) {
     writeTarget(path); // a planted link is refused now, before any device is touched
@@ -46,7 +50,11 @@ export class Journal {
       for (const line of readFileSync(path, 'utf8').split('\n')) {
         if (!line.trim()) continue;
         try {
-          const e = JSON.parse(line) as JournalEntry;
+          const e = JSON.parse(line) as JournalEntry & { holdKey?: unknown };
+          if (typeof e.holdKey === 'string' && /^[0-9a-f]{64}$/.test(e.holdKey)) {
+            this.holdKey ??= e.holdKey;
+            continue;
+          }
           // Only finished work for the same CA counts; failures are retried.
           const k = doneKey(e.device, e.host);
           if (e.caFingerprint === caFingerprint && (e.status === 'changed' || e.status === 'already')) this.done.set(k, e as JournalEntry & { status: DeviceStatus });
@@ -59,6 +67,23 @@ export class Journal {
   }
 
   record(e: Omit<JournalEntry, 'at' | 'caFingerprint'>): void {
+    this.append({ ...e, caFingerprint: this.caFingerprint, at: new Date().toISOString() });
+  }
+
+  /**
+   * Who holds a device's config.json for this run: the same for every run on this journal (a
+   * re-run takes its own leftover hold over), unguessable from outside it. The key is on disk,
+   * fsync'd, before the first hold it names.
+   */
+  holdOwner(t: { name: string; host: string }): string {
+    if (!this.holdKey) {
+      this.holdKey = randomBytes(32).toString('hex');
+      this.append({ holdKey: this.holdKey, at: new Date().toISOString() });
+    }
+    return createHash('sha256').update(`${this.holdKey}\0${t.name}\0${t.host}`).digest('hex').slice(0, 32);
+  }
+
+  private append(line: object): void {
     if (this.fd === undefined) {
       mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
       this.fd = openAppendLog(this.path);
@@ -68,7 +93,7 @@ export class Journal {
         if (text.length > 0 && text[text.length - 1] !== 0x0a) writeSync(this.fd, '\n');
       }
     }
-    writeSync(this.fd, JSON.stringify({ ...e, caFingerprint: this.caFingerprint, at: new Date().toISOString() }) + '\n');
+    writeSync(this.fd, JSON.stringify(line) + '\n');
     fsyncSync(this.fd);
   }
 

@@ -73,6 +73,8 @@ export interface RolloutOptions {
    * the device may have changed (rotate's distribute: abort must clean exactly those devices).
    */
   journalWrites?: boolean;
+  /** Who holds a device's config.json for this run (set from the journal: see Journal.holdOwner). */
+  holdOwner?: (t: DeviceTarget) => string;
 }
 
 export interface DeviceOutcome {
@@ -213,7 +215,7 @@ async function restoreOriginal(t: DeviceTarget, o: RolloutOptions, original: Buf
         const back = cur.equals(written) ? original : restoreSshKeys(cur, original, `${t.name}:${t.configPath}`);
         return { changed: !back.equals(cur), text: back.toString('utf8') };
       },
-      backup: false, leaseSeconds: o.access.leaseSeconds,
+      backup: false, leaseSeconds: o.access.leaseSeconds, holdOwner: o.holdOwner?.(t),
     });
     return r.ok ? undefined : r.reason;
   } finally {
@@ -288,7 +290,7 @@ async function writeAndVerify(t: DeviceTarget, o: RolloutOptions, v: Verifier | 
   try {
     r = await editDeviceConfig(conn, t, {
       edit: (bytes) => (edit = editSshKeys(bytes, want, `${t.name}:${t.configPath}`)),
-      dryRun: o.dryRun, backup: true, leaseSeconds: o.access.leaseSeconds,
+      dryRun: o.dryRun, backup: true, leaseSeconds: o.access.leaseSeconds, holdOwner: o.holdOwner?.(t),
       onWriteSpawn: (pid) => o.onWriteSpawn?.(t.name, pid),
       beforeWrite: () => {
         if (stopped()) return 'interrupted before the write';
@@ -326,6 +328,8 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
   const maxFailures = o.maxFailuresPercent ?? 100;
   if (maxFailures < 0 || maxFailures > 100) throw new UsageError('--max-failures must be a percentage from 0 to 100');
   const journal = o.journalPath && !o.dryRun ? new Journal(o.journalPath, o.caFingerprint) : undefined;
+  // A re-run on this journal takes over holds its killed predecessor left (device by device).
+  if (journal) o = { ...o, holdOwner: (t) => journal.holdOwner(t) };
   if (journal && o.journalWrites) {
     const onWriting = o.onWriting;
     o = { ...o, onWriting: (t) => { journal.record({ device: t.name, host: t.host, status: 'writing' }); onWriting?.(t); } };

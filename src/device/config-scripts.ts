@@ -66,7 +66,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 141' PIPE`;
 
-/** In write/release: take over the hold the hold script left (fields: token unit watchdog expiry). */
+/** In write/release: take over the hold the hold script left (fields: token unit watchdog expiry owner). */
 const TAKE_HOLD = `set -- $(cat "$lease" 2>/dev/null) x x x x
 [ "$1" = "$token" ] || fail 92 "the hold on $p expired or was taken (the supervisor was started again); re-run"
 held=1
@@ -95,19 +95,35 @@ export function readScript(path: string): string {
   ].join('\n');
 }
 
-export function holdScript(o: { path: string; token: string; leaseSeconds: number }): string {
+/**
+ * `owner`: who this hold is for (hex; the run's journal derives it per device). A lease left by a
+ * hold of the same owner — a run that died between its hold and its write — is taken over; any
+ * other live lease is refused with exit 88 and the seconds it has left on stderr.
+ */
+export function holdScript(o: { path: string; token: string; leaseSeconds: number; owner?: string }): string {
   hex(o.token);
+  if (o.owner !== undefined) hex(o.owner);
   const lease = Math.max(1, Math.floor(o.leaseSeconds));
   return `${PRELUDE(o.path, o.token)}
+owner='${o.owner ?? ''}'
 ${FINISH}
 ${CHECK_PATH}
 lock
 now=$(date +%s)
+prev_unit=''
 if [ -e "$lease" ]; then
-  set -- $(cat "$lease" 2>/dev/null) x x x 0
-  # A hold whose watchdog should long have fired (device rebooted under it) is stale.
+  set -- $(cat "$lease" 2>/dev/null) x x x 0 x
   case "$4" in *[!0-9]*|'') exp=0 ;; *) exp=$4 ;; esac
-  if [ "$now" -le $((exp + 30)) ]; then fail 98 "another fleetvault write holds $p until $exp"; fi
+  if [ -n "$owner" ] && [ "$5" = "$owner" ]; then
+    # Our own run's hold, left when it died between hold and write: ours to take over. The
+    # supervisor it stopped is ours to start again; its watchdog finds another token and does nothing.
+    case "$2" in balena-supervisor|resin-supervisor) prev_unit=$2 ;; esac
+  elif [ "$now" -le $((exp + 30)) ]; then
+    # Someone else's live hold (a hold whose watchdog should long have fired — the device
+    # rebooted under it — is stale and dropped below).
+    left=$((exp - now)); if [ "$left" -lt 1 ]; then left=1; fi
+    fail 88 "held-for $left"
+  fi
   rm -f "$lease"
 fi
 if command -v systemctl >/dev/null 2>&1; then
@@ -115,6 +131,7 @@ if command -v systemctl >/dev/null 2>&1; then
     if systemctl is-active --quiet "$u" </dev/null >/dev/null 2>&1; then unit=$u; break; fi
   done
 fi
+if [ -z "$unit" ]; then unit=$prev_unit; fi
 held=1
 watchdog='${WATCHDOG}'
 # Armed before anything can be left behind: temp files, a stopped supervisor.
@@ -128,7 +145,7 @@ elif command -v setsid >/dev/null 2>&1; then
 else
   fail 95 "neither systemd-run nor setsid on the device: cannot arm the watchdog"
 fi
-printf '%s %s %s %s\\n' "$token" "\${unit:--}" "$wd" "$((now + ${lease}))" > "$lease" || fail 95 "cannot write the lease $lease"
+printf '%s %s %s %s %s\\n' "$token" "\${unit:--}" "$wd" "$((now + ${lease}))" "\${owner:--}" > "$lease" || fail 95 "cannot write the lease $lease"
 if [ -n "$unit" ]; then
   systemctl stop "$unit" </dev/null >/dev/null 2>&1 9<&- || fail 95 "cannot stop $unit"
 fi

@@ -79,9 +79,9 @@ export interface Hold { token: string; bytes: Buffer }
  * Stop the supervisor (watchdog armed first) and read config.json as it left it. The supervisor
  * stays stopped until writeDeviceConfig or releaseHold — or the watchdog, after leaseSeconds.
  */
-export async function holdDeviceConfig(conn: DeviceConnection, t: DeviceTarget, o: { leaseSeconds?: number } = {}): Promise<Outcome<Hold>> {
+export async function holdDeviceConfig(conn: DeviceConnection, t: DeviceTarget, o: { leaseSeconds?: number; owner?: string } = {}): Promise<Outcome<Hold>> {
   const token = randomBytes(8).toString('hex');
-  const r = await conn.run(holdScript({ path: t.configPath, token, leaseSeconds: o.leaseSeconds ?? 120 }), undefined, { maxStdoutBytes: MAX_CONFIG_BYTES + 1, timeoutMs: 60_000 });
+  const r = await conn.run(holdScript({ path: t.configPath, token, leaseSeconds: o.leaseSeconds ?? 120, owner: o.owner }), undefined, { maxStdoutBytes: MAX_CONFIG_BYTES + 1, timeoutMs: 60_000 });
   if (r.overflow) {
     await releaseHold(conn, t, token);
     return { ok: false, reason: `${t.configPath} on the device is larger than ${MAX_CONFIG_BYTES} bytes (connection cut)` };
@@ -109,6 +109,8 @@ export async function writeDeviceConfig(conn: DeviceConnection, t: DeviceTarget,
 export async function editDeviceConfig(conn: DeviceConnection, t: DeviceTarget, o: {
   edit: (bytes: Buffer) => { changed: boolean; text: string };
   dryRun?: boolean; backup: boolean; leaseSeconds?: number; onWriteSpawn?: (pid: number) => void; beforeWrite?: () => string | undefined;
+  /** Who the hold is for (see holdScript): a run's own leftover hold is taken over. */
+  holdOwner?: string;
 }): Promise<Outcome<{ original: Buffer; written?: Buffer }>> {
   const read = await readDeviceConfig(conn, t);
   if (!read.ok) return read;
@@ -117,7 +119,7 @@ export async function editDeviceConfig(conn: DeviceConnection, t: DeviceTarget, 
   if (!edited.changed || o.dryRun) return { ok: true, original: read.bytes, written: edited.changed ? Buffer.from(edited.text) : undefined };
   const refuse = o.beforeWrite?.();
   if (refuse) return { ok: false, reason: refuse };
-  const hold = await holdDeviceConfig(conn, t, { leaseSeconds: o.leaseSeconds });
+  const hold = await holdDeviceConfig(conn, t, { leaseSeconds: o.leaseSeconds, owner: o.holdOwner });
   if (!hold.ok) return { ok: false, code: hold.code, reason: `write failed: ${hold.reason}` };
   try { edited = o.edit(hold.bytes); } catch (e) {
     await releaseHold(conn, t, hold.token);

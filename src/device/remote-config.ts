@@ -105,6 +105,7 @@ export function sshExec(t: DeviceTarget, a: SshAccess, remoteCommand: string, st
 
 /** Exit codes of the device-side scripts (config-scripts.ts) and what they mean, one line each. */
 export const REMOTE_FAILURES: Record<number, string> = {
+  88: 'another fleetvault run holds config.json (it stopped the supervisor)',
   89: 'no config.json at the config path',
   90: 'upload corrupted (what arrived is not what was sent)',
   91: 'config.json changed on the device during the write; refused, nothing overwritten (re-run to retry)',
@@ -137,6 +138,12 @@ export function describeSshFailure(r: ExecResult, o: { maxBytes?: number; creden
   if (/Permission denied/.test(e)) return `access denied (${o.credential ?? 'operator key'} not accepted)`;
   if (/control master|mux_client/i.test(e)) return 'the device dropped the connection right after login';
   const known = REMOTE_FAILURES[r.code];
+  if (r.code === 88) {
+    // Another run's hold, with the seconds its lease has left (device clock): its watchdog starts
+    // the supervisor again then; that run's own re-run (same journal) finishes it sooner.
+    const left = /^fleetvault: held-for (\d{1,9})$/m.exec(e)?.[1];
+    return `another fleetvault run holds config.json${left ? ` for ${left} s more` : ''} (it stopped the supervisor; its watchdog starts it again then): re-run that run's command to finish it, or retry after`;
+  }
   if (known) {
     // Our own scripts say precisely which step failed ("fleetvault: cannot stop balena-supervisor").
     const own = /^fleetvault: (.+)$/m.exec(e)?.[1]?.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);

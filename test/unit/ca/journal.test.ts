@@ -66,3 +66,26 @@ describe('Journal.doneFor', () => {
     expect(again.doneFor({ name: 'd2', host: 'h', uuid: 'b'.repeat(32) }, unscoped)).toBeUndefined();
   });
 });
+
+describe('Journal.holdOwner', () => {
+  it('is the same for a re-run on the same journal, different per device and per journal; its key line is no entry', () => {
+    const p = path();
+    const a = new Journal(p, 'SHA256:ca');
+    const d1 = a.holdOwner({ name: 'd1', host: 'h' });
+    expect(d1).toMatch(/^[0-9a-f]{32}$/);
+    expect(a.holdOwner({ name: 'd2', host: 'h' })).not.toBe(d1);
+    expect(a.holdOwner({ name: 'd1', host: 'other' })).not.toBe(d1);
+    a.record({ device: 'd1', host: 'h', status: 'changed', edit: editKey({ scoped: false, principals: 'root' }) });
+    a.close();
+    // The killed run's re-run (another CA too: the key belongs to the file).
+    const again = new Journal(p, 'SHA256:other');
+    expect(again.holdOwner({ name: 'd1', host: 'h' })).toBe(d1);
+    again.close();
+    expect(new Journal(p, 'SHA256:ca').malformedLines).toBe(0);
+    expect(new Journal(p, 'SHA256:ca').done.size).toBe(1);
+    // Another journal (another operator, another run): another owner.
+    const b = new Journal(path(), 'SHA256:ca');
+    expect(b.holdOwner({ name: 'd1', host: 'h' })).not.toBe(d1);
+    b.close();
+  });
+});
