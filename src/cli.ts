@@ -26,11 +26,10 @@ import { factoryCommand } from './commands/factory/index.js';
 import { tunnelCommand } from './commands/tunnel/index.js';
 import { splitAttachedSshFlags } from './ssh/pass-through.js';
 import { accessCommand } from './commands/access/index.js';
-import { enablePrivateCompileCache } from './compile-cache.js';
 
-// Node ≥ 22.1 can cache compiled code between runs; start-up is most of a short command's time.
-// Only in a directory private to this user (src/compile-cache.ts); a no-op on Node 20.
-enablePrivateCompileCache();
+// The compile cache (Node ≥ 22.1) or V8's code cache (Node 20) is set up by the executable,
+// dist/bin.cjs (src/bin.cts), before this bundle loads: every way in (`fleetvault`, `node
+// dist/cli.js`) goes through it, and it alone decides which directory is private enough.
 
 const debug = process.env.FLEETVAULT_DEBUG === '1';
 
