@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from './errors.js';
 import { tokenServerOf } from './token-servers.js';
+import { xdgBaseDir } from './xdg.js';
 
 /** One named Vault in the config file (staging, prod, …): where it is and how to log in. */
 /** A context may pin any part of the Vault layout (mount names, role, policy prefix). */
@@ -33,7 +34,7 @@ export interface ConfigFile {
 
 export function configDir(env: Env = process.env): string {
   if (env.FLEETVAULT_CONFIG_DIR) return env.FLEETVAULT_CONFIG_DIR;
-  return join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'fleetvault');
+  return join(xdgBaseDir('XDG_CONFIG_HOME', env), 'fleetvault');
 }
 
 export function configFilePath(env: Env = process.env): string {

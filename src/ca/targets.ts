@@ -1,12 +1,12 @@
 // Where a fleet command's devices and its own files come from.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { homedir } from 'node:os';
 import { UsageError } from '../errors.js';
 import { readDevicesFile, validateConfigPath, DEFAULT_CONFIG_PATH, type DeviceTarget } from './devices-file.js';
+import { xdgBaseDir } from '../xdg.js';
 
 export function fleetvaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'fleetvault');
+  return join(xdgBaseDir('XDG_STATE_HOME', env), 'fleetvault');
 }
 
 export interface TargetOptions {

@@ -2,8 +2,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { xdgBaseDir } from '../xdg.js';
 
 export interface DevState {
   address: string;
@@ -20,8 +20,7 @@ export interface DevState {
 export function devStateDir(env: Record<string, string | undefined> = process.env): string {
   // Absolute: sshd_config, the device's SetEnv and the recorded command lines need it whole.
   if (env.FLEETVAULT_DEV_DIR) return resolve(env.FLEETVAULT_DEV_DIR);
-  const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
-  return join(base, 'fleetvault', 'dev');
+  return join(xdgBaseDir('XDG_STATE_HOME', env), 'fleetvault', 'dev');
 }
 
 export function writeDevState(dir: string, s: DevState): void {

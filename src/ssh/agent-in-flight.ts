@@ -14,17 +14,15 @@
 // longer: nothing is trusted from them, and any problem with them means "none in flight".
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
+import { xdgBaseDir, xdgRuntimeDir } from '../xdg.js';
 
 export const IN_FLIGHT_MS = 30_000;
 
 function markerDir(env: NodeJS.ProcessEnv): string | undefined {
   const sock = env.SSH_AUTH_SOCK;
   if (!sock) return undefined;
-  const runtime = env.XDG_RUNTIME_DIR && isAbsolute(env.XDG_RUNTIME_DIR) ? env.XDG_RUNTIME_DIR : undefined;
-  const cache = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(env.HOME || homedir(), '.cache');
-  return join(runtime ?? cache, 'fleetvault', 'agent-in-flight', createHash('sha256').update(sock).digest('hex').slice(0, 16));
+  return join(xdgRuntimeDir(env) ?? xdgBaseDir('XDG_CACHE_HOME', env), 'fleetvault', 'agent-in-flight', createHash('sha256').update(sock).digest('hex').slice(0, 16));
 }
 
 /** `SHA256:ab/c+d` → a file name (base64's / and + are not all safe in one). */

@@ -11,9 +11,9 @@
 // - it only holds public data (the CA public key, role limits): losing it costs one round trip.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync, constants } from 'node:fs';
-import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { xdgBaseDir } from '../xdg.js';
 
 export interface CachedSshRole {
   ttl?: number;
@@ -44,10 +44,7 @@ export const DEFAULT_SIGNING_CACHE_TTL_SECONDS = 300;
 const MAX_BYTES = 64 * 1024;
 
 export function signingCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  // A relative XDG_CACHE_HOME is invalid (XDG base directory spec: ignore it); taken as it is, it
-  // would put the cache in whatever directory the command runs in.
-  const xdg = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : undefined;
-  return join(xdg ?? join(env.HOME || homedir(), '.cache'), 'fleetvault', 'signing');
+  return join(xdgBaseDir('XDG_CACHE_HOME', env), 'fleetvault', 'signing');
 }
 
 function canonicalKey(k: SigningCacheKey): string {
