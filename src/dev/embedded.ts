@@ -149,13 +149,13 @@ async function startLocked(o: EmbeddedOptions, started: Started): Promise<Embedd
     if (o.withDevice) {
       const name = 'dev-device';
       // 22222 is balenaOS's SSH port; take it when free so the printed command looks like the real one.
-      const port = await preferPort('127.0.0.1', 22222);
+      // The balenaOS device binds it or falls back in one step (two `dev` at once both saw it free).
       const config = defaultDeviceConfig(name);
       (config.os as { sshKeys: string[] }).sshKeys = [caLine];
       deviceHandle = started.device = !pending
-        ? await startPlain(join(dir, 'device'), name, port, config, !!o.detach)
+        ? await startPlain(join(dir, 'device'), name, await preferPort('127.0.0.1', 22222), config, !!o.detach)
         : await pending.start({
-          dir: join(dir, 'device'), shimDir: dir, name, host: '127.0.0.1', port, config, configMode: 0o600, nssAto: 'auto',
+          dir: join(dir, 'device'), shimDir: dir, name, host: '127.0.0.1', preferredPort: 22222, config, configMode: 0o600, nssAto: 'auto',
           supervisorIntervalSeconds: o.supervisorIntervalSeconds ?? 5,
         });
       const knownHostsFile = join(dir, 'known_hosts');

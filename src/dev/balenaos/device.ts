@@ -29,6 +29,8 @@ export interface BalenaOsDeviceOptions {
   name: string;
   host: string;
   port?: number;
+  /** A port to take when it is free, else any free one (`dev`: balenaOS' 22222). Ignored with `port`. */
+  preferredPort?: number;
   config?: Record<string, unknown>;
   configText?: string;
   /** config.json's mode (default 0640: distinct from every umask default, so a lost mode shows). */
@@ -127,7 +129,7 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
   writeFileSync(join(o.dir, 'supervisor-interval'), String(o.supervisorIntervalSeconds ?? 2));
   const authorizedKeysFile = join(o.dir, 'authorized_keys_local');
   const log = join(o.dir, 'sshd.log');
-  const port = o.port ?? (await freePort(o.host));
+  let port = o.port ?? (o.preferredPort && !o.clockSkew ? o.preferredPort : await freePort(o.host));
   const cfg = join(o.dir, 'sshd_config');
   const path = [files.bin, ...(o.fatrw === false ? [] : [files.fatrw]), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
   checkPlainDir(path);
@@ -184,7 +186,8 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
       const d = daemon;
       await waitForPort(o.host, port, 5000, () => d.exitCode === null);
     } else {
-      socket = await startSshdSocket({ sshd, config: cfg, host: o.host, port, log, env, limit: o.triggerLimit ?? { intervalMs: 2000, burst: 200, recoverAfterMs: 1000 } });
+      socket = await startSshdSocket({ sshd, config: cfg, host: o.host, port, log, env, limit: o.triggerLimit ?? { intervalMs: 2000, burst: 200, recoverAfterMs: 1000 }, anyPortIfTaken: o.port === undefined });
+      port = socket.port;
     }
   } catch (e) {
     // Nothing half-started stays: the poller, the supervisor, a listening sshd.

@@ -9,6 +9,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 export interface TriggerLimit { intervalMs: number; burst: number; recoverAfterMs: number }
 
 export interface SshdSocket {
+  /** The port it listens on (the preferred one, or the one it fell back to). */
+  port: number;
   trips(): number;
   liveSessions(): number;
   /** Stop listening, then kill the sessions still running. */
@@ -17,12 +19,15 @@ export interface SshdSocket {
 
 export async function startSshdSocket(o: {
   sshd: string; config: string; host: string; port: number; log: string; env: Record<string, string>; limit: TriggerLimit;
+  /** `port` is only a preference (balenaOS' 22222 for `dev`): taken already, listen on any free one. */
+  anyPortIfTaken?: boolean;
 }): Promise<SshdSocket> {
   const sessions = new Set<ChildProcess>();
   let triggers: number[] = [];
   let trips = 0;
   let stopped = false;
   let server: Server | undefined;
+  let port = o.port;
   const listen = () => new Promise<void>((resolve, reject) => {
     server = createServer({ pauseOnConnect: true }, (sock: Socket) => {
       const now = Date.now();
@@ -45,10 +50,16 @@ export async function startSshdSocket(o: {
       sock.destroy(); // the session holds its own copy of the connection
     });
     server.once('error', reject);
-    server.listen(o.port, o.host, () => resolve());
+    server.listen(port, o.host, () => { port = (server!.address() as { port: number }).port; resolve(); });
   });
-  await listen();
+  // Bound here, not checked first and bound later: two `dev` starting at once both saw 22222 free.
+  await listen().catch((e: NodeJS.ErrnoException) => {
+    if (!o.anyPortIfTaken || e.code !== 'EADDRINUSE') throw e;
+    port = 0;
+    return listen();
+  });
   return {
+    port,
     trips: () => trips,
     liveSessions: () => sessions.size,
     stop: async () => {

@@ -3,28 +3,18 @@
 // own, so that it outlives `dev --detach`), and no state.json is written yet, so `dev stop` cannot
 // find it either. Nothing may stay: host, supervisor, listener (review #16 finding 3).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { CLI } from '../../support/cli.js';
 import { requireTools } from '../../support/tools.js';
+import { processesNaming } from '../../support/dev-state.js';
 
 let dir = '';
-/** Processes whose command line or environment names `needle` (the test's state dir). */
-function processesWith(needle: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    for (const f of ['cmdline', 'environ']) {
-      try { if (readFileSync(`/proc/${e}/${f}`, 'utf8').includes(needle)) { out.push(Number(e)); break; } } catch { /* gone */ }
-    }
-  }
-  return out;
-}
 afterEach(() => {
   if (!dir) return;
-  for (const p of processesWith(dir)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  for (const p of processesNaming(dir)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -43,8 +33,8 @@ test('Ctrl-C while dev --with-device starts leaves no device host, supervisor or
   expect(existsSync(join(state, 'device', 'supervisor.pid'))).toBe(true);
   process.kill(-cli.pid!, 'SIGINT');
   await exited;
-  let left = processesWith(state);
-  for (const end = Date.now() + 20_000; left.length && Date.now() < end; left = processesWith(state)) await new Promise((r) => setTimeout(r, 200));
+  let left = processesNaming(state);
+  for (const end = Date.now() + 20_000; left.length && Date.now() < end; left = processesNaming(state)) await new Promise((r) => setTimeout(r, 200));
   expect(left.map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return String(p); } })).toEqual([]);
 });
 
@@ -67,7 +57,7 @@ test.each(['SIGINT', 'SIGHUP'] as const)('%s to a foreground dev --with-device t
   });
   process.kill(-cli.pid!, signal);
   await exited;
-  let left = processesWith(state);
-  for (const end = Date.now() + 20_000; left.length && Date.now() < end; left = processesWith(state)) await new Promise((r) => setTimeout(r, 200));
+  let left = processesNaming(state);
+  for (const end = Date.now() + 20_000; left.length && Date.now() < end; left = processesNaming(state)) await new Promise((r) => setTimeout(r, 200));
   expect(left.map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return String(p); } })).toEqual([]);
 });

@@ -3,29 +3,20 @@
 // balena-supervisor". Without jq, `dev --with-device` fails in one line and leaves nothing running
 // (review #16 finding 6). jq is hidden in a mount namespace of the CLI's own (root only).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, expect, test } from 'vitest';
-import { CLI, runCli } from '../../support/cli.js';
+import { expect, test } from 'vitest';
+import { CLI } from '../../support/cli.js';
 import { requireTools } from '../../support/tools.js';
+import { devStateDirs, processesNaming } from '../../support/dev-state.js';
 
-let dir = '';
-const withState = (state: string) => readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((p) => {
-  try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(state) || readFileSync(`/proc/${p}/environ`, 'utf8').includes(state); } catch { return false; }
-});
-afterEach(async () => {
-  await runCli(['dev', 'stop'], { env: { FLEETVAULT_DEV_DIR: join(dir, 'state') } });
-  for (const p of withState(join(dir, 'state'))) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-  rmSync(dir, { recursive: true, force: true });
-});
-
+const dirs = devStateDirs('fv-dev-nojq-');
+// Root with unshare and /usr/bin/jq: the CI machine. Elsewhere skipped, but never under CI=true.
 const canHide = process.geteuid?.() === 0 && existsSync('/usr/bin/jq') && spawnSync('unshare', ['-m', 'true']).status === 0;
 
-test.skipIf(!canHide)('no jq: dev --with-device fails in one line, nothing running', { timeout: 60_000 }, () => {
+test.skipIf(!canHide && process.env.CI !== 'true')('no jq: dev --with-device fails in one line, nothing running', { timeout: 60_000 }, () => {
   requireTools(['sshd', 'ssh-keygen']);
-  dir = mkdtempSync(join(tmpdir(), 'fv-dev-nojq-'));
-  const state = join(dir, 'state');
+  const { dir, state } = dirs.make();
   const fake = join(dir, 'jq');
   writeFileSync(fake, '#!/bin/sh\necho "sh: 1: jq: not found" >&2\nexit 127\n', { mode: 0o755 });
   const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind "$0" /usr/bin/jq && shift && exec "$@"`, fake, 'x', process.execPath, CLI, 'dev', '--with-device', '--detach'], {
@@ -34,5 +25,5 @@ test.skipIf(!canHide)('no jq: dev --with-device fails in one line, nothing runni
   expect(r.status, r.stdout).toBe(1);
   expect(r.stderr).toMatch(/jq/);
   expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  expect(withState(state)).toEqual([]);
+  expect(processesNaming(state)).toEqual([]);
 });

@@ -1,12 +1,13 @@
 // `fleetvault dev --port N` with N taken: a stranger's mistake, not a bug — one line that says the
 // port is in use (not "unexpected error … report it"), exit 1, and nothing left running (review #16 finding 5).
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { runCli } from '../../support/cli.js';
 import { requireTools } from '../../support/tools.js';
+import { processesNaming } from '../../support/dev-state.js';
 
 let dir = '';
 let server: Server | undefined;
@@ -28,8 +29,6 @@ test('dev --with-device --port <taken>: one line naming the port, exit 1, nothin
   expect(r.stderr).not.toMatch(/unexpected error/);
   expect(r.stderr).toMatch(new RegExp(`port ${port}\\b.*in use`));
   expect(r.stderr.trim().split("\n"), r.stderr).toHaveLength(1);
-  const left = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
-    try { return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(state); } catch { return false; }
-  });
+  const left = processesNaming(state);
   expect(left).toEqual([]);
 });

@@ -2,29 +2,19 @@
 // `fleetvault dev --with-device` saw no server running, cleared the state dir under the old
 // device's feet and started a new one, so the old device host and its supervisor ran on where no
 // `dev stop` finds them (review #16 finding 12). The next dev stops what is left of the last one first.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { runCli } from '../../support/cli.js';
 import { requireTools } from '../../support/tools.js';
+import { devStateDirs, processesNaming } from '../../support/dev-state.js';
 import { processAlive } from '../../../src/dev/state.js';
 
-let dir = '';
-const withState = (state: string) => readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((p) => {
-  try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(state) || readFileSync(`/proc/${p}/environ`, 'utf8').includes(state); } catch { return false; }
-});
-afterEach(async () => {
-  const state = join(dir, 'state');
-  await runCli(['dev', 'stop'], { env: { FLEETVAULT_DEV_DIR: state } });
-  for (const p of withState(state)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-  rmSync(dir, { recursive: true, force: true });
-});
+const dirs = devStateDirs('fv-dev-restart-');
 
 test('dev --with-device after the last dev server died stops the last device first', { timeout: 90_000 }, async () => {
   requireTools(['sshd', 'ssh', 'ssh-keygen', 'jq']);
-  dir = mkdtempSync(join(tmpdir(), 'fv-dev-restart-'));
-  const state = join(dir, 'state');
+  const { state } = dirs.make();
   const env = { FLEETVAULT_DEV_DIR: state };
   const first = await runCli(['dev', '--with-device', '--detach'], { env });
   expect(first.code, first.stderr).toBe(0);
@@ -40,5 +30,5 @@ test('dev --with-device after the last dev server died stops the last device fir
   const stop = await runCli(['dev', 'stop'], { env });
   expect(stop.code, stop.stderr).toBe(0);
   await new Promise((r) => setTimeout(r, 500));
-  expect(withState(state)).toEqual([]);
+  expect(processesNaming(state)).toEqual([]);
 });
