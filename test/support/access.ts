@@ -6,6 +6,8 @@ import type { VaultFixture } from './context.js';
 import { runCli } from './cli.js';
 import type { BalenaApi } from './balena-api.js';
 import { defaultDeviceConfig, type Device } from '../../src/dev/device.js';
+import { policyName } from '../../src/vault/layout.js';
+import { startBalenaApi } from './balena-api.js';
 
 /** A fresh balena-style device uuid (32 hex). */
 export const deviceUuid = (): string => randomBytes(16).toString('hex');
@@ -46,4 +48,27 @@ export async function startScopedDevice(
   const d = await devices.start({ config, name: id.slice(0, 8) });
   api.addDevice({ uuid: id, ip_address: d.host, is_online: true });
   return Object.assign(d, { uuid: id });
+}
+
+/** The environment of an admin (`fleetvault-admin` policy token, 10 minutes) on the test's Vault. */
+export async function adminEnv(vault: VaultFixture): Promise<Record<string, string>> {
+  const token = (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token as string;
+  return { ...vault.env, VAULT_TOKEN: token };
+}
+
+/**
+ * A fleet of `count` scoped devices listed in a balena stand-in, alice in `group`, and an admin to
+ * grant her access: what the ssh-config scope tests start from. The stand-in stops with the test.
+ */
+export async function scopedFleet(
+  vault: VaultFixture,
+  devices: { start(o: { config: Record<string, unknown>; name: string }): Promise<Device> },
+  o: { slug: string; group: string; fleet: string; count: number },
+): Promise<{ aliceToken: string; admin: Record<string, string>; api: BalenaApi; devices: (Device & { uuid: string })[] }> {
+  const aliceToken = (await groupMember(vault, o.slug, o.group)).token;
+  const admin = await adminEnv(vault);
+  const api = await startBalenaApi({ fleetSlug: o.fleet });
+  onTestFinished(() => api.stop());
+  const all = await Promise.all(Array.from({ length: o.count }, () => startScopedDevice(vault, devices, api, o.fleet)));
+  return { aliceToken, admin, api, devices: all };
 }

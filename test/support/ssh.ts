@@ -1,8 +1,17 @@
 // The real OpenSSH client against a test device, with strict host key checking.
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { onTestFinished } from 'vitest';
 import { join } from 'node:path';
 import type { Device } from '../../src/dev/device.js';
+
+/** A private ssh-agent listening at `sock`, for this test only: stopped when the test finishes. */
+export async function startSshAgent(sock: string): Promise<ChildProcess> {
+  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+  onTestFinished(() => { agent.kill(); });
+  for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+  return agent;
+}
 
 export interface SshResult { code: number; stdout: string; stderr: string }
 

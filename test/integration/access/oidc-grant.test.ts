@@ -4,11 +4,11 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
+import { adminEnv } from '../../support/access.js';
 import { test, expect, type VaultFixture } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
 import { startOidcProvider, signInAtProvider, TestBrowser } from '../../support/oidc-provider.js';
 import { freePort } from '../../../src/dev/free-port.js';
-import { policyName } from '../../../src/vault/layout.js';
 
 /** An OIDC login through Vault's API, the browser played by TestBrowser: the user's Vault token. */
 async function oidcToken(vault: VaultFixture, mount: string, redirectUri: string, port: number, subject: string): Promise<string> {
@@ -46,7 +46,7 @@ test('an OIDC user in acme-oncall gets exactly fleet A; a user outside it gets n
   const groupId = (await vault.root.write<{ id: string }>('identity/group', { name: oncall, type: 'external' })).data.id;
   await vault.root.write('identity/group-alias', { name: oncall, mount_accessor: accessor, canonical_id: groupId });
 
-  const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
+  const admin = await adminEnv(vault);
   const g = await runCli(['access', 'grant', '--fleet', 'acme/a', '--group', oncall], { env: admin });
   expect(g.code, g.stderr).toBe(0);
 

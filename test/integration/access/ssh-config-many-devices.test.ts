@@ -6,18 +6,15 @@
 // the login ("Too many authentication failures") before its own certificate is offered. fleetvault
 // keeps at most the new scoped certificate plus the most recent other one, and never touches the
 // user's own keys.
-import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { onTestFinished } from 'vitest';
-import { groupMember, startScopedDevice } from '../../support/access.js';
+import { scopedFleet } from '../../support/access.js';
 import { test, expect } from '../../support/context.js';
-import { runSsh } from '../../support/ssh.js';
+import { runSsh, startSshAgent } from '../../support/ssh.js';
 import { runCli } from '../../support/cli.js';
-import { startBalenaApi } from '../../support/balena-api.js';
 import type { Device } from '../../../src/dev/device.js';
 import { agentCertificates } from '../../../src/ssh/agent.js';
-import { policyName } from '../../../src/vault/layout.js';
 
 /** Plain ssh as a user runs it; stdout trimmed. */
 const ssh = async (args: string[], env: Record<string, string>) => { const r = await runSsh(args, env); return { ...r, stdout: r.stdout.trim() }; };
@@ -26,22 +23,15 @@ const ssh = async (args: string[], env: Record<string, string>) => { const r = a
 
 test('ssh-config and ssh --agent with --scope device: logins to five devices in a row all succeed with four of the user\'s own keys in the agent (MaxAuthTries 6)', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
-  const aliceToken = (await groupMember(vault, slug, group)).token;
-  const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
   const F = 'acme/fleet-m';
-  const api = await startBalenaApi({ fleetSlug: F });
-  onTestFinished(() => api.stop());
-  const start = () => startScopedDevice(vault, devices, api, F);
-  const all = await Promise.all([start(), start(), start(), start(), start()]);
+  const { aliceToken, admin, api, devices: all } = await scopedFleet(vault, devices, { slug, group, fleet: F, count: 5 });
   // The simulated devices leave MaxAuthTries at sshd's default (6), as balenaOS does.
   for (const d of all) expect(readFileSync(join(d.dir, 'sshd_config'), 'utf8')).not.toMatch(/MaxAuthTries/i);
   const kh = join(tmp, 'known_hosts');
   // Under both names ssh is given: [<uuid>.balena]:port (ssh-config) and [<ip>]:port (ssh --host).
   writeFileSync(kh, all.flatMap((d) => [`${d.uuid}.balena`, d.host].map((n) => `[${n}]:${d.port} ${d.knownHostsLine.split(' ').slice(1).join(' ')}`)).join('\n') + '\n');
   const sock = join(tmp, 'agent.sock');
-  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
-  onTestFinished(() => { agent.kill(); });
-  for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+  await startSshAgent(sock);
   const agentEnv = { PATH: process.env.PATH!, SSH_AUTH_SOCK: sock };
 
   // The engineer's own keys, already in the agent (ssh offers them first): devices refuse them.

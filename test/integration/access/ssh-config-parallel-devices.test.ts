@@ -4,34 +4,23 @@
 // concurrent ProxyCommands had just added and whose ssh had not authenticated yet ("Permission
 // denied (publickey)", 2 of 4 on every review run). Each login now marks the certificate it
 // presents as in flight (src/ssh/agent-in-flight.ts) and the bound leaves marked ones alone.
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { onTestFinished } from 'vitest';
-import { groupMember, startScopedDevice } from '../../support/access.js';
+import { scopedFleet, startScopedDevice } from '../../support/access.js';
 import { test, expect } from '../../support/context.js';
-import { runSsh } from '../../support/ssh.js';
+import { runSsh, startSshAgent } from '../../support/ssh.js';
 import { runCli } from '../../support/cli.js';
-import { startBalenaApi } from '../../support/balena-api.js';
 import type { Device } from '../../../src/dev/device.js';
-import { policyName } from '../../../src/vault/layout.js';
 import { agentCertificates } from '../../../src/ssh/agent.js';
 
 test('ssh-config --scope device: four logins to four devices at once all succeed, and the bound holds again afterwards', { timeout: 180_000 }, async ({ vault, devices, tmp, slug }) => {
   const group = `par-${slug}`;
-  const aliceToken = (await groupMember(vault, slug, group)).token;
-  const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
   const F = 'acme/fleet-p';
-  const api = await startBalenaApi({ fleetSlug: F });
-  onTestFinished(() => api.stop());
-  const start = () => startScopedDevice(vault, devices, api, F);
-  const all = await Promise.all([start(), start(), start(), start()]);
+  const { aliceToken, admin, api, devices: all } = await scopedFleet(vault, devices, { slug, group, fleet: F, count: 4 });
   const kh = join(tmp, 'known_hosts');
   writeFileSync(kh, all.map((d) => `[${d.uuid}.balena]:${d.port} ${d.knownHostsLine.split(' ').slice(1).join(' ')}`).join('\n') + '\n');
   const sock = join(tmp, 'agent.sock');
-  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
-  onTestFinished(() => { agent.kill(); });
-  for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+  await startSshAgent(sock);
   for (const d of all) expect((await runCli(['access', 'grant', '--device', d.uuid, '--group', group], { env: admin })).code).toBe(0);
   const snippet = await runCli(['ssh-config', '--scope', 'device'], { env: vault.env });
   expect(snippet.code, snippet.stderr).toBe(0);

@@ -2,18 +2,15 @@
 // cert-authority lines are scoped, and plain OpenSSH: the ProxyCommand asks Vault for the
 // connection's own principal, reuses an agent certificate only for exactly that principal (device
 // A's never for device B), and a missing grant ends with the access module's one line.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { onTestFinished } from 'vitest';
-import { groupMember, startScopedDevice } from '../../support/access.js';
+import { scopedFleet } from '../../support/access.js';
 import { test, expect } from '../../support/context.js';
-import { runSsh } from '../../support/ssh.js';
+import { runSsh, startSshAgent } from '../../support/ssh.js';
 import { runCli, type CliResult } from '../../support/cli.js';
-import { startBalenaApi } from '../../support/balena-api.js';
 import type { Device } from '../../../src/dev/device.js';
 import { agentCertificates } from '../../../src/ssh/agent.js';
-import { policyName } from '../../../src/vault/layout.js';
 
 /** Plain ssh as a user runs it; stdout trimmed. */
 const ssh = async (args: string[], env: Record<string, string>) => { const r = await runSsh(args, env); return { ...r, stdout: r.stdout.trim() }; };
@@ -29,21 +26,15 @@ function oneLine(r: CliResult, code: number, re: RegExp): void {
 
 test('ssh-config --scope device|fleet: plain ssh root@<uuid>.balena gets exactly its own principal', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
-  const aliceToken = (await groupMember(vault, slug, group)).token;
-  const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
   const F = 'acme/fleet-f';
-  const api = await startBalenaApi({ fleetSlug: F });
-  onTestFinished(() => api.stop());
   // Two devices of fleet F, scoped: each trusts device-<its uuid>, fleet-acme.fleet-f, break-glass.
-  const start = () => startScopedDevice(vault, devices, api, F);
-  const [a, b] = await Promise.all([start(), start()]);
+  const { aliceToken, admin, api, devices: two } = await scopedFleet(vault, devices, { slug, group, fleet: F, count: 2 });
+  const [a, b] = [two[0]!, two[1]!];
   // ssh checks the host key under the name it was given: [<uuid>.balena]:port.
   const kh = join(tmp, 'known_hosts');
   writeFileSync(kh, [a, b].flatMap((d) => [d.uuid, d.uuid.slice(0, 7)].map((n) => `[${n}.balena]:${d.port} ${d.knownHostsLine.split(' ').slice(1).join(' ')}`)).join('\n') + '\n');
   const sock = join(tmp, 'agent.sock');
-  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
-  onTestFinished(() => { agent.kill(); });
-  for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+  await startSshAgent(sock);
 
   expect((await runCli(['access', 'grant', '--device', a.uuid, '--group', group], { env: admin })).code).toBe(0);
   expect((await runCli(['access', 'grant', '--fleet', F, '--group', group], { env: admin })).code).toBe(0);

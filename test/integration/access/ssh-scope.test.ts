@@ -1,17 +1,14 @@
 // `fleetvault ssh --scope device|fleet | --break-glass | --from` on a real OpenBao and real sshd
 // devices in two fleets whose cert-authority lines are scoped: the session's certificate opens only
 // what its scope names, refusals end before ssh runs, and --agent reuses only a same-scope certificate.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { deviceUuid, groupMember } from '../../support/access.js';
+import { adminEnv, deviceUuid, groupMember } from '../../support/access.js';
 import { test, expect } from '../../support/context.js';
 import { runCli, type CliResult } from '../../support/cli.js';
-import { knownHostsFor } from '../../support/ssh.js';
+import { knownHostsFor, startSshAgent } from '../../support/ssh.js';
 import { startBalenaApi } from '../../support/balena-api.js';
 import { defaultDeviceConfig, type Device } from '../../../src/dev/device.js';
-import { policyName } from '../../../src/vault/layout.js';
 
 const uuid = deviceUuid;
 
@@ -26,7 +23,7 @@ const lastJson = (stderr: string) => JSON.parse(stderr.trim().split('\n').pop()!
 test('ssh --scope fleet|device|--break-glass: each certificate opens only what its scope names', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
   const aliceToken = (await groupMember(vault, slug, group)).token;
-  const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
+  const admin = await adminEnv(vault);
   const A = 'acme/fleet-a';
   const B = 'acme/fleet-b';
   const start = async (fleet: string): Promise<Device & { uuid: string }> => {
@@ -40,9 +37,7 @@ test('ssh --scope fleet|device|--break-glass: each certificate opens only what i
   const [a1, a2, b1] = [await start(A), await start(A), await start(B)];
   const kh = knownHostsFor(tmp, [a1, a2, b1]);
   const sock = join(tmp, 'agent.sock');
-  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
-  onTestFinished(() => { agent.kill(); });
-  for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+  await startSshAgent(sock);
   const env = { ...vault.env, VAULT_TOKEN: aliceToken, SSH_AUTH_SOCK: sock };
   // The device positional is a uuid; --host keeps balena out of it (uuid and fleet come from flags).
   const ssh = (d: Device & { uuid: string }, ...extra: string[]) => runCli([
@@ -132,7 +127,7 @@ test('ssh scope flags: bad combinations are exit 1, one line, before balena or V
 test('ssh <short uuid> --scope device|fleet: uuid and fleet come from the balena lookup', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
   const aliceToken = (await groupMember(vault, slug, group)).token;
-  const admin = { ...vault.env, VAULT_TOKEN: (await vault.root.write('auth/token/create', { policies: [policyName(vault.layout, 'admin')], ttl: '10m' })).auth!.client_token };
+  const admin = await adminEnv(vault);
   const api = await startBalenaApi({ fleetSlug: 'acme/Sensors' });
   onTestFinished(() => api.stop());
   const id = uuid();

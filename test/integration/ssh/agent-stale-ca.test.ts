@@ -2,20 +2,14 @@
 // `ssh --agent` and the ssh-config ProxyCommand must not reuse it (the device no longer trusts
 // that CA: "Permission denied" and a hint blaming the device); they replace it with a certificate
 // from the CA the server signs with now. A certificate from the current CA is still reused.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
-import { knownHostsFor } from '../../support/ssh.js';
+import { knownHostsFor, startSshAgent } from '../../support/ssh.js';
 import type { Device } from '../../../src/dev/device.js';
 import type { VaultClient } from '../../../src/vault/client.js';
-
-async function startAgent(sock: string): Promise<ChildProcess> {
-  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
-  return agent;
-}
 
 /** A new CA generated inside Vault on the same mount: what a finished rotation leaves behind. */
 async function replaceCa(root: VaultClient, mount: string): Promise<void> {
@@ -42,7 +36,7 @@ test('ssh --agent after a CA rotation replaces the old-CA certificate instead of
   await trustOnlyCurrentCa(vault.env, d);
   const kh = knownHostsFor(tmp, [d]);
   const sock = join(tmp, 'agent.sock');
-  const agent = await startAgent(sock);
+  const agent = await startSshAgent(sock);
   try {
     const env = { ...vault.env, SSH_AUTH_SOCK: sock, HOME: tmp };
     const args = ['ssh', 'd', '--host', d.host, '--port', String(d.port), '--user-known-hosts-file', kh, '--strict-host-key-checking', 'yes', '--agent', '--json', '--', 'true'];
@@ -89,7 +83,7 @@ test('the ssh-config ProxyCommand after a CA rotation signs anew instead of hand
   const cfg = join(tmp, 'ssh_config');
   writeFileSync(cfg, snippet.stdout);
   const sock = join(tmp, 'agent.sock');
-  const agent = await startAgent(sock);
+  const agent = await startSshAgent(sock);
   try {
     const env = { PATH: process.env.PATH!, HOME: tmp, SSH_AUTH_SOCK: sock, ...vault.env };
     const sshOnce = () => execFileSync('ssh', ['-F', cfg, '-o', `UserKnownHostsFile=${kh}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes',

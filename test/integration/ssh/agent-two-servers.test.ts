@@ -3,27 +3,19 @@
 // another server (fleetvault contexts: staging and prod). An engineer who alternates between two
 // servers (`--context staging` / `--context prod`, or two ssh-config blocks) loses the other
 // server's certificate on every login, and each switch back signs again.
-import { existsSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { test, expect } from '../../support/context.js';
 import { runCli } from '../../support/cli.js';
-import { knownHostsFor } from '../../support/ssh.js';
+import { knownHostsFor, startSshAgent } from '../../support/ssh.js';
 import { defaultDeviceConfig } from '../../../src/dev/device.js';
 import { startDevServer } from '../../../src/dev/openbao.js';
 import { VaultClient } from '../../../src/vault/client.js';
 import { bootstrapVault } from '../../../src/vault/bootstrap.js';
 
-async function startAgent(sock: string): Promise<ChildProcess> {
-  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
-  return agent;
-}
-
 test('ssh --agent against server B keeps server A\'s certificate: back on A it is reused', { timeout: 120_000 }, async ({ vault, devices, tmp }) => {
   const b = await startDevServer({ dir: join(tmp, 'bao-b') });
   const sock = join(tmp, 'agent.sock');
-  const agent = await startAgent(sock);
+  const agent = await startSshAgent(sock);
   try {
     const rootB = new VaultClient({ address: b.address, token: b.rootToken });
     await bootstrapVault({ client: rootB, layout: vault.layout, factoryCidrs: ['127.0.0.0/8'] });
