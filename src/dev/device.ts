@@ -23,7 +23,8 @@ export interface DeviceOptions {
   env?: Record<string, string>;
 }
 
-export interface Device {
+/** What every simulated device offers: where it listens, its host key, its config.json and log. */
+export interface SimulatedDevice {
   name: string;
   host: string;
   port: number;
@@ -32,13 +33,27 @@ export interface Device {
   hostPublicKey: string;
   /** `[host]:port ssh-ed25519 …` for a known_hosts file. */
   knownHostsLine: string;
-  child: ChildProcess;
   /** The account this device logs in: root, or the invoking user when not run as root. */
   user: string;
-  /** sshd's own log (sshd -E): the evidence when a login is refused. */
+  /** sshd's own log: the evidence when a login is refused. */
   log: string;
   readConfig(): string;
   stop(): Promise<void>;
+}
+
+/** The plain device: one `sshd -D` (its child process). */
+export interface Device extends SimulatedDevice {
+  child: ChildProcess;
+}
+
+/**
+ * sshd_config splits its lines like a shell (quotes, backslashes, spaces) and expands %-tokens: a
+ * device's paths must be plain, or sshd reads another path than the one we wrote.
+ */
+export function checkSshdConfigPath(path: string, what: string, consequence = 'which sshd_config cannot hold'): void {
+  if (/["'\\\s%]/.test(path)) {
+    throw new UsageError(`cannot start the simulated device: its ${what} ${JSON.stringify(path)} has a quote, backslash, space or %, ${consequence}`, { hint: 'set FLEETVAULT_DEV_DIR to a plain path' });
+  }
 }
 
 export function findSshd(): string {
@@ -58,10 +73,7 @@ const OS_SSH_KEYS_FILTER = '(.os.sshKeys // []) | if type == "array" then .[] | 
  * command is the system's own jq, run directly: it already lives in a root-owned directory.
  */
 export function authorizedKeysCommand(configPath: string, jqBin = findJq()): string {
-  // sshd splits the line like a shell (quotes, backslashes) and expands %-tokens: keep paths plain.
-  if (/["'\\\s%]/.test(configPath)) {
-    throw new UsageError(`cannot start the simulated device: its config path ${JSON.stringify(configPath)} has a quote, backslash, space or %, and sshd cannot pass it to the AuthorizedKeysCommand`, { hint: 'set FLEETVAULT_DEV_DIR to a plain path' });
-  }
+  checkSshdConfigPath(configPath, 'config path', 'and sshd cannot pass it to the AuthorizedKeysCommand');
   return `${jqBin} -r '${OS_SSH_KEYS_FILTER}' ${configPath}`;
 }
 

@@ -15,7 +15,7 @@ import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_pr
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { defaultDeviceConfig, deviceLoginUser, findSshd } from '../device.js';
+import { checkSshdConfigPath, defaultDeviceConfig, deviceLoginUser, findSshd, type SimulatedDevice } from '../device.js';
 import { freePort, waitForPort } from '../free-port.js';
 import { nssAtoShim, type NssAtoMode } from './nss-ato.js';
 import { startOsSshKeys } from './os-sshkeys.js';
@@ -63,22 +63,12 @@ export interface BalenaOsDeviceOptions {
   shimDir?: string;
 }
 
-export interface BalenaOsDevice {
-  name: string;
-  host: string;
-  port: number;
-  dir: string;
-  configPath: string;
-  hostPublicKey: string;
-  knownHostsLine: string;
-  log: string;
-  /** The account to log in as: root, or the invoking user when this does not run as root. */
-  user: string;
+/** The faithful device: the plain one's endpoint plus balenaOS' behaviour around config.json. */
+export interface BalenaOsDevice extends SimulatedDevice {
   /** Whether any login name is root (libnss-ato); otherwise only `user` logs in. */
   anyUser: boolean;
   /** Why not, when `anyUser` is false. */
   anyUserMissing?: string;
-  readConfig(): string;
   writeConfig(text: string): void;
   authorizedKeys(): string[];
   supervisorRunning(): boolean;
@@ -97,17 +87,10 @@ export interface BalenaOsDevice {
   stop(): Promise<void>;
 }
 
-/** sshd_config lines split on spaces and expand %: the device's paths must be plain. */
-function checkPlainDir(dir: string): void {
-  if (/["'\\\s%]/.test(dir)) {
-    throw new UsageError(`cannot start the simulated device: its directory ${JSON.stringify(dir)} has a quote, backslash, space or %, which sshd_config cannot hold`, { hint: 'set FLEETVAULT_DEV_DIR to a plain path' });
-  }
-}
-
 let jqRuns: boolean | undefined;
 
 export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<BalenaOsDevice> {
-  checkPlainDir(o.dir);
+  checkSshdConfigPath(o.dir, 'directory');
   const sshd = findSshd();
   const files = deviceFiles();
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
@@ -132,7 +115,7 @@ export async function startBalenaOsDevice(o: BalenaOsDeviceOptions): Promise<Bal
   let port = o.port ?? (o.preferredPort && !o.clockSkew ? o.preferredPort : await freePort(o.host));
   const cfg = join(o.dir, 'sshd_config');
   const path = [files.bin, ...(o.fatrw === false ? [] : [files.fatrw]), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
-  checkPlainDir(path);
+  checkSshdConfigPath(path, 'PATH');
   // The supervisor edits config.json with jq (balenaOS ships it, and so do the device's tools):
   // without it the supervisor would never write back while `dev` says it does.
   // Asked once per process: the fleet lab starts hundreds of devices.
