@@ -38,6 +38,7 @@ fail() { echo "fleetvault: $2" >&2; exit "$1"; }
 locked=''
 sum() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
 lock() {
+  locked=tried # the cleanup does not wait for a lock this script could not get
   if command -v flock >/dev/null 2>&1; then
     exec 9<"\${p%/*}/" || fail 98 "cannot open the directory of $p"
     flock -w 20 9 || fail 98 "another writer holds the lock on $p"
