@@ -38,6 +38,17 @@ export interface JournalEntry {
 
 const doneKey = (device: string, host: string) => JSON.stringify([device, host]);
 
+function firstHoldKey(text: string): string | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.includes('"holdKey"')) continue;
+    try {
+      const k = (JSON.parse(line) as { holdKey?: unknown }).holdKey;
+      if (typeof k === 'string' && /^[0-9a-f]{64}$/.test(k)) return k;
+    } catch { /* a torn line */ }
+  }
+  return undefined;
+}
+
 export class Journal {
   private fd: number | undefined;
   readonly done = new Map<string, JournalEntry & { status: DeviceStatus }>();
@@ -77,8 +88,11 @@ export class Journal {
    */
   holdOwner(t: { name: string; host: string }): string {
     if (!this.holdKey) {
-      this.holdKey = randomBytes(32).toString('hex');
-      this.append({ holdKey: this.holdKey, at: new Date().toISOString() });
+      const mine = randomBytes(32).toString('hex');
+      this.append({ holdKey: mine, at: new Date().toISOString() });
+      // Another run on this journal may have written its key since we read the file: the first key
+      // in the file is the journal's (what a re-run reads), for both of us.
+      this.holdKey = firstHoldKey(readFileSync(this.path, 'utf8')) ?? mine;
     }
     return createHash('sha256').update(`${this.holdKey}\0${t.name}\0${t.host}`).digest('hex').slice(0, 32);
   }

@@ -33,12 +33,16 @@ umask 077
 p=${q(path)}
 token='${token}'
 new="$p.fleetvault.new"; bak="$p.fleetvault.bak"; lease="$p.fleetvault.lease"
+set -f # a lease is split into words by an unquoted $(cat …): a glob in it stays a word
 fail() { echo "fleetvault: $2" >&2; exit "$1"; }
+locked=''
 sum() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
 lock() {
+  locked=tried # the cleanup does not wait for a lock this script could not get
   if command -v flock >/dev/null 2>&1; then
     exec 9<"\${p%/*}/" || fail 98 "cannot open the directory of $p"
     flock -w 20 9 || fail 98 "another writer holds the lock on $p"
+    locked=1
   fi
 }`;
 
@@ -47,17 +51,26 @@ const FINISH = `unit=''; wd=''; held=''
 finish() {
   rc=$?
   trap '' HUP INT TERM PIPE
-  exec 9<&-
+  # Under the lock (taken now when the script ended before it): a hold that took ours over — a
+  # re-run on the same journal — must not see its lease removed or its supervisor started, nor a
+  # writer its upload removed, by this cleanup.
+  if [ -z "$locked" ] && command -v flock >/dev/null 2>&1 && (exec 9<"\${p%/*}/") 2>/dev/null; then
+    exec 9<"\${p%/*}/"; flock -w 20 9 >/dev/null 2>&1
+  fi
   rm -f "$new" "$bak.tmp"
   if [ -n "$held" ]; then
-    if [ -n "$unit" ] && ! systemctl start "$unit" </dev/null >/dev/null 2>&1; then
-      echo "fleetvault: $unit did not start again" >&2
-      if [ "$rc" -eq 0 ]; then rc=93; fi
+    set -- $(cat "$lease" 2>/dev/null) x
+    if [ "$1" = "$token" ] || [ "$1" = x ]; then
+      if [ -n "$unit" ] && ! systemctl start "$unit" </dev/null 9<&- >/dev/null 2>&1; then
+        echo "fleetvault: $unit did not start again" >&2
+        if [ "$rc" -eq 0 ]; then rc=93; fi
+      fi
+      rm -f "$lease"
     fi
-    rm -f "$lease"
     if [ "$wd" = systemd ]; then systemctl stop "fleetvault-lease-$token" </dev/null >/dev/null 2>&1; fi
     case "$wd" in ''|systemd) ;; *) kill -TERM -- "-$wd" 2>/dev/null ;; esac
   fi
+  exec 9<&-
   exit "$rc"
 }
 trap finish EXIT
@@ -74,12 +87,15 @@ if [ "$2" != - ]; then unit=$2; fi
 wd=$3`;
 
 const WATCHDOG = [
+  'set -f',
   'sleep "$FV_WAIT"',
+  // Under the lock, as the scripts are: a hold taking this one over is never half done here.
+  'if command -v flock >/dev/null 2>&1 && (exec 9<"${FV_P%/*}/") 2>/dev/null; then exec 9<"${FV_P%/*}/"; flock -w 20 9; fi',
   'set -- $(cat "$FV_LEASE" 2>/dev/null) x',
   'if [ "$1" = "$FV_TOKEN" ]; then',
   '  rm -f "$FV_P.fleetvault.new" "$FV_P.fleetvault.bak.tmp"',
-  '  if command -v fatrw >/dev/null 2>&1; then fatrw read "$FV_P" >/dev/null 2>&1; fi',
-  '  if [ -n "$FV_UNIT" ]; then systemctl start "$FV_UNIT"; fi',
+  '  if command -v fatrw >/dev/null 2>&1; then fatrw read "$FV_P" >/dev/null 2>&1 9<&-; fi',
+  '  if [ -n "$FV_UNIT" ]; then systemctl start "$FV_UNIT" 9<&-; fi',
   '  rm -f "$FV_LEASE"',
   'fi',
 ].join('\n');
@@ -113,11 +129,13 @@ now=$(date +%s)
 prev_unit=''
 if [ -e "$lease" ]; then
   set -- $(cat "$lease" 2>/dev/null) x x x 0 x
-  case "$4" in *[!0-9]*|'') exp=0 ;; *) exp=$4 ;; esac
+  # Decimal, never octal (08 is no shell number), and no more digits than a date has.
+  case "$4" in *[!0-9]*|''|????????????*) exp=0 ;; *) exp=\${4#"\${4%%[!0]*}"}; exp=\${exp:-0} ;; esac
   if [ -n "$owner" ] && [ "$5" = "$owner" ]; then
     # Our own run's hold, left when it died between hold and write: ours to take over. The
-    # supervisor it stopped is ours to start again; its watchdog finds another token and does nothing.
-    case "$2" in balena-supervisor|resin-supervisor) prev_unit=$2 ;; esac
+    # supervisor it stopped is ours to start again — from here on, even if this script is cut
+    # before its own watchdog is armed (the old lease goes below: its watchdog will do nothing).
+    case "$2" in balena-supervisor|resin-supervisor) prev_unit=$2; unit=$2; held=1 ;; esac
   elif [ "$now" -le $((exp + 30)) ]; then
     # Someone else's live hold (a hold whose watchdog should long have fired — the device
     # rebooted under it — is stale and dropped below).
