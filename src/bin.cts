@@ -103,8 +103,21 @@ function runWithCodeCache(): void {
   m.loaded = true;
 }
 
+/** `fleetvault … --help` from the table the build rendered with yargs (src/fast-help.cts), if it can. */
+function fastHelp(): boolean {
+  const last = process.argv[process.argv.length - 1];
+  if (last !== '--help' && last !== '-h') return false;
+  try {
+    return (require('./fast-help.cjs') as typeof import('./fast-help.cjs')).printFastHelp(__dirname, process.argv.slice(2));
+  } catch {
+    return false; // a copy of bin.cjs without it: yargs answers
+  }
+}
+
 const enable = (nodeModule as { enableCompileCache?: (dir?: string) => unknown }).enableCompileCache;
-if (enable) {
+if (fastHelp()) {
+  // `fleetvault … --help`, printed from the table the build rendered with yargs (src/fast-help.cts).
+} else if (enable) {
   // Node's own default ($TMPDIR/node-compile-cache/<version-arch-hash-uid>) is shared by every
   // user of /tmp and Node checks neither owner nor mode: whoever creates those directories first
   // can swap an entry for bytecode of any same-length source (V8 checks only the length), which

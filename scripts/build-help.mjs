@@ -1,0 +1,49 @@
+// Renders `fleetvault [command…] --help` for every command with yargs itself (the built CLI, as a
+// user runs it, with the fast path off) at widths 80 and 120, into dist/help.json, which
+// src/fast-help.cts prints without loading the bundle. Commands are found the way a user finds
+// them: in each help's "Commands:" section.
+import { execFile } from 'node:child_process';
+import { statSync, writeFileSync, renameSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const WIDTHS = [80, 120];
+const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', FLEETVAULT_FAST_HELP: '0' };
+
+async function help(path, width) {
+  const { stdout } = await run(process.execPath, ['dist/bin.cjs', ...(path ? path.split(' ') : []), '--help'], {
+    env: { ...env, COLUMNS: String(width) }, maxBuffer: 1 << 20,
+  });
+  return stdout;
+}
+
+/** The subcommand paths a help lists under "Commands:" (`  fleetvault ca rollout  …`). */
+function subcommands(text) {
+  // Up to the next heading ("Options:"): yargs separates command groups with blank lines.
+  const section = /^Commands:\n([\s\S]*?)(?:\n\S[^\n]*:\n|(?![\s\S]))/m.exec(text)?.[1] ?? '';
+  const paths = [];
+  for (const line of section.split('\n')) {
+    const m = /^ {2}fleetvault ((?:[a-z][a-z-]* ?)+)/.exec(line);
+    if (m) paths.push(m[1].trim());
+  }
+  return paths;
+}
+
+const widths = Object.fromEntries(WIDTHS.map((w) => [String(w), {}]));
+const queue = [''];
+const seen = new Set(queue);
+while (queue.length) {
+  // A few at a time: each is a whole CLI start.
+  const batch = queue.splice(0, 4);
+  await Promise.all(batch.map(async (path) => {
+    const texts = await Promise.all(WIDTHS.map((w) => help(path, w)));
+    WIDTHS.forEach((w, i) => (widths[String(w)][path] = texts[i]));
+    for (const sub of subcommands(texts[0])) {
+      if (!seen.has(sub)) { seen.add(sub); queue.push(sub); }
+    }
+  }));
+}
+const table = { bundle: { size: statSync('dist/cli.cjs').size }, widths };
+writeFileSync('dist/help.json.tmp', JSON.stringify(table));
+renameSync('dist/help.json.tmp', 'dist/help.json');
+console.log(`help: ${seen.size} commands × ${WIDTHS.length} widths → dist/help.json`);
