@@ -1,9 +1,9 @@
 // Renders `fleetvault [command…] --help` for every command with yargs itself (the built CLI, as a
-// user runs it, with the fast path off) at widths 80 and 120, into dist/help.json, which
+// user runs it, with the fast path off) at widths 80 and 120, into dist/help/, which
 // src/fast-help.cts prints without loading the bundle. Commands are found the way a user finds
 // them: in each help's "Commands:" section.
 import { execFile } from 'node:child_process';
-import { statSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -43,7 +43,12 @@ while (queue.length) {
     }
   }));
 }
-const table = { bundle: { size: statSync('dist/cli.cjs').size }, widths };
-writeFileSync('dist/help.json.tmp', JSON.stringify(table));
-renameSync('dist/help.json.tmp', 'dist/help.json');
-console.log(`help: ${seen.size} commands × ${WIDTHS.length} widths → dist/help.json`);
+// dist/help/<bundle size>/<width>/fleetvault.ca.rollout.txt (see src/fast-help.cts).
+const base = `dist/help/${statSync('dist/cli.cjs').size}`;
+for (const w of WIDTHS) {
+  mkdirSync(`${base}/${w}`, { recursive: true });
+  for (const [path, text] of Object.entries(widths[String(w)])) {
+    writeFileSync(`${base}/${w}/${['fleetvault', ...(path ? path.split(' ') : [])].join('.')}.txt`, text);
+  }
+}
+console.log(`help: ${seen.size} commands × ${WIDTHS.length} widths → ${base}/`);

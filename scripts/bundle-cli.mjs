@@ -73,7 +73,7 @@ const asciiFastPaths = {
 rmSync('dist/chunks', { recursive: true, force: true });
 // The help texts belong to the bundle they were rendered from: a new bundle has none until
 // scripts/build-help.mjs renders them again (until then --help goes through yargs).
-rmSync('dist/help.json', { force: true });
+rmSync('dist/help', { recursive: true, force: true });
 await build({
   entryPoints: { cli: 'src/cli.ts' },
   outdir: 'dist',

@@ -17,7 +17,6 @@ import * as nodeModule from 'node:module';
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { Script, constants as vmConstants } from 'node:vm';
 
 const CLI = join(__dirname, 'cli.cjs');
 
@@ -86,6 +85,8 @@ function runWithCodeCache(): void {
   // The shebang line is not JavaScript inside a function wrapper; keep the line count for stacks.
   const source = readFileSync(CLI, 'utf8').replace(/^#!.*/, '');
   const Module = nodeModule.Module as ModuleCtor;
+  // Required here, not at the top: `--help` (fastHelp below) never gets this far.
+  const { Script, constants: vmConstants } = require('node:vm') as typeof import('node:vm');
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: CLI,
     cachedData,

@@ -1,6 +1,6 @@
 // src/fast-help.cts: `fleetvault [command…] --help` from the table the build rendered, only when
 // the table is this bundle's and the width is one it holds; anything else is yargs' to answer.
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -14,10 +14,10 @@ const saved = { COLUMNS: process.env.COLUMNS, FLEETVAULT_FAST_HELP: process.env.
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'fv-fast-help-'));
   writeFileSync(join(dir, 'cli.cjs'), 'x'.repeat(100));
-  writeFileSync(join(dir, 'help.json'), JSON.stringify({
-    bundle: { size: 100 },
-    widths: { 80: { '': 'top 80\n', 'ca rollout': 'rollout 80\n' }, 120: { '': 'top 120\n' } },
-  }));
+  for (const w of ['80', '120']) mkdirSync(join(dir, 'help', '100', w), { recursive: true });
+  writeFileSync(join(dir, 'help', '100', '80', 'fleetvault.txt'), 'top 80\n');
+  writeFileSync(join(dir, 'help', '100', '80', 'fleetvault.ca.rollout.txt'), 'rollout 80\n');
+  writeFileSync(join(dir, 'help', '100', '120', 'fleetvault.txt'), 'top 120\n');
   delete process.env.FLEETVAULT_FAST_HELP;
 });
 afterEach(() => {
@@ -60,16 +60,15 @@ describe('printFastHelp', () => {
     expect(help([], '80')).toBeUndefined();
   });
 
-  it('ignores a table of another bundle, a broken or missing one, and FLEETVAULT_FAST_HELP=0', () => {
+  it('ignores texts of another bundle, a missing one, and FLEETVAULT_FAST_HELP=0', () => {
     writeFileSync(join(dir, 'cli.cjs'), 'x'.repeat(101));
     expect(help(['--help'], '80')).toBeUndefined();
     writeFileSync(join(dir, 'cli.cjs'), 'x'.repeat(100));
     process.env.FLEETVAULT_FAST_HELP = '0';
     expect(help(['--help'], '80')).toBeUndefined();
     delete process.env.FLEETVAULT_FAST_HELP;
-    writeFileSync(join(dir, 'help.json'), '{"bundle":');
-    expect(help(['--help'], '80')).toBeUndefined();
-    rmSync(join(dir, 'help.json'));
+    expect(help(['--help'], '80')).toBe('top 80\n');
+    rmSync(join(dir, 'help'), { recursive: true });
     expect(help(['--help'], '80')).toBeUndefined();
   });
 });

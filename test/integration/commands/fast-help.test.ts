@@ -1,8 +1,8 @@
-// Every help text the build rendered (dist/help.json) is byte for byte what yargs prints for that
+// Every help text the build rendered (dist/help/) is byte for byte what yargs prints for that
 // command at that width, through the real executable; in a terminal the width comes from the
 // terminal, as src/cli.ts takes it; a width the table lacks is answered by yargs.
 import { execFile, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -12,7 +12,11 @@ import { requireTools } from '../../support/tools.js';
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = join(root, 'dist', 'bin.cjs');
 const run = promisify(execFile);
-const table = JSON.parse(readFileSync(join(root, 'dist', 'help.json'), 'utf8')) as { widths: Record<string, Record<string, string>> };
+// dist/help/<bundle size>/<width>/fleetvault.ca.rollout.txt
+const base = join(root, 'dist', 'help', String(statSync(join(root, 'dist', 'cli.cjs')).size));
+const widthOf = (w: number) => Object.fromEntries(readdirSync(join(base, String(w))).map((f) =>
+  [f.replace(/\.txt$/, '').split('.').slice(1).join(' '), readFileSync(join(base, String(w), f), 'utf8')]));
+const table = { widths: { 80: widthOf(80), 120: widthOf(120) } as Record<string, Record<string, string>> };
 const env = (extra: Record<string, string>) => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', ...extra });
 const argsOf = (path: string) => [BIN, ...(path ? path.split(' ') : []), '--help'];
 
