@@ -8,6 +8,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, readFileSync, writeSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { openAppendLog, writeTarget } from '../fs/atomic.js';
+import { takePidLock } from '../fs/pid-lock.js';
+import { UsageError } from '../errors.js';
 
 export type DeviceStatus = 'changed' | 'already' | 'failed' | 'skipped';
 
@@ -54,6 +56,7 @@ export class Journal {
   readonly done = new Map<string, JournalEntry & { status: DeviceStatus }>();
   malformedLines = 0;
   private holdKey: string | undefined;
+  private release: (() => void) | undefined;
 
   constructor(readonly path: string, readonly caFingerprint: string) {
     writeTarget(path); // a planted link is refused now, before any device is touched
@@ -122,9 +125,25 @@ export class Journal {
     return e.edit === edit || (e.edit === undefined && edit === LEGACY_EDIT) ? e : undefined;
   }
 
+  /**
+   * One run per journal at a time (`<journal>.lock`): two runs on one journal share its hold key,
+   * so each would take the other's live holds over. A run killed outright leaves a stale lock,
+   * which the next run replaces. Released by close().
+   */
+  lock(): void {
+    if (this.release) return;
+    const file = `${this.path}.lock`;
+    writeTarget(file);
+    this.release = takePidLock(file, (h) => new UsageError(`journal ${this.path} is in use by another fleetvault run (pid ${h.pid}); nothing was done`, {
+      hint: `wait for that run to finish, or pass --journal FILE for a separate run; if no fleetvault runs, remove ${file}`,
+    }));
+  }
+
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.release?.();
+    this.release = undefined;
   }
 }
 

@@ -362,6 +362,9 @@ export async function rolloutCa(o: RolloutOptions): Promise<RolloutReport> {
     else pending.push(t);
   }
 
+  // One run per journal, before anything is touched (released by journal.close() below; a run
+  // that dies leaves a stale lock the next one replaces).
+  journal?.lock();
   const addsCa = !!o.edit.add || !!o.scoped;
   const verify = (o.verify ?? true) && addsCa && !o.dryRun;
   prepareKnownHosts(o.access.knownHostsFile);

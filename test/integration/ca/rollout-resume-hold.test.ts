@@ -12,6 +12,7 @@ import { test, expect } from '../../support/context.js';
 import { CLI, runCli } from '../../support/cli.js';
 import { balenaOsFleet } from '../../support/balenaos-fleet.js';
 import { requireTools } from '../../support/tools.js';
+import { takePidLock } from '../../../src/fs/pid-lock.js';
 
 requireTools(['gcc', 'jq', 'flock', 'setsid']);
 
@@ -84,4 +85,27 @@ test('a rollout killed between hold and write: the re-run takes its own hold ove
   const theirsAgain = await runCli(args(theirs, 'b.jsonl'), { env: vault.env, timeoutMs: 120_000 });
   expect(theirsAgain.code, theirsAgain.stderr).toBe(0);
   expect(theirs.supervisorRunning()).toBe(true);
+});
+
+test('one run per journal: a second rollout on a journal in use is refused before it touches a device', { timeout: 120_000 }, async ({ vault, balenaos, tmp }) => {
+  const f = await balenaOsFleet(1, balenaos, tmp, () => ({ supervisorIntervalSeconds: 1 }));
+  const d = f.devices[0]!;
+  const journal = join(tmp, 'j.jsonl');
+  const args = ['ca', 'rollout', '--devices', f.file, '--identity', f.opKey, '--user-known-hosts-file', join(tmp, 'known_hosts'), '--journal', journal, '--json'];
+  // Another live run holds the journal (this test process plays it).
+  const release = takePidLock(`${journal}.lock`, () => new Error('unexpected'));
+  try {
+    const before = d.readConfig();
+    const busy = await runCli(args, { env: vault.env, timeoutMs: 60_000 });
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toMatch(new RegExp(`journal \\S+j\\.jsonl is in use by another fleetvault run \\(pid ${process.pid}\\); nothing was done`));
+    expect(busy.stderr.trim().split("\n")).toHaveLength(1); // one line, hint included
+    expect(d.readConfig()).toBe(before);
+    expect(existsSync(`${d.configPath}.fleetvault.lease`)).toBe(false);
+  } finally {
+    release();
+  }
+  const ok = await runCli(args, { env: vault.env, timeoutMs: 90_000 });
+  expect(ok.code, ok.stderr).toBe(0);
+  expect(existsSync(`${journal}.lock`)).toBe(false);
 });
