@@ -39,6 +39,9 @@ while (queue.length) {
     const texts = await Promise.all(WIDTHS.map((w) => help(path, w)));
     WIDTHS.forEach((w, i) => (widths[String(w)][path] = texts[i]));
     for (const sub of subcommands(texts[0])) {
+      // yargs' `completion` ignores --help and prints its script, bash or zsh by $SHELL: not a
+      // text this build can render for every user. It stays with yargs.
+      if (sub === 'completion') continue;
       if (!seen.has(sub)) { seen.add(sub); queue.push(sub); }
     }
   }));

@@ -47,6 +47,8 @@ function writeAll(fd: number, buf: Buffer): void {
   } catch (e) {
     // A non-blocking pipe that is full: hand the rest to Node's stream, which waits for it.
     if ((e as NodeJS.ErrnoException).code !== 'EAGAIN' || fd !== 1) throw e;
+    // Its EPIPE (the reader left meanwhile) comes as an 'error' event: as quiet as the one above.
+    process.stdout.on('error', () => {});
     process.stdout.write(buf.subarray(off));
   }
 }
