@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { takePidLock } from '../fs/pid-lock.js';
 import { join, resolve } from 'node:path';
 import { xdgBaseDir } from '../xdg.js';
 
@@ -93,26 +94,12 @@ export function devDevice(host: string, port: number, env: Record<string, string
 export function lockDevStart(dir: string): () => void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const lock = join(dir, 'starting.pid');
-  for (let attempt = 0; ; attempt++) {
-    try {
-      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let text = '';
-      try { text = readFileSync(lock, 'utf8').trim(); } catch { continue; /* just released: try again */ }
-      const pid = Number(text);
-      // Empty: written this very moment by the one starting.
-      if (attempt > 0 || !text || (pid !== process.pid && processAlive(pid))) {
-        throw new UsageError(`a fleetvault dev server is already starting in ${dir}${pid ? ` (pid ${pid})` : ''}`, {
-          hint: `wait for it (then fleetvault dev stop stops it), or remove ${lock} if no fleetvault dev runs`,
-        });
-      }
-      rmSync(lock, { force: true }); // left by one that was killed while starting
-    }
-  }
+  // One that was killed while starting leaves its file; takePidLock finds it stale and replaces it.
+  const release = takePidLock(lock, (h) => new UsageError(`a fleetvault dev server is already starting in ${dir} (pid ${h.pid})`, {
+    hint: `wait for it (then fleetvault dev stop stops it), or remove ${lock} if no fleetvault dev runs`,
+  }));
   return () => {
-    try { if (readFileSync(lock, 'utf8').trim() === String(process.pid)) rmSync(lock, { force: true }); } catch { /* gone */ }
+    release();
     try { rmdirSync(dir); } catch { /* state or the user's files are in it */ }
   };
 }

@@ -1,4 +1,5 @@
-// A lock file that names the process holding it: "<pid> <start time>". The start time (from
+// A lock file that names the process holding it: "<pid> <start time>" (one `dev` starting per
+// state dir, one rollout per journal). The start time (from
 // /proc/<pid>/stat) tells a live holder from a process that merely got a dead holder's pid; a
 // holder killed with SIGKILL leaves its file, which the next taker finds stale and replaces.
 // Without /proc (not Linux) only liveness is checked.
