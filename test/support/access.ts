@@ -1,6 +1,8 @@
 // Scoped-access fixtures shared by the access tests: a person in a Vault group, and devices whose
 // cert-authority line is scoped to their own uuid and fleet.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { onTestFinished, expect } from 'vitest';
 import type { VaultFixture } from './context.js';
 import { runCli } from './cli.js';
@@ -71,4 +73,25 @@ export async function scopedFleet(
   onTestFinished(() => api.stop());
   const all = await Promise.all(Array.from({ length: o.count }, () => startScopedDevice(vault, devices, api, o.fleet)));
   return { aliceToken, admin, api, devices: all };
+}
+
+/**
+ * Every device granted to `group`, the `ssh-config --scope device` snippet at <tmp>/ssh_config, and
+ * the environment alice's plain ssh runs in with it: her token, the balena stand-in, the direct
+ * route, the test's agent. What the ssh-config scope tests log in with.
+ */
+export async function deviceScopedSshConfig(
+  vault: VaultFixture,
+  o: { tmp: string; group: string; aliceToken: string; admin: Record<string, string>; api: BalenaApi; devices: { uuid: string }[]; agentSock: string },
+): Promise<{ cfg: string; env: Record<string, string> }> {
+  for (const d of o.devices) expect((await runCli(['access', 'grant', '--device', d.uuid, '--group', o.group], { env: o.admin })).code).toBe(0);
+  const snippet = await runCli(['ssh-config', '--scope', 'device'], { env: vault.env });
+  expect(snippet.code, snippet.stderr).toBe(0);
+  const cfg = join(o.tmp, 'ssh_config');
+  writeFileSync(cfg, snippet.stdout);
+  const env = {
+    PATH: process.env.PATH!, SSH_AUTH_SOCK: o.agentSock, HOME: o.tmp, ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+    ...vault.env, VAULT_TOKEN: o.aliceToken, BALENA_TOKEN: o.api.apiKey, FLEETVAULT_BALENA_URL: o.api.url, FLEETVAULT_VIA: 'direct',
+  };
+  return { cfg, env };
 }

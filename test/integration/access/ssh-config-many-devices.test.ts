@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { scopedFleet } from '../../support/access.js';
+import { deviceScopedSshConfig, scopedFleet } from '../../support/access.js';
 import { test, expect } from '../../support/context.js';
 import { runSsh, startSshAgent } from '../../support/ssh.js';
 import { runCli } from '../../support/cli.js';
@@ -18,8 +18,6 @@ import { agentCertificates } from '../../../src/ssh/agent.js';
 
 /** Plain ssh as a user runs it; stdout trimmed. */
 const ssh = async (args: string[], env: Record<string, string>) => { const r = await runSsh(args, env); return { ...r, stdout: r.stdout.trim() }; };
-
-
 
 test('ssh-config and ssh --agent with --scope device: logins to five devices in a row all succeed with four of the user\'s own keys in the agent (MaxAuthTries 6)', async ({ vault, devices, tmp, slug }) => {
   const group = `oncall-${slug}`;
@@ -43,15 +41,7 @@ test('ssh-config and ssh --agent with --scope device: logins to five devices in 
   const ownBefore = own();
   expect(ownBefore).toHaveLength(4);
 
-  for (const d of all) expect((await runCli(['access', 'grant', '--device', d.uuid, '--group', group], { env: admin })).code).toBe(0);
-  const snippet = await runCli(['ssh-config', '--scope', 'device'], { env: vault.env });
-  expect(snippet.code, snippet.stderr).toBe(0);
-  const cfg = join(tmp, 'ssh_config');
-  writeFileSync(cfg, snippet.stdout);
-  const env = {
-    ...agentEnv, HOME: tmp, ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
-    ...vault.env, VAULT_TOKEN: aliceToken, BALENA_TOKEN: api.apiKey, FLEETVAULT_BALENA_URL: api.url, FLEETVAULT_VIA: 'direct',
-  };
+  const { cfg, env } = await deviceScopedSshConfig(vault, { tmp, group, aliceToken, admin, api, devices: all, agentSock: sock });
   const login = (d: Device & { uuid: string }) => ssh(['-F', cfg, '-o', `UserKnownHostsFile=${kh}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes',
     '-o', 'ConnectTimeout=10', '-p', String(d.port), `root@${d.uuid}.balena`, 'id -un'], env);
   const ours = async () => (await agentCertificates(agentEnv)).filter((c) => c.principals.some((p) => p.startsWith('device-'))).map((c) => c.principals.join(','));

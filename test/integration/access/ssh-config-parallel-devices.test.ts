@@ -6,7 +6,7 @@
 // presents as in flight (src/ssh/agent-in-flight.ts) and the bound leaves marked ones alone.
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { scopedFleet, startScopedDevice } from '../../support/access.js';
+import { deviceScopedSshConfig, scopedFleet, startScopedDevice } from '../../support/access.js';
 import { test, expect } from '../../support/context.js';
 import { runSsh, startSshAgent } from '../../support/ssh.js';
 import { runCli } from '../../support/cli.js';
@@ -21,15 +21,7 @@ test('ssh-config --scope device: four logins to four devices at once all succeed
   writeFileSync(kh, all.map((d) => `[${d.uuid}.balena]:${d.port} ${d.knownHostsLine.split(' ').slice(1).join(' ')}`).join('\n') + '\n');
   const sock = join(tmp, 'agent.sock');
   await startSshAgent(sock);
-  for (const d of all) expect((await runCli(['access', 'grant', '--device', d.uuid, '--group', group], { env: admin })).code).toBe(0);
-  const snippet = await runCli(['ssh-config', '--scope', 'device'], { env: vault.env });
-  expect(snippet.code, snippet.stderr).toBe(0);
-  const cfg = join(tmp, 'ssh_config');
-  writeFileSync(cfg, snippet.stdout);
-  const env = {
-    PATH: process.env.PATH!, SSH_AUTH_SOCK: sock, HOME: tmp, ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
-    ...vault.env, VAULT_TOKEN: aliceToken, BALENA_TOKEN: api.apiKey, FLEETVAULT_BALENA_URL: api.url, FLEETVAULT_VIA: 'direct',
-  };
+  const { cfg, env } = await deviceScopedSshConfig(vault, { tmp, group, aliceToken, admin, api, devices: all, agentSock: sock });
   const login = async (d: Device & { uuid: string }, i: number) => {
     const r = await runSsh(['-F', cfg, '-o', `UserKnownHostsFile=${kh}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes',
       '-o', 'ConnectTimeout=20', '-p', String(d.port), `root@${d.uuid}.balena`, 'id -un'], env);
